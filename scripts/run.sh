@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up rnnkit in a local virtual environment (.venv) and run one job.
+#
+#   bash scripts/run.sh demo   # set up, then run the main job on the bundled default data
+#   bash scripts/run.sh test   # set up, then lint (ruff) and run the whole test suite
+#
+# Works on a fresh machine with only python3 (>= 3.10) on the PATH. The pinned CPU build of torch
+# is installed first where torch is missing, because an unpinned torch pulls a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+job="${1:-}"
+case "$job" in
+  demo|test) ;;
+  *) echo "usage: bash scripts/run.sh demo|test (got: '${job}')" >&2; exit 2 ;;
+esac
+
+venv=".venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+py="$venv/bin/python"
+if ! "$py" -c "import torch" >/dev/null 2>&1; then
+  "$py" -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
+fi
+"$py" -m pip install --quiet --disable-pip-version-check -e ".[all]"
+
+case "$job" in
+  demo)
+    "$venv/bin/rnnkit" demo
+    ;;
+  test)
+    "$venv/bin/ruff" check src tests benchmarks examples
+    "$py" -m pytest -q
+    ;;
+esac

@@ -1,0 +1,47 @@
+"""``rnnkit info``: versions, threads, and which backend serves which call (and why)."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+
+import torch
+
+import rnnkit
+from rnnkit.kernels import LayerCall, explain, select_backend
+
+
+def info_text() -> str:
+    """The report that ``rnnkit info`` prints."""
+    lines = [
+        f"rnnkit {rnnkit.__version__}",
+        f"python {platform.python_version()} on {platform.machine()} ({platform.system()})",
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}",
+        "",
+        "backends (most preferred first) for a float32 CPU training call:",
+    ]
+    for mode in ("rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru"):
+        for proj in (False, True) if mode == "lstm" else (False,):
+            call = LayerCall(mode, "cpu", torch.float32, True, proj, True, False, True)
+            chosen = select_backend(call).name
+            lines.append(f"  {call.describe():<40} -> {chosen}")
+            for name, reason in explain(call):
+                if reason is not None:
+                    lines.append(f"      {name}: not used: {reason}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    print(info_text())
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "info",
+        help="versions, threads and backends",
+        description="Print versions, thread count, and which backend serves each kind of "
+        "layer call, with the reason each other backend is not used.\n\nExample: rnnkit info",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(run=run)

@@ -1,0 +1,36 @@
+"""Reference math: plain-torch cell steps and sequence loops (the specification of rnnkit)."""
+
+from rnnkit.functional.cells import (
+    NONLINEARITIES,
+    LayerWeights,
+    activation,
+    elman_cell,
+    gru_cell,
+    lstm_cell,
+)
+from rnnkit.functional.recurrence import RECURRENCES, Recurrence, State, get_recurrence
+from rnnkit.functional.sequence import (
+    elman_sequence,
+    gru_sequence,
+    lstm_sequence,
+    reverse_padded,
+    run_sequence,
+)
+
+__all__ = [
+    "NONLINEARITIES",
+    "RECURRENCES",
+    "LayerWeights",
+    "Recurrence",
+    "State",
+    "activation",
+    "elman_cell",
+    "elman_sequence",
+    "get_recurrence",
+    "gru_cell",
+    "gru_sequence",
+    "lstm_cell",
+    "lstm_sequence",
+    "reverse_padded",
+    "run_sequence",
+]

@@ -1,0 +1,7 @@
+"""Layers: drop-in replacements for torch's recurrent layers, plus the tutorial's Elman network."""
+
+from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.nn.elman import ElmanRNN
+from rnnkit.nn.rnn import GRU, LSTM, RNN, RNNBase
+
+__all__ = ["GRU", "LSTM", "RNN", "ElmanRNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell"]

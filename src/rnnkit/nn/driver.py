@@ -1,0 +1,85 @@
+"""The shared sequence driver: layers × directions × lengths × dropout, for every cell family.
+
+Each (layer, direction) pair is one call to a backend picked by :mod:`rnnkit.kernels`; the
+driver only wires those calls together the way ``torch.nn.RNN/LSTM/GRU`` do:
+
+* layer l > 0 reads the concatenated outputs of both directions of layer l − 1, (T, B, D·H_out);
+* dropout (training mode only) is applied to every layer's output except the last;
+* the final states are stacked as (L·D, B, S) in the order layer-major, direction-minor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rnnkit.functional import LayerWeights, Recurrence, State
+from rnnkit.kernels import LayerCall, select_backend
+
+
+def run_stack(
+    recurrence: Recurrence,
+    x: Tensor,
+    state: State,
+    weights: Sequence[LayerWeights],
+    *,
+    num_layers: int,
+    bidirectional: bool,
+    lengths: Tensor | None = None,
+    dropout: float = 0.0,
+    training: bool = False,
+    backend: str = "auto",
+) -> tuple[Tensor, State]:
+    """Run a stack of recurrent layers over a time-major sequence.
+
+    Args:
+        recurrence: the cell family.
+        x: (T, B, F) input.
+        state: initial state, a tuple of (L·D, B, S) tensors.
+        weights: L·D :class:`LayerWeights`, index ``layer * D + direction``.
+        num_layers: L. bidirectional: D = 2 if True else 1.
+        lengths: (B,) int64 per-sample lengths or None.
+        dropout: probability applied between layers when ``training``.
+        backend: 'auto' or a registered backend name.
+
+    Returns:
+        output (T, B, D·H_out) and the final state, a tuple of (L·D, B, S).
+    """
+    directions = 2 if bidirectional else 1
+    grad = torch.is_grad_enabled()
+    finals: list[list[Tensor]] = [[] for _ in range(recurrence.num_states)]
+    layer_input = x
+    for layer in range(num_layers):
+        outputs = []
+        for direction in range(directions):
+            k = layer * directions + direction
+            w = weights[k]
+            reverse = direction == 1
+            call = LayerCall(
+                mode=recurrence.mode,
+                device_type=layer_input.device.type,
+                dtype=layer_input.dtype,
+                has_bias=w.b_ih is not None or w.b_hh is not None,
+                has_proj=w.w_hr is not None,
+                has_lengths=lengths is not None,
+                reverse=reverse,
+                requires_grad=grad
+                and (
+                    layer_input.requires_grad
+                    or any(s.requires_grad for s in state)
+                    or any(p is not None and p.requires_grad for p in w)
+                ),
+            )
+            out, final = select_backend(call, backend).run_layer(
+                recurrence, layer_input, tuple(s[k] for s in state), w, lengths, reverse
+            )
+            outputs.append(out)
+            for i, f in enumerate(final):
+                finals[i].append(f)
+        layer_input = outputs[0] if directions == 1 else torch.cat(outputs, dim=2)
+        if training and dropout > 0 and layer < num_layers - 1:
+            layer_input = F.dropout(layer_input, dropout, training=True)
+    return layer_input, tuple(torch.stack(f) for f in finals)
