@@ -21,7 +21,11 @@ def _time(fn, repeats: int) -> float:
 
 
 def compare_with_torch(
-    kind: str, batch: int = 8, steps: int = 50, features: int = 16, hidden: int = 32,
+    kind: str,
+    batch: int = 8,
+    steps: int = 50,
+    features: int = 16,
+    hidden: int = 32,
     repeats: int = 5,
 ) -> dict[str, float]:
     """Same weights in ``torch.nn.<kind>`` and ``rnnkit.nn.<kind>``: output and gradient
@@ -53,14 +57,18 @@ def compare_with_torch(
 def run(args: argparse.Namespace) -> int:
     torch.manual_seed(0)
     print("rnnkit.nn vs torch.nn, same weights, 2 layers, (B, T, F, H) = (8, 50, 16, 32)")
-    print(f"{'layer':<6} {'max |Δ output|':>15} {'max |Δ grad|':>13} {'torch ms':>9} "
-          f"{'rnnkit ms':>10} {'speed-up':>9}")
+    print(
+        f"{'layer':<6} {'max |Δ output|':>15} {'max |Δ grad|':>13} {'torch ms':>9} "
+        f"{'rnnkit ms':>10} {'speed-up':>9}"
+    )
     worst = 0.0
     for kind in ("RNN", "LSTM", "GRU"):
         r = compare_with_torch(kind)
         worst = max(worst, r["output_diff"], r["grad_diff"])
-        print(f"{kind:<6} {r['output_diff']:>15.2e} {r['grad_diff']:>13.2e} {r['torch_ms']:>9.2f} "
-              f"{r['rnnkit_ms']:>10.2f} {r['torch_ms'] / r['rnnkit_ms']:>8.2f}x")
+        print(
+            f"{kind:<6} {r['output_diff']:>15.2e} {r['grad_diff']:>13.2e} {r['torch_ms']:>9.2f} "
+            f"{r['rnnkit_ms']:>10.2f} {r['torch_ms'] / r['rnnkit_ms']:>8.2f}x"
+        )
     verdict = "agree" if worst < 1e-4 else "DISAGREE"
     print(f"outputs and gradients {verdict} with torch.nn (largest difference {worst:.1e})")
     return 0 if worst < 1e-4 else 1

@@ -88,7 +88,7 @@ def lstm_cell(
         g_t &= \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg}) \\
         o_t &= \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho}) \\
         c_t &= f_t \odot c_{t-1} + i_t \odot g_t \\
-        h_t &= W_{hr} (o_t \odot \tanh(c_t)) \quad (\text{without projection: } h_t = o_t \odot \tanh(c_t))
+        h_t &= W_{hr} (o_t \odot \tanh(c_t)) \quad (W_{hr} = I \text{ without projection})
         \end{aligned}
 
     Args:

@@ -88,7 +88,7 @@ def elman_sequence(
     reverse: bool = False,
     nonlinearity: str = "tanh",
 ) -> tuple[Tensor, Tensor]:
-    r"""Elman layer over a sequence: :math:`h_t = \phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})`.
+    r"""Elman layer: :math:`h_t = \phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})`
 
     x (T, B, F), h0 (B, H) -> output (T, B, H), h_T (B, H).
     """

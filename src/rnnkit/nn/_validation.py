@@ -80,9 +80,7 @@ def check_like_parameters(layer: str, name: str, x: Tensor, reference: Tensor) -
 def check_shape(layer: str, name: str, x: Tensor, expected: tuple[int, ...]) -> None:
     """A state tensor of an exact shape (no broadcasting)."""
     if tuple(x.shape) != expected:
-        raise ValueError(
-            f"{layer}: {name} must have shape {expected}, got {tuple(x.shape)}"
-        )
+        raise ValueError(f"{layer}: {name} must have shape {expected}, got {tuple(x.shape)}")
 
 
 def normalize_lengths(layer: str, lengths: object, batch: int, steps: int) -> Tensor:
@@ -107,8 +105,7 @@ def normalize_lengths(layer: str, lengths: object, batch: int, steps: int) -> Te
         )
     if lens.numel() != batch:
         raise ValueError(
-            f"{layer}: lengths must have one entry per batch sample ({batch}), "
-            f"got {lens.numel()}"
+            f"{layer}: lengths must have one entry per batch sample ({batch}), got {lens.numel()}"
         )
     bad = ((lens < 1) | (lens > steps)).nonzero()
     if bad.numel():

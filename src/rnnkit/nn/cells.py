@@ -91,11 +91,12 @@ class RNNCell(_CellBase):
         self.nonlinearity = v.check_choice("RNNCell", "nonlinearity", nonlinearity, NONLINEARITIES)
         super().__init__(input_size, hidden_size, bias, 1, device, dtype)
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, batched = self._check_input(input)
         h = self._zeros(x) if hx is None else self._check_state(hx, "hx", x.shape[0], batched)
-        h = elman_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
-                       self.nonlinearity)
+        h = elman_cell(
+            x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity
+        )
         return h if batched else h.squeeze(0)
 
     def extra_repr(self) -> str:
@@ -120,7 +121,7 @@ class LSTMCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(
-        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None  # noqa: A002
+        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, Tensor]:
         x, batched = self._check_input(input)
         if hx is None:
@@ -152,7 +153,7 @@ class GRUCell(_CellBase):
     ) -> None:
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, batched = self._check_input(input)
         h = self._zeros(x) if hx is None else self._check_state(hx, "hx", x.shape[0], batched)
         h = gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)

@@ -91,7 +91,7 @@ class ElmanRNN(nn.Module):
             return torch.softmax(z, dim=-1)
         return z
 
-    def forward(self, input: Tensor, h0: Tensor | None = None, *, lengths=None):  # noqa: A002
+    def forward(self, input: Tensor, h0: Tensor | None = None, *, lengths=None):
         name = "ElmanRNN"
         x = v.check_tensor(name, "input", input)
         batched = v.check_rank(name, "input", x, 3)
@@ -111,12 +111,20 @@ class ElmanRNN(nn.Module):
             h = torch.zeros(1, batch, self.hidden_size, dtype=x.dtype, device=x.device)
         else:
             h0 = v.check_tensor(name, "h0", h0)
-            v.check_shape(name, "h0", h0, (batch, self.hidden_size) if batched else (self.hidden_size,))
+            v.check_shape(
+                name, "h0", h0, (batch, self.hidden_size) if batched else (self.hidden_size,)
+            )
             v.check_like_parameters(name, "h0", h0, self.W)
             h = h0.reshape(1, batch, self.hidden_size)
         hidden, (h_last,) = run_stack(
-            self._recurrence, x, (h,), [LayerWeights(self.W, self.U, self.b, None)],
-            num_layers=1, bidirectional=False, lengths=lens, backend=self.backend,
+            self._recurrence,
+            x,
+            (h,),
+            [LayerWeights(self.W, self.U, self.b, None)],
+            num_layers=1,
+            bidirectional=False,
+            lengths=lens,
+            backend=self.backend,
         )  # hidden (T, B, H), h_last (1, B, H)
         o = self.output_layer(hidden)  # (T, B, O)
         if lens is not None:

@@ -79,8 +79,7 @@ class RNNBase(nn.Module):
             raise ValueError(f"{name}: proj_size is only supported by LSTM, got {proj_size}")
         if proj_size >= hidden_size:
             raise ValueError(
-                f"{name}: proj_size must be smaller than hidden_size={hidden_size}, "
-                f"got {proj_size}"
+                f"{name}: proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}"
             )
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
@@ -117,7 +116,9 @@ class RNNBase(nn.Module):
                     shapes["weight_hr"] = (proj_size, hidden_size)
                 names = []
                 for kind, shape in shapes.items():
-                    self.register_parameter(kind + suffix, nn.Parameter(torch.empty(shape, **factory)))
+                    self.register_parameter(
+                        kind + suffix, nn.Parameter(torch.empty(shape, **factory))
+                    )
                     names.append(kind + suffix)
                 self._weight_names.append(tuple(names))
         self.reset_parameters()
@@ -142,7 +143,10 @@ class RNNBase(nn.Module):
             p = {n.split("_l")[0]: getattr(self, n) for n in names}
             weights.append(
                 LayerWeights(
-                    p["weight_ih"], p["weight_hh"], p.get("bias_ih"), p.get("bias_hh"),
+                    p["weight_ih"],
+                    p["weight_hh"],
+                    p.get("bias_ih"),
+                    p.get("bias_hh"),
                     p.get("weight_hr"),
                 )
             )
@@ -153,7 +157,9 @@ class RNNBase(nn.Module):
         sizes = self._recurrence.state_sizes(self.hidden_size, self.proj_size)
         return [(rows, batch, s) for s in sizes]
 
-    def _prepare_state(self, hx: object, batch: int, batched: bool, ref: Tensor) -> tuple[Tensor, ...]:
+    def _prepare_state(
+        self, hx: object, batch: int, batched: bool, ref: Tensor
+    ) -> tuple[Tensor, ...]:
         """Validate ``hx`` (or make zeros) and return it batched: a tuple of (L·D, B, S)."""
         name = type(self).__name__
         shapes = self._state_shapes(batch)
@@ -185,7 +191,7 @@ class RNNBase(nn.Module):
             states.append(part if batched else part.unsqueeze(1))
         return tuple(states)
 
-    def forward(self, input, hx=None, *, lengths=None):  # noqa: A002 - torch's argument name
+    def forward(self, input, hx=None, *, lengths=None):
         name = type(self).__name__
         ref = self.weight_ih_l0
         packed = isinstance(input, PackedSequence)
@@ -260,7 +266,9 @@ def _repack(out: Tensor, lengths: Tensor, like: PackedSequence) -> PackedSequenc
         out = out.index_select(1, like.sorted_indices)
         lengths = lengths.index_select(0, like.sorted_indices.cpu())
     packed = pack_padded_sequence(out, lengths, enforce_sorted=True)
-    return PackedSequence(packed.data, packed.batch_sizes, like.sorted_indices, like.unsorted_indices)
+    return PackedSequence(
+        packed.data, packed.batch_sizes, like.sorted_indices, like.unsorted_indices
+    )
 
 
 class RNN(RNNBase):
@@ -274,7 +282,8 @@ class RNN(RNNBase):
     ``nonlinearity='sigmoid'`` is rnnkit's addition (the tutorial's σ); torch has tanh and relu.
 
     Parameters per layer k (suffix ``_reverse`` for the backward direction):
-    ``weight_ih_l{k}`` (H, F or D·H), ``weight_hh_l{k}`` (H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,).
+    ``weight_ih_l{k}`` (H, F or D·H), ``weight_hh_l{k}`` (H, H),
+    ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (H,).
     """
         + _SHARED_ARGS_DOC
         + """
@@ -306,8 +315,18 @@ class RNN(RNNBase):
     ) -> None:
         self.nonlinearity = v.check_choice("RNN", "nonlinearity", nonlinearity, NONLINEARITIES)
         super().__init__(
-            f"rnn_{nonlinearity}", input_size, hidden_size, num_layers, bias, batch_first,
-            dropout, bidirectional, 0, device, dtype, backend,
+            f"rnn_{nonlinearity}",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            device,
+            dtype,
+            backend,
         )
 
     def extra_repr(self) -> str:
@@ -363,8 +382,18 @@ class LSTM(RNNBase):
         backend: str = "auto",
     ) -> None:
         super().__init__(
-            "lstm", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-            bidirectional, proj_size, device, dtype, backend,
+            "lstm",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            device,
+            dtype,
+            backend,
         )
 
 
@@ -404,6 +433,16 @@ class GRU(RNNBase):
         backend: str = "auto",
     ) -> None:
         super().__init__(
-            "gru", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-            bidirectional, 0, device, dtype, backend,
+            "gru",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            device,
+            dtype,
+            backend,
         )
