@@ -331,7 +331,7 @@ class RNN(RNNBase):
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
-        return s + (f", nonlinearity={self.nonlinearity!r}" if self.nonlinearity != "tanh" else "")
+        return s + (f", nonlinearity={self.nonlinearity}" if self.nonlinearity != "tanh" else "")
 
 
 class LSTM(RNNBase):
