@@ -30,7 +30,7 @@ case "$job" in
     "$venv/bin/rnnkit" demo
     ;;
   test)
-    "$venv/bin/ruff" check src tests benchmarks examples
+    "$venv/bin/ruff" check .
     "$py" -m pytest -q
     ;;
 esac

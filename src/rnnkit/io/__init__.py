@@ -1,19 +1,27 @@
-"""Artifacts: saving and loading trained models as safetensors + JSON (never pickle)."""
+"""Artifacts on disk: safetensors for tensors, JSON for everything else, never pickle.
 
-from rnnkit.io.artifact import (
-    FORMAT_VERSION,
-    Artifact,
-    ArtifactError,
+:mod:`rnnkit.io.state` saves and loads any nested state (model and optimiser state dicts, RNG
+states, configs) as one safetensors file; the training engine's checkpoints are built on it.
+"""
+
+from rnnkit.io.state import (
+    StateFormatError,
     atomic_write_bytes,
-    load_artifact,
-    save_artifact,
+    flatten_state,
+    load_state,
+    read_state_bytes,
+    save_state,
+    state_to_bytes,
+    unflatten_state,
 )
 
 __all__ = [
-    "FORMAT_VERSION",
-    "Artifact",
-    "ArtifactError",
+    "StateFormatError",
     "atomic_write_bytes",
-    "load_artifact",
-    "save_artifact",
+    "flatten_state",
+    "load_state",
+    "read_state_bytes",
+    "save_state",
+    "state_to_bytes",
+    "unflatten_state",
 ]
