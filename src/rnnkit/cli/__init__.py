@@ -1,4 +1,9 @@
-"""The ``rnnkit`` command: a thin argparse layer over importable functions."""
+"""The ``rnnkit`` command: a thin argparse layer over importable functions.
+
+Every subcommand module has ``add_parser(subparsers)``, which registers its options and sets
+``run(args) -> exit code``. Errors a user can fix (bad options, unreadable files, bad data) are
+printed as one paragraph with exit code 2 and no traceback; ``--debug`` shows the traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,46 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from rnnkit.cli import demo, info
+from rnnkit.cli import datasets, demo, info
+from rnnkit.errors import RNNKitError
+
+SUBCOMMANDS = [demo, datasets, info]
+
+#: What counts as the user's error (exit code 2) rather than a bug in rnnkit.
+USER_ERRORS = (RNNKitError, ValueError, OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnkit",
-        description="Recurrent neural networks with fast BPTT on the CPU.",
+        description="Recurrent neural networks with fast BPTT on the CPU: from a CSV or text "
+        "file to a trained, evaluated, saved model.",
+        epilog="Run 'rnnkit COMMAND --help' for the options of a command.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", help="show the full traceback when something fails"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (demo, info):
-        module.add_parser(sub)
+    for module in SUBCOMMANDS:
+        module.add_parser(sub, [common])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"rnnkit {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as err:
+        if args.debug:
+            raise
+        print(f"rnnkit {args.command}: error: {err}", file=sys.stderr)
+        print("(run again with --debug for the full traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

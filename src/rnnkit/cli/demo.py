@@ -74,12 +74,13 @@ def run(args: argparse.Namespace) -> int:
     return 0 if worst < 1e-4 else 1
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
         help="check rnnkit.nn against torch.nn and time both",
         description="Build RNN, LSTM and GRU in rnnkit and torch with the same weights, compare "
         "outputs and gradients, and time a training step of each.\n\nExample: rnnkit demo",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=parents,
     )
     p.set_defaults(run=run)

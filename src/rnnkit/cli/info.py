@@ -36,12 +36,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "info",
         help="versions, threads and backends",
         description="Print versions, thread count, and which backend serves each kind of "
         "layer call, with the reason each other backend is not used.\n\nExample: rnnkit info",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=parents,
     )
     p.set_defaults(run=run)
