@@ -1,0 +1,24 @@
+"""Data for the training engine: batches, resumable loaders and synthetic tasks.
+
+* :mod:`rnnkit.data.batching` — :class:`SequenceBatch` (what the trainer consumes),
+  :class:`BatchLoader` (whole padded sequences, seeded shuffle) and :class:`StreamLoader`
+  (long series as parallel stateful streams);
+* :mod:`rnnkit.data.synthetic` — seeded generators of synthetic long-range tasks.
+"""
+
+from rnnkit.data import (
+    classification_datasets,  # noqa: F401  (registers classify/tag datasets)
+    series_datasets,  # noqa: F401  (registers the forecasting datasets)
+)
+from rnnkit.data.batching import BatchLoader, Loader, SequenceBatch, StreamLoader
+from rnnkit.data.synthetic import ADDING_SOLVED_TOLERANCE, ADDING_ZERO_MSE, adding_problem
+
+__all__ = [
+    "ADDING_SOLVED_TOLERANCE",
+    "ADDING_ZERO_MSE",
+    "BatchLoader",
+    "Loader",
+    "SequenceBatch",
+    "StreamLoader",
+    "adding_problem",
+]

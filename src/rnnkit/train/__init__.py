@@ -1,0 +1,80 @@
+"""The training engine: BPTT (full, truncated, stateful), clipping, optimisers and schedules,
+callbacks, atomic checkpoints with exact resume, and data parallelism over torch.distributed.
+
+Start with :class:`Trainer` and :class:`TrainConfig`; a model takes part through the small
+task-model protocol of :mod:`rnnkit.train.protocol`. The guide is ``docs/training.md``.
+"""
+
+from rnnkit.train.bptt import (
+    BPTTStrategy,
+    FullBPTT,
+    StatefulBPTT,
+    TruncatedBPTT,
+    detach_state,
+    make_strategy,
+    windows,
+)
+from rnnkit.train.callbacks import (
+    Callback,
+    EarlyStopping,
+    HistoryWriter,
+    LearningCurves,
+    ModelCheckpoint,
+    ProgressBar,
+    default_callbacks,
+)
+from rnnkit.train.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from rnnkit.train.clipping import ClipResult, clip_gradients
+from rnnkit.train.config import ConfigError, TrainConfig
+from rnnkit.train.distributed import (
+    DistributedContext,
+    init_distributed,
+    shutdown_distributed,
+)
+from rnnkit.train.divergence import DivergenceError
+from rnnkit.train.history import History
+from rnnkit.train.optim import LRSchedule, PlateauReducer, build_optimizer
+from rnnkit.train.plots import PlotDependencyError, plot_comparison, plot_history
+from rnnkit.train.protocol import ProtocolError, State, TaskModel
+from rnnkit.train.seeding import seed_everything
+from rnnkit.train.trainer import Trainer
+
+__all__ = [
+    "BPTTStrategy",
+    "Callback",
+    "ClipResult",
+    "ConfigError",
+    "DistributedContext",
+    "DivergenceError",
+    "EarlyStopping",
+    "FullBPTT",
+    "History",
+    "HistoryWriter",
+    "LRSchedule",
+    "LearningCurves",
+    "ModelCheckpoint",
+    "PlateauReducer",
+    "PlotDependencyError",
+    "ProgressBar",
+    "ProtocolError",
+    "State",
+    "StatefulBPTT",
+    "TaskModel",
+    "TrainConfig",
+    "Trainer",
+    "TruncatedBPTT",
+    "build_optimizer",
+    "clip_gradients",
+    "default_callbacks",
+    "detach_state",
+    "init_distributed",
+    "load_checkpoint",
+    "load_weights",
+    "make_strategy",
+    "plot_comparison",
+    "plot_history",
+    "save_checkpoint",
+    "seed_everything",
+    "shutdown_distributed",
+    "windows",
+]
