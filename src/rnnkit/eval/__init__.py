@@ -1,0 +1,1 @@
+"""Evaluation of forecasts: metrics, baselines, rolling-origin backtests and plots."""
