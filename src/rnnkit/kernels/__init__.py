@@ -1,8 +1,13 @@
 """Implementations of the recurrences and the registry that picks one per layer call.
 
-``reference`` (plain torch, autograd backward) is always registered last, as the fallback.
+Preference order for ``backend="auto"``:
+
+1. ``numba`` — fused CPU kernels with hand-written BPTT (:mod:`rnnkit.kernels.cpu`);
+2. ``torch`` — torch's own fused kernels; the choice for CUDA tensors (cuDNN);
+3. ``reference`` — the plain-torch loop with autograd backward, serving everything.
 """
 
+from rnnkit.kernels.cpu import NumbaBackend
 from rnnkit.kernels.reference import ReferenceBackend
 from rnnkit.kernels.registry import (
     Backend,
@@ -13,13 +18,18 @@ from rnnkit.kernels.registry import (
     register_backend,
     select_backend,
 )
+from rnnkit.kernels.torch_native import TorchBackend
 
 register_backend(ReferenceBackend())
+register_backend(TorchBackend(), first=True)
+register_backend(NumbaBackend(), first=True)
 
 __all__ = [
     "Backend",
     "LayerCall",
+    "NumbaBackend",
     "ReferenceBackend",
+    "TorchBackend",
     "available_backends",
     "explain",
     "get_backend",

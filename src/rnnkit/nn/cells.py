@@ -14,9 +14,10 @@ from torch import Tensor, nn
 
 from rnnkit.functional import NONLINEARITIES, elman_cell, gru_cell, lstm_cell
 from rnnkit.nn import _validation as v
+from rnnkit.nn.streaming import CellStreaming
 
 
-class _CellBase(nn.Module):
+class _CellBase(CellStreaming, nn.Module):
     def __init__(
         self,
         input_size: int,

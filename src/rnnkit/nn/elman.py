@@ -16,11 +16,12 @@ from rnnkit.functional import NONLINEARITIES, LayerWeights, get_recurrence
 from rnnkit.kernels import available_backends
 from rnnkit.nn import _validation as v
 from rnnkit.nn.driver import run_stack
+from rnnkit.nn.streaming import ElmanStreaming
 
 OUTPUT_ACTIVATIONS = ("sigmoid", "tanh", "softmax", "identity")
 
 
-class ElmanRNN(nn.Module):
+class ElmanRNN(ElmanStreaming, nn.Module):
     r"""Elman network of the tutorial: h_t = σ_h(W x_t + U h_{t−1} + b), o_t = σ_o(V h_t + c).
 
     Unlike :class:`rnnkit.nn.RNN` it has a single hidden bias ``b`` (as in the equations) and its

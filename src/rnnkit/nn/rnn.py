@@ -25,6 +25,7 @@ from rnnkit.functional import NONLINEARITIES, LayerWeights, get_recurrence
 from rnnkit.kernels import available_backends
 from rnnkit.nn import _validation as v
 from rnnkit.nn.driver import run_stack
+from rnnkit.nn.streaming import LayerStreaming
 
 _SHARED_ARGS_DOC = """
     Args:
@@ -50,7 +51,7 @@ _SHARED_ARGS_DOC = """
 """
 
 
-class RNNBase(nn.Module):
+class RNNBase(LayerStreaming, nn.Module):
     """Shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU` (not used directly)."""
 
     def __init__(

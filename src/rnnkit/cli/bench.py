@@ -1,0 +1,69 @@
+"""``rnnkit bench``: rnnkit's CPU kernels against torch (speed, streaming latency, memory)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rnnkit.bench import KINDS, format_report, report_json, run_benchmarks
+
+
+def run(args: argparse.Namespace) -> int:
+    def progress(message: str) -> None:
+        if not args.silent:
+            print(f"# {message}", file=sys.stderr, flush=True)
+
+    report = run_benchmarks(
+        quick=args.quick,
+        kinds=args.layers,
+        memory=not args.no_memory,
+        compile_times=args.compile_times,
+        progress=progress,
+    )
+    print(format_report(report, markdown=args.markdown))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            handle.write(report_json(report))
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="time rnnkit's kernels against torch",
+        description="Time torch.nn and rnnkit.nn (numba backend) RNN, LSTM and GRU, inference "
+        "and training, over the benchmark grid, interleaved in one process (medians); print "
+        "ms, the torch/rnnkit ratio, GFLOP/s and the share of the sgemm peak measured in the "
+        "same run; then streaming latency per step at B = 1 and the peak memory of a training "
+        "step.\n\nExamples:\n  rnnkit bench --quick\n  rnnkit bench --markdown --compile-times "
+        "--json bench.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=parents,
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="two grid shapes, fewer repeats, one memory probe (about a minute)",
+    )
+    p.add_argument(
+        "--layers",
+        nargs="+",
+        choices=KINDS,
+        default=list(KINDS),
+        metavar="LAYER",
+        help=f"layers to time, from {', '.join(KINDS)} (default: all)",
+    )
+    p.add_argument(
+        "--no-memory",
+        action="store_true",
+        help="skip the memory probes (each runs in a fresh process)",
+    )
+    p.add_argument(
+        "--compile-times",
+        action="store_true",
+        help="also time the kernels' first compilation and the cached load",
+    )
+    p.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    p.add_argument("--json", metavar="PATH", help="also write the raw numbers to PATH")
+    p.add_argument("--silent", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(run=run)

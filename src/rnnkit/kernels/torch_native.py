@@ -1,0 +1,90 @@
+"""The ``torch`` backend: torch's own fused RNN kernels (cuDNN on CUDA, oneDNN/ATen on the CPU).
+
+``backend="auto"`` prefers it for CUDA tensors, where cuDNN is the fastest implementation
+rnnkit can offer until it has GPU kernels of its own; on the CPU the ``numba`` backend comes
+first and this one only serves what numba declines (e.g. when numba is missing).
+
+Each call runs one layer in one direction through ``torch._VF`` (what ``torch.nn.RNN/LSTM/GRU``
+call internally). A reversed direction is run as a forward pass over the input reversed within
+each length, and per-sample lengths go through a ``PackedSequence``, so the results follow
+:func:`rnnkit.functional.run_sequence`'s contract exactly. torch has no σ Elman cell, so
+``rnn_sigmoid`` is declined.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import _VF, Tensor
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from rnnkit.functional import LayerWeights, Recurrence, State, reverse_padded
+from rnnkit.kernels.registry import LayerCall
+
+_FUNCTIONS = {"rnn_tanh": _VF.rnn_tanh, "rnn_relu": _VF.rnn_relu, "lstm": _VF.lstm, "gru": _VF.gru}
+_CPU_DTYPES = (torch.float32, torch.float64)
+_CUDA_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+class TorchBackend:
+    """torch's fused recurrent kernels, one layer and direction per call."""
+
+    name = "torch"
+
+    def unsupported_reason(self, call: LayerCall) -> str | None:
+        if call.mode not in _FUNCTIONS:
+            return f"torch has no fused kernel for mode {call.mode!r}"
+        dtypes = {"cpu": _CPU_DTYPES, "cuda": _CUDA_DTYPES}.get(call.device_type)
+        if dtypes is None:
+            return f"serves cpu and cuda tensors, got a {call.device_type} tensor"
+        if call.dtype not in dtypes:
+            names = ", ".join(str(d).removeprefix("torch.") for d in dtypes)
+            return f"serves {names} on {call.device_type}, got {call.dtype}"
+        return None
+
+    def run_layer(
+        self,
+        recurrence: Recurrence,
+        x: Tensor,
+        state: State,
+        weights: LayerWeights,
+        lengths: Tensor | None,
+        reverse: bool,
+    ) -> tuple[Tensor, State]:
+        fn = _FUNCTIONS[recurrence.mode]
+        w_ih, w_hh, b_ih, b_hh, w_hr = weights
+        has_bias = b_ih is not None or b_hh is not None
+        params = [w_ih, w_hh]
+        if has_bias:
+            # torch wants both biases; a missing one (ElmanRNN has only b_ih) is a constant zero.
+            params += [b if b is not None else torch.zeros_like(w_ih[:, 0]) for b in (b_ih, b_hh)]
+        if w_hr is not None:
+            params.append(w_hr)
+        # cuDNN keeps the buffers backward needs only in training mode.
+        train = torch.is_grad_enabled() and any(
+            t.requires_grad for t in (x, *state, *params)
+        )
+        hx: Tensor | tuple[Tensor, Tensor]
+        if recurrence.mode == "lstm":
+            hx = (state[0].unsqueeze(0), state[1].unsqueeze(0))  # (1, B, ·) each
+        else:
+            hx = state[0].unsqueeze(0)
+        if reverse:
+            x = reverse_padded(x, lengths)
+        if lengths is None:
+            out, *final = fn(x, hx, params, has_bias, 1, 0.0, train, False, False)
+        else:
+            packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+            order = packed.sorted_indices
+            hx = tuple(h.index_select(1, order) for h in hx) if isinstance(hx, tuple) else (
+                hx.index_select(1, order)
+            )
+            data, *final = fn(
+                packed.data, packed.batch_sizes, hx, params, has_bias, 1, 0.0, train, False
+            )
+            out, _ = pad_packed_sequence(
+                packed._replace(data=data), total_length=x.shape[0]
+            )  # (T, B, H_out), original batch order, zero past each length
+            final = [f.index_select(1, packed.unsorted_indices) for f in final]
+        if reverse:
+            out = reverse_padded(out, lengths)
+        return out, tuple(f.squeeze(0) for f in final)
