@@ -1,13 +1,27 @@
 """rnnkit: recurrent neural networks (Elman, LSTM, GRU) with fast BPTT on the CPU.
 
 ``rnnkit.nn`` holds drop-in replacements for ``torch.nn.RNN/LSTM/GRU`` and their cells,
-``rnnkit.functional`` the reference math they are tested against, and ``rnnkit.kernels`` the
-registry of implementations.
+``rnnkit.functional`` the reference math they are tested against, ``rnnkit.kernels`` the
+registry of implementations, ``rnnkit.train`` the training engine and ``rnnkit.tasks`` the
+forecasting, classification and tagging tasks. :func:`train`, :func:`evaluate`,
+:func:`predict` and :func:`load` are what the ``rnnkit`` command does, as one call each.
 """
 
+__version__ = "0.1.0"  # set before the imports below, which may read it
+
 from rnnkit import functional, kernels, nn
+from rnnkit.api import evaluate, load, predict, train
 from rnnkit.errors import BackendUnavailableError, RNNKitError
 
-__version__ = "0.1.0"
-
-__all__ = ["BackendUnavailableError", "RNNKitError", "__version__", "functional", "kernels", "nn"]
+__all__ = [
+    "BackendUnavailableError",
+    "RNNKitError",
+    "__version__",
+    "evaluate",
+    "functional",
+    "kernels",
+    "load",
+    "nn",
+    "predict",
+    "train",
+]

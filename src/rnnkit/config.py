@@ -188,16 +188,16 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     return flat
 
 
-def build_configs(
+def collect_options(
     classes: Sequence[type],
     file_values: Mapping[str, Any] | None = None,
     flag_values: Mapping[str, Any] | None = None,
-) -> list[Any]:
-    """Instances of ``classes`` from file values overridden by flag values.
+) -> dict[type, dict[str, Any]]:
+    """File values overridden by flag values, converted to each option's type, per class.
 
     Raises:
-        ConfigError: listing every unknown option (with a suggestion) and every value of the
-            wrong type, and then every problem the dataclasses' own checks find.
+        ConfigError: listing every unknown option (with the closest valid name) and every value
+            of the wrong type.
     """
     options = options_of(classes)
     merged: dict[str, tuple[Any, str]] = {}
@@ -218,21 +218,35 @@ def build_configs(
         except ValueError as err:
             problems.append(f"{key}: {err} (from {source})")
     if problems:
-        raise ConfigError(_join(problems))
+        raise ConfigError(join_problems(problems))
+    return per_class
+
+
+def build_configs(
+    classes: Sequence[type],
+    file_values: Mapping[str, Any] | None = None,
+    flag_values: Mapping[str, Any] | None = None,
+) -> list[Any]:
+    """Instances of ``classes`` from file values overridden by flag values.
+
+    Raises:
+        ConfigError: every unknown option and wrong type (see :func:`collect_options`), then
+            every problem the dataclasses' own checks find.
+    """
+    per_class = collect_options(classes, file_values, flag_values)
+    problems: list[str] = []
     instances = []
     for cls in classes:
         try:
             instances.append(cls(**per_class[cls]))
-        except TypeError as err:  # a required option is missing
-            problems.append(str(err))
-        except ValueError as err:
+        except (TypeError, ValueError) as err:  # a check failed, or a required option is missing
             problems.append(str(err))
     if problems:
-        raise ConfigError(_join(problems))
+        raise ConfigError(join_problems(problems))
     return instances
 
 
-def _join(problems: list[str]) -> str:
+def join_problems(problems: list[str]) -> str:
     if len(problems) == 1:
         return f"invalid configuration: {problems[0]}"
     return f"invalid configuration, {len(problems)} problems:\n" + "\n".join(

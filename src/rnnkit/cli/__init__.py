@@ -11,13 +11,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from rnnkit.cli import datasets, demo, info
+from rnnkit.cli import bench, datasets, demo, evaluate, info, predict, train
 from rnnkit.errors import RNNKitError
 
-SUBCOMMANDS = [demo, datasets, info]
+SUBCOMMANDS = [train, evaluate, predict, datasets, bench, info, demo]
 
 #: What counts as the user's error (exit code 2) rather than a bug in rnnkit.
 USER_ERRORS = (RNNKitError, ValueError, OSError)
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every subcommand takes."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", help="show the full traceback when something fails"
+    )
+    return common
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,10 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file to a trained, evaluated, saved model.",
         epilog="Run 'rnnkit COMMAND --help' for the options of a command.",
     )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--debug", action="store_true", help="show the full traceback when something fails"
-    )
+    common = common_options()
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS:
         module.add_parser(sub, [common])
@@ -39,7 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnkit`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        if argv and argv[0] == "train":  # its options depend on --task: parsed in two stages
+            args = train.parse_args(argv[1:], [common_options()])
+        else:
+            args = parser.parse_args(argv)
+    except USER_ERRORS as err:  # e.g. an unreadable --config file while choosing the task
+        print(f"rnnkit: error: {err}", file=sys.stderr)
+        return 2
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

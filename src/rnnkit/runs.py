@@ -1,0 +1,110 @@
+"""Run directories: one folder per training run, holding everything that run produced.
+
+::
+
+    runs/forecast-seattle-weather-20261127-101500/
+        config.toml        the resolved configuration (file + flags + dataset defaults)
+        model.safetensors  the trained model artifact (rnnkit.load reads it)
+        metrics.json       metrics on validation and test, beside the baselines'
+        history.csv/.json  per-epoch losses and metrics (steps.csv: per update)
+        *.png              learning curves and task plots
+        best.safetensors   training checkpoints (best epoch, last update): resumable,
+        last.safetensors   safetensors + JSON like every file rnnkit writes
+        summary.md         what a person reads first (also printed at the end)
+
+Every file is written through a temporary file and an atomic rename, so an interrupted run never
+leaves a half-written file in place of a good one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rnnkit.io.artifact import atomic_write_bytes
+
+
+def make_run_dir(root: str | Path, name: str | None, prefix: str) -> Path:
+    """Create and return a new run directory under ``root``.
+
+    Args:
+        root: the folder that holds runs (created if missing).
+        name: the run's name; None generates ``<prefix>-<YYYYmmdd-HHMMSS>``.
+        prefix: start of a generated name, e.g. 'forecast-seattle-weather'.
+
+    Raises:
+        ValueError: ``name`` is not a plain folder name, or names a run that already has files.
+    """
+    root = Path(root)
+    if name is not None and (
+        not name or not re.fullmatch(r"[\w.\-]+", name) or name in (".", "..")
+    ):
+        raise ValueError(
+            f"run name must be a plain folder name (letters, digits, '.', '-', '_'), got {name!r}"
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"runs folder {str(root)!r} cannot be created: {err}") from err
+    if name is None:
+        base = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+        name, n = base, 1
+        while (root / name).exists():
+            n += 1
+            name = f"{base}-{n}"
+    path = root / name
+    if path.exists() and any(path.iterdir()):
+        raise ValueError(
+            f"run directory {str(path)!r} already exists and is not empty; choose another "
+            "--name or remove it"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write text atomically (temp file + rename)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+    return Path(path)
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write JSON atomically, indented and with sorted keys."""
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy and torch scalars
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], digits: int = 4) -> str:
+    """A Markdown table; floats are shown with ``digits`` significant digits."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.{digits}g}"
+        return str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_summary(run_dir: str | Path, title: str, sections: Mapping[str, str]) -> str:
+    """Write ``summary.md`` (a title, then one ``## heading`` per section) and return its text."""
+    parts = [f"# {title}", ""]
+    for heading, body in sections.items():
+        parts += [f"## {heading}", "", body.rstrip(), ""]
+    text = "\n".join(parts)
+    write_text(Path(run_dir) / "summary.md", text)
+    return text
