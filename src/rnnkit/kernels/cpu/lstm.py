@@ -149,22 +149,26 @@ def lstm_backward(gates_saved, saved_c, saved_m, c0, w_hh, w_hr, lengths, revers
     packed = blas.pack_b(w_hh, False, rows)
     packed_r = blas.pack_b(w_hr, False, rows) if proj else packed
     d_bias[b0:b1] = 0.0
+    # When every row of the slice runs all T steps, step s of all rows sits at the same time t,
+    # so δ of the step is the contiguous block d_gates[t, b0:b1]: the per-step product reads it
+    # there and the copy into ``delta`` is skipped.
+    aligned = True
+    for b in range(b0, b1):
+        aligned = aligned and lengths[b] == steps
     for s in range(steps - 1, -1, -1):
-        for j in range(rows):
-            b = b0 + j
-            length = lengths[b]
-            if s >= length:
-                dht[j, :] = 0.0
-                if proj:
-                    d_proj[s, b, :] = 0.0
-                continue
-            t = length - 1 - s if reverse else s
-            # In place, in two passes: ``dh[j] + d_out[t, b]`` would allocate a temporary.
-            dht[j, :] = dh[j]
-            dht[j, :] += d_out[t, b]
-            if proj:
-                d_proj[t, b, :] = dht[j]
         if proj:
+            for j in range(rows):
+                b = b0 + j
+                length = lengths[b]
+                if s >= length:
+                    dht[j, :] = 0.0
+                    d_proj[s, b, :] = 0.0
+                    continue
+                t = length - 1 - s if reverse else s
+                # In place, in two passes: ``dh[j] + d_out[t, b]`` would allocate a temporary.
+                dht[j, :] = dh[j]
+                dht[j, :] += d_out[t, b]
+                d_proj[t, b, :] = dht[j]
             blas.gemm_packed_b(rows, hidden, out_size, data_ptr(dht), out_size, packed_r, 0.0,
                                data_ptr(dm), hidden)
         for j in range(rows):
@@ -182,7 +186,11 @@ def lstm_backward(gates_saved, saved_c, saved_m, c0, w_hh, w_hr, lengths, revers
             else:
                 cp = saved_c[t + 1, b] if reverse else saved_c[t - 1, b]
             w, cc, e, dcj, db = gates_saved[t, b], saved_c[t, b], d_gates[t, b], dc[j], d_bias[b]
-            dmj = dm[j] if proj else dht[j]
+            if proj:
+                dmj = dm[j]
+            else:
+                dmj = dh[j]  # becomes the total gradient of h_t, then is reset below
+                dmj += d_out[t, b]
             for k in range(hidden):
                 i = w[k]
                 f = w[hidden + k]
@@ -199,18 +207,24 @@ def lstm_backward(gates_saved, saved_c, saved_m, c0, w_hh, w_hr, lengths, revers
                 e[hidden + k] = df
                 e[2 * hidden + k] = dg
                 e[3 * hidden + k] = do
-                ej[k] = di
-                ej[hidden + k] = df
-                ej[2 * hidden + k] = dg
-                ej[3 * hidden + k] = do
                 db[k] += di
                 db[hidden + k] += df
                 db[2 * hidden + k] += dg
                 db[3 * hidden + k] += do
+            if not aligned:
+                ej[:] = e
             dh[j, :] = 0.0  # the product below adds W_hhᵀ δ
-        blas.gemm_packed_b(rows, out_size, gates, data_ptr(delta), gates, packed, 1.0,
+        if aligned:
+            t = steps - 1 - s if reverse else s
+            operand = d_gates[t, b0:b1]
+        else:
+            operand = delta
+        blas.gemm_packed_b(rows, out_size, gates, data_ptr(operand), gates, packed, 1.0,
                            data_ptr(dh), out_size)
     d_h0[b0:b1] = dh
     d_c0[b0:b1] = dc
-    d_gates_first[b0:b1] = delta
+    if aligned:
+        d_gates_first[b0:b1] = d_gates[steps - 1 if reverse else 0, b0:b1]
+    else:
+        d_gates_first[b0:b1] = delta
     blas.set_threads_local(previous_threads)
