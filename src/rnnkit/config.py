@@ -246,6 +246,33 @@ def build_configs(
     return instances
 
 
+def choice_problems(obj: Any, table: Sequence[tuple[str, Sequence[Any]]]) -> list[str]:
+    """'name must be one of [...], got x' for each ``(name, allowed)`` that ``obj`` violates.
+
+    ``None`` in ``allowed`` is accepted but not listed (it means 'take the default')."""
+    out = []
+    for name, allowed in table:
+        value = getattr(obj, name)
+        if value not in allowed:
+            shown = [a for a in allowed if a is not None]
+            out.append(f"{name} must be one of {shown}, got {value!r}")
+    return out
+
+
+def int_problems(obj: Any, table: Sequence[tuple[str, int, bool]]) -> list[str]:
+    """'name must be [None or ]an int >= low, got x' for each ``(name, low, optional)`` that
+    ``obj`` violates (bools are not ints here)."""
+    out = []
+    for name, low, optional in table:
+        value = getattr(obj, name)
+        if optional and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            kind = "None or " if optional else ""
+            out.append(f"{name} must be {kind}an int >= {low}, got {value!r}")
+    return out
+
+
 def join_problems(problems: list[str]) -> str:
     if len(problems) == 1:
         return f"invalid configuration: {problems[0]}"

@@ -192,7 +192,7 @@ def test_config_reports_every_problem_at_once():
         ForecastConfig(horizon=0, likelihood="normal", interval=80, calendar="weekday")
     text = str(err.value)
     for part in (
-        "horizon must be an integer >= 1",
+        "horizon must be None or an int >= 1, got 0",
         "likelihood must be one of",
         "interval must be a number in (0, 1)",
         "'weekday'",

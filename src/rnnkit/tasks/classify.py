@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rnnkit.config import choice_problems, int_problems
 from rnnkit.data.bucketing import BucketLoader, pad_sequences
 from rnnkit.data.labels import LabelSet
 from rnnkit.data.registry import get_dataset, list_datasets, load_dataset
@@ -236,39 +237,33 @@ class ClassifyConfig:
 
 
 def _problems(c: ClassifyConfig) -> list[str]:
-    out = []
-    choices = {
-        "format": FORMATS,
-        "tokenizer": (None, "word", "char"),
-        "truncation": ("end", "start"),
-        "normalization": (None, "channel", "global", "none"),
-        "cell": (None, "lstm", "gru", "rnn"),
-        "pooling": (None, "last", "mean", "max", "attention"),
-        "class_weights": ("none", "balanced"),
-    }
-    for name, allowed in choices.items():
-        if getattr(c, name) not in allowed:
-            shown = [a for a in allowed if a is not None]
-            out.append(f"{name} must be one of {shown}, got {getattr(c, name)!r}")
-    for name, low, optional in (
-        ("min_freq", 1, True),
-        ("max_vocab", 3, True),
-        ("max_length", 1, True),
-        ("hidden_size", 1, True),
-        ("num_layers", 1, False),
-        ("embedding_dim", 1, True),
-        ("frame_features", 1, False),
-        ("head_hidden", 0, False),
-        ("batch_size", 1, True),
-        ("max_train", 2, True),
-    ):
-        value = getattr(c, name)
-        if optional and value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            out.append(
-                f"{name} must be {'None or ' if optional else ''}an int >= {low}, got {value!r}"
-            )
+    out = choice_problems(
+        c,
+        (
+            ("format", FORMATS),
+            ("tokenizer", (None, "word", "char")),
+            ("truncation", ("end", "start")),
+            ("normalization", (None, "channel", "global", "none")),
+            ("cell", (None, "lstm", "gru", "rnn")),
+            ("pooling", (None, "last", "mean", "max", "attention")),
+            ("class_weights", ("none", "balanced")),
+        ),
+    )
+    out += int_problems(
+        c,
+        (
+            ("min_freq", 1, True),
+            ("max_vocab", 3, True),
+            ("max_length", 1, True),
+            ("hidden_size", 1, True),
+            ("num_layers", 1, False),
+            ("embedding_dim", 1, True),
+            ("frame_features", 1, False),
+            ("head_hidden", 0, False),
+            ("batch_size", 1, True),
+            ("max_train", 2, True),
+        ),
+    )
     for name, optional in (("val_fraction", True), ("test_fraction", False), ("dropout", True)):
         value = getattr(c, name)
         if optional and value is None:

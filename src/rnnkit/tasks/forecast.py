@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rnnkit.config import choice_problems, int_problems
 from rnnkit.data.calendar import CALENDAR_FEATURES, resolve_calendar
 from rnnkit.data.forecast_inputs import ForecastPreprocessor, WindowLoader, WindowSet
 from rnnkit.data.registry import list_datasets, load_dataset
@@ -190,35 +191,32 @@ class ForecastConfig:
 
 
 def _problems(c: ForecastConfig) -> list[str]:
-    out = []
-    for name, allowed in (
-        ("missing", (None, *MISSING_POLICIES)),
-        ("gaps", GAP_POLICIES),
-        ("normalization", (None, *NORMALIZATIONS)),
-        ("transform", (None, *TRANSFORMS)),
-        ("decoder", DECODERS),
-        ("likelihood", LIKELIHOODS),
-        ("cell", tuple(CELLS)),
-    ):
-        if getattr(c, name) not in allowed:
-            shown = [a for a in allowed if a is not None]
-            out.append(f"{name} must be one of {shown}, got {getattr(c, name)!r}")
-    for name, low, optional in (
-        ("input_length", 1, True),
-        ("horizon", 1, True),
-        ("season_length", 1, True),
-        ("stride", 1, True),
-        ("hidden_size", 1, False),
-        ("num_layers", 1, False),
-        ("n_samples", 0, False),
-        ("batch_size", 1, False),
-        ("backtest_stride", 1, False),
-    ):
-        v = getattr(c, name)
-        if v is None and optional:
-            continue
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            out.append(f"{name} must be an integer >= {low}, got {v!r}")
+    out = choice_problems(
+        c,
+        (
+            ("missing", (None, *MISSING_POLICIES)),
+            ("gaps", GAP_POLICIES),
+            ("normalization", (None, *NORMALIZATIONS)),
+            ("transform", (None, *TRANSFORMS)),
+            ("decoder", DECODERS),
+            ("likelihood", LIKELIHOODS),
+            ("cell", tuple(CELLS)),
+        ),
+    )
+    out += int_problems(
+        c,
+        (
+            ("input_length", 1, True),
+            ("horizon", 1, True),
+            ("season_length", 1, True),
+            ("stride", 1, True),
+            ("hidden_size", 1, False),
+            ("num_layers", 1, False),
+            ("n_samples", 0, False),
+            ("batch_size", 1, False),
+            ("backtest_stride", 1, False),
+        ),
+    )
     for name, lo, hi in (("val_fraction", 0.0, 1.0), ("test_fraction", 0.0, 1.0)):
         v = getattr(c, name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v < hi:

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from rnnkit.config import choice_problems, int_problems
 from rnnkit.data.bucketing import BucketLoader, pad_sequences
 from rnnkit.data.labels import LabelSet
 from rnnkit.data.registry import list_datasets, load_dataset
@@ -133,31 +134,27 @@ class TagConfig:
     baselines: bool = True
 
     def __post_init__(self) -> None:
-        problems = []
-        for name, allowed in (
-            ("format", ("auto", "jsonl", "conll", "slash")),
-            ("tokenizer", (None, "word", "char")),
-            ("cell", ("lstm", "gru", "rnn")),
-        ):
-            if getattr(self, name) not in allowed:
-                shown = [a for a in allowed if a is not None]
-                problems.append(f"{name} must be one of {shown}, got {getattr(self, name)!r}")
-        for name, low, optional in (
-            ("max_train", 2, True),
-            ("min_freq", 1, False),
-            ("max_vocab", 3, True),
-            ("max_length", 1, False),
-            ("hidden_size", 1, True),
-            ("num_layers", 1, False),
-            ("embedding_dim", 1, False),
-            ("batch_size", 1, False),
-        ):
-            value = getattr(self, name)
-            if optional and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                kind = "None or " if optional else ""
-                problems.append(f"{name} must be {kind}an int >= {low}, got {value!r}")
+        problems = choice_problems(
+            self,
+            (
+                ("format", ("auto", "jsonl", "conll", "slash")),
+                ("tokenizer", (None, "word", "char")),
+                ("cell", ("lstm", "gru", "rnn")),
+            ),
+        )
+        problems += int_problems(
+            self,
+            (
+                ("max_train", 2, True),
+                ("min_freq", 1, False),
+                ("max_vocab", 3, True),
+                ("max_length", 1, False),
+                ("hidden_size", 1, True),
+                ("num_layers", 1, False),
+                ("embedding_dim", 1, False),
+                ("batch_size", 1, False),
+            ),
+        )
         for name in ("val_fraction", "test_fraction", "dropout"):
             value = getattr(self, name)
             if value is None and name == "val_fraction":
