@@ -33,7 +33,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import torch
 
 from rnnkit.config import choice_problems, int_problems
 from rnnkit.data.bucketing import BucketLoader, pad_sequences
@@ -61,8 +60,8 @@ from rnnkit.models.classification_metrics import (
     plot_confusion_matrix,
 )
 from rnnkit.models.classifier import SequenceClassifier
-from rnnkit.train import Callback, TrainConfig, Trainer, seed_everything
-from rnnkit.train.callbacks import default_callbacks
+from rnnkit.train import TrainConfig, Trainer, seed_everything
+from rnnkit.train.callbacks import BestWeights, default_callbacks
 
 ARTIFACT_KIND = "sequence-classifier"
 FORMATS = ("auto", "csv", "tsv", "jsonl", "long_csv", "npz", "ts")
@@ -654,24 +653,6 @@ def build_model(
 # --------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------
-
-
-class BestWeights(Callback):
-    """Keeps a copy of the weights of the epoch with the best monitored value."""
-
-    def __init__(self, monitor: str, mode: str) -> None:
-        self.monitor, self.mode = monitor, mode
-        self.best: float | None = None
-        self.epoch: int | None = None
-        self.weights: dict[str, torch.Tensor] | None = None
-
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
-        value = row.get(self.monitor)
-        if value is None or not np.isfinite(value):
-            return
-        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
-            self.best, self.epoch = float(value), int(row["epoch"])
-            self.weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
 
 
 def predict_proba(

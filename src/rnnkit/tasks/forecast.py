@@ -31,7 +31,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import torch
 
 from rnnkit.config import choice_problems, int_problems
 from rnnkit.data.calendar import CALENDAR_FEATURES, resolve_calendar
@@ -63,8 +62,8 @@ from rnnkit.models.forecaster import (
     Forecaster,
     interval_quantiles,
 )
-from rnnkit.train import Callback, TrainConfig, Trainer, seed_everything
-from rnnkit.train.callbacks import default_callbacks
+from rnnkit.train import TrainConfig, Trainer, seed_everything
+from rnnkit.train.callbacks import BestWeights, default_callbacks
 
 ARTIFACT_KIND = "forecaster"
 
@@ -357,24 +356,6 @@ def _check_enough_rows(
 # --------------------------------------------------------------------------------------------
 
 
-class _BestWeights(Callback):
-    """Keeps a copy of the weights of the epoch with the best monitored value."""
-
-    def __init__(self, monitor: str, mode: str) -> None:
-        self.monitor, self.mode = monitor, mode
-        self.best: float | None = None
-        self.epoch: int | None = None
-        self.weights: dict[str, torch.Tensor] | None = None
-
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
-        value = row.get(self.monitor)
-        if value is None or not np.isfinite(value):
-            return
-        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
-            self.best, self.epoch = float(value), int(row["epoch"])
-            self.weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
-
-
 @dataclass
 class ForecastResult:
     """What :func:`train` produced.
@@ -450,7 +431,7 @@ def fit(
     val_windows: WindowSet | None,
     training: TrainConfig,
     batch_size: int = 64,
-) -> tuple[Trainer, _BestWeights]:
+) -> tuple[Trainer, BestWeights]:
     """Train ``model`` with :class:`rnnkit.train.Trainer` and leave it holding the weights of
     its best epoch (lowest ``training.monitor``), in eval mode.
 
@@ -474,7 +455,7 @@ def fit(
         training.monitor = "train_loss"
         if training.early_stopping is not None or training.plateau_patience is not None:
             training.early_stopping = training.plateau_patience = None
-    best = _BestWeights(training.monitor, training.monitor_mode)
+    best = BestWeights(training.monitor, training.monitor_mode)
     trainer = Trainer(model, training, callbacks=[*default_callbacks(training), best])
     trainer.fit(train_loader, val_loader)
     if best.weights is not None:

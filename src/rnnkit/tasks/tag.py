@@ -43,9 +43,8 @@ from rnnkit.models.classification_metrics import (
     segmentation_scores,
 )
 from rnnkit.models.tagger import SequenceTagger
-from rnnkit.tasks.classify import BestWeights
 from rnnkit.train import TrainConfig, Trainer, seed_everything
-from rnnkit.train.callbacks import default_callbacks
+from rnnkit.train.callbacks import BestWeights, default_callbacks
 
 ARTIFACT_KIND = "sequence-tagger"
 BMES = frozenset("bmes")

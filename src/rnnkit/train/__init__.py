@@ -15,6 +15,7 @@ from rnnkit.train.bptt import (
     windows,
 )
 from rnnkit.train.callbacks import (
+    BestWeights,
     Callback,
     EarlyStopping,
     HistoryWriter,
@@ -41,6 +42,7 @@ from rnnkit.train.trainer import Trainer
 
 __all__ = [
     "BPTTStrategy",
+    "BestWeights",
     "Callback",
     "ClipResult",
     "ConfigError",

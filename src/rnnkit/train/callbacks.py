@@ -116,6 +116,31 @@ class EarlyStopping(Callback):
         self.stopped_epoch = state["stopped_epoch"]
 
 
+class BestWeights(Callback):
+    """Keeps an in-memory copy of the weights of the epoch with the best ``monitor`` value, so a
+    task can end training holding its best epoch (epochs without a finite value are skipped).
+
+    Attributes:
+        best: the best value so far (None before the first finite one).
+        epoch: the epoch it was reached at.
+        weights: a detached copy of the model's state dict at that epoch.
+    """
+
+    def __init__(self, monitor: str, mode: str) -> None:
+        self.monitor, self.mode = monitor, mode
+        self.best: float | None = None
+        self.epoch: int | None = None
+        self.weights: dict[str, Any] | None = None
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        value = row.get(self.monitor)
+        if value is None or not math.isfinite(value):
+            return
+        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
+            self.best, self.epoch = float(value), int(row["epoch"])
+            self.weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+
+
 class ModelCheckpoint(Callback):
     """Write ``last.safetensors`` (resumable) and ``best.safetensors`` (best ``monitor``).
 
