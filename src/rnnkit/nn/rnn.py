@@ -27,6 +27,9 @@ from rnnkit.nn import _validation as v
 from rnnkit.nn.driver import run_stack
 from rnnkit.nn.streaming import LayerStreaming
 
+#: Parameter kinds in the order of the LayerWeights fields (w_ih, w_hh, b_ih, b_hh, w_hr).
+LAYER_WEIGHT_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+
 _SHARED_ARGS_DOC = """
     Args:
         input_size: F, the number of features of each step of the input.
@@ -102,6 +105,9 @@ class RNNBase(LayerStreaming, nn.Module):
         directions = 2 if bidirectional else 1
         factory = {"device": device, "dtype": dtype}
         self._weight_names: list[tuple[str, ...]] = []  # per (layer, direction), torch's order
+        # Per (layer, direction): the parameter name of each LayerWeights field, or None when the
+        # layer has no such parameter; fixed here so forward only looks the parameters up.
+        self._layer_slots: list[tuple[str | None, ...]] = []
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else out_size * directions
             for direction in range(directions):
@@ -122,6 +128,9 @@ class RNNBase(LayerStreaming, nn.Module):
                     )
                     names.append(kind + suffix)
                 self._weight_names.append(tuple(names))
+                self._layer_slots.append(
+                    tuple(k + suffix if k in shapes else None for k in LAYER_WEIGHT_KINDS)
+                )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -139,19 +148,10 @@ class RNNBase(LayerStreaming, nn.Module):
         return [[getattr(self, n) for n in names] for names in self._weight_names]
 
     def _layer_weights(self) -> list[LayerWeights]:
-        weights = []
-        for names in self._weight_names:
-            p = {n.split("_l")[0]: getattr(self, n) for n in names}
-            weights.append(
-                LayerWeights(
-                    p["weight_ih"],
-                    p["weight_hh"],
-                    p.get("bias_ih"),
-                    p.get("bias_hh"),
-                    p.get("weight_hr"),
-                )
-            )
-        return weights
+        return [
+            LayerWeights(*(None if n is None else getattr(self, n) for n in slots))
+            for slots in self._layer_slots
+        ]
 
     def _state_shapes(self, batch: int) -> list[tuple[int, ...]]:
         rows = self.num_layers * (2 if self.bidirectional else 1)
