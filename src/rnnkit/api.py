@@ -1,21 +1,19 @@
 """One call per thing the ``rnnkit`` command does: :func:`train`, :func:`evaluate`,
 :func:`predict`, :func:`load`.
 
-Each task (forecast, classify, tag) lives in :mod:`rnnkit.tasks` as a module with a config
-dataclass and ``default_training``, ``train``, ``evaluate``, ``predict`` and a loader; this module
-only resolves configuration (TOML file + keyword options), makes the run directory, dispatches to
-the task, and writes what every run has (``config.toml``, ``summary.md``).
+Each task (forecast, classify, tag) is a :class:`~rnnkit.tasks.pipeline.Task` in the registry
+(:mod:`rnnkit.tasks.registry`); this module only resolves configuration (TOML file + keyword
+options), makes the run directory, runs the task through the one runner, and writes what every
+run has (``config.toml``, ``summary.md``). Loading reads and verifies an artifact once, and its
+kind picks the task.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.config import (
     ConfigError,
@@ -25,68 +23,29 @@ from rnnkit.config import (
     read_toml,
     to_toml,
 )
-from rnnkit.io.artifact import ArtifactError, load_artifact
+from rnnkit.io.artifact import ArtifactError, load_artifact, read_kind
 from rnnkit.runs import make_run_dir, write_summary, write_text
 
+if TYPE_CHECKING:
+    from rnnkit.tasks.pipeline import Task, TaskResult
 
-@dataclass(frozen=True)
-class Task:
-    """A task the command line can train: where its code is and what its artifacts are called."""
-
-    name: str
-    module_name: str
-    config_name: str
-    artifact_kind: str
-    loader_name: str
-    description: str
-
-    @property
-    def module(self) -> ModuleType:
-        return importlib.import_module(self.module_name)  # imported lazily: pandas is slow
-
-    @property
-    def config_class(self) -> type:
-        return getattr(self.module, self.config_name)
-
-
-TASKS: dict[str, Task] = {
-    t.name: t
-    for t in (
-        Task(
-            "forecast",
-            "rnnkit.tasks.forecast",
-            "ForecastConfig",
-            "forecaster",
-            "load_forecaster",
-            "forecast future values of time series (CSV/Parquet)",
-        ),
-        Task(
-            "classify",
-            "rnnkit.tasks.classify",
-            "ClassifyConfig",
-            "sequence-classifier",
-            "load_classifier",
-            "one label per sequence (text, sensors, image sequences)",
-        ),
-        Task(
-            "tag",
-            "rnnkit.tasks.tag",
-            "TagConfig",
-            "sequence-tagger",
-            "load_tagger",
-            "one label per step (e.g. Chinese word segmentation)",
-        ),
-    )
-}
 
 #: Training options that the run directory decides, so they are not user options.
 RUN_MANAGED = ("out_dir",)
 
 
+def tasks() -> dict[str, Task]:
+    """Every task by name (imported on first use: the task modules import pandas)."""
+    from rnnkit.tasks.registry import TASKS
+
+    return TASKS
+
+
 def get_task(name: str) -> Task:
-    if name not in TASKS:
-        raise ValueError(f"task must be one of {sorted(TASKS)}, got {name!r}")
-    return TASKS[name]
+    """The task called ``name`` (ValueError listing the tasks if there is none)."""
+    from rnnkit.tasks.registry import get_task as lookup
+
+    return lookup(name)
 
 
 def task_option_classes(task: Task) -> list[type]:
@@ -125,17 +84,8 @@ def build_task_configs(
         config = task.config_class(**values[task.config_class])
     except (ValueError, TypeError) as err:
         problems.append(str(err))
-    # The task's training defaults depend on its config (forecast) or dataset (classify, tag).
-    default_training = task.module.default_training
-    params = inspect.signature(default_training).parameters
-    try:
-        if "config" in params:
-            training = default_training(config, **values[TrainConfig])
-        elif "dataset" in params:
-            dataset = config.data if config is not None else None
-            training = default_training(dataset, **values[TrainConfig])
-        else:
-            training = default_training(**values[TrainConfig])
+    try:  # the task's training defaults may depend on its config (e.g. its dataset)
+        training = task.default_training(config, **values[TrainConfig])
     except (ValueError, TypeError) as err:
         problems.append(str(err))
     if problems:
@@ -166,7 +116,7 @@ class TrainOutcome:
     """What :func:`train` returns: the run directory, the task's result and the summary text."""
 
     run_dir: Path
-    result: Any
+    result: TaskResult
     summary: str
 
     @property
@@ -207,7 +157,9 @@ def train(
     cfg, training = build_task_configs(spec, file_values, options)
     run_dir = make_run_dir(runs_root, name, _prefix(spec, cfg))
     _write_config(run_dir, spec, cfg, training)  # as given; rewritten resolved at the end
-    result = spec.module.train(cfg, run_dir, training=training)
+    from rnnkit.tasks.pipeline import run
+
+    result = run(spec, cfg, run_dir, training=training)
     _write_config(run_dir, spec, result.config, result.training)
     sections = {"Result": result.summary(), "Files": _files_list(run_dir)}
     summary = write_summary(run_dir, f"rnnkit {spec.name} run `{run_dir.name}`", sections)
@@ -239,35 +191,43 @@ def resolve_artifact(path: str | os.PathLike[str]) -> Path:
 
 
 def task_of_artifact(path: str | os.PathLike[str]) -> Task:
-    """The task whose model an artifact holds (read from its header; never runs code)."""
-    kind = load_artifact(resolve_artifact(path)).kind
-    for spec in TASKS.values():
-        if spec.artifact_kind == kind:
-            return spec
-    raise ArtifactError(
-        f"{str(path)!r} holds a model of kind {kind!r}, which no task of this rnnkit reads"
-    )
+    """The task whose model an artifact holds, from its header alone (cheap; never runs code).
+
+    Nothing is verified here: :func:`load` verifies the whole file.
+    """
+    from rnnkit.tasks.registry import task_for_kind
+
+    artifact = resolve_artifact(path)
+    return task_for_kind(read_kind(artifact), repr(str(artifact)))
 
 
 def load(path: str | os.PathLike[str]) -> Any:
     """Rebuild a trained model from a run directory or artifact file (safetensors + JSON).
 
-    Returns the task's loaded model: ``LoadedForecaster``, ``LoadedClassifier`` or
-    ``LoadedTagger`` (model, preprocessing state and config), which predicts exactly as the
-    model that was saved.
+    The file is read and verified once; its kind picks the task. Returns the task's loaded
+    model: ``LoadedForecaster``, ``LoadedClassifier`` or ``LoadedTagger`` (model,
+    preprocessing state and config), which predicts exactly as the model that was saved.
     """
-    artifact = resolve_artifact(path)
-    spec = task_of_artifact(artifact)
-    return getattr(spec.module, spec.loader_name)(artifact)
+    return load_with_task(path)[1]
+
+
+def load_with_task(path: str | os.PathLike[str]) -> tuple[Task, Any]:
+    """(task, loaded model) of a run directory or artifact file, reading the file once."""
+    from rnnkit.tasks.registry import task_for_kind
+
+    file = resolve_artifact(path)
+    artifact = load_artifact(file)
+    task = task_for_kind(artifact.kind, repr(str(file)))
+    return task, task.load(artifact)
 
 
 def evaluate(path: str | os.PathLike[str], data: Any = None) -> dict[str, Any]:
     """Score a saved model on labelled ``data`` (None: its own test data)."""
-    artifact = resolve_artifact(path)
-    return task_of_artifact(artifact).module.evaluate(artifact, data)
+    task, loaded = load_with_task(path)
+    return task.evaluate(loaded, data)
 
 
 def predict(path: str | os.PathLike[str], data: Any) -> Any:
     """Predictions of a saved model for ``data`` as a pandas DataFrame."""
-    artifact = resolve_artifact(path)
-    return task_of_artifact(artifact).module.predict(artifact, data)
+    task, loaded = load_with_task(path)
+    return task.predict(loaded, data)

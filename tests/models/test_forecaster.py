@@ -177,7 +177,7 @@ def test_bad_arguments_and_inputs_are_refused_with_reasons():
 
 def test_config_rebuilds_the_same_model():
     model = make("autoregressive", 3, likelihood="quantile", cell="gru", num_layers=2)
-    again = Forecaster(**model.config())
+    again = Forecaster(**model.config)
     again.load_state_dict(model.state_dict())
     x = window(2, 3)
     torch.testing.assert_close(again.predict(x)["quantiles"], model.predict(x)["quantiles"])

@@ -4,25 +4,46 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from rnnkit.runs import write_json
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnkit.api import evaluate, task_of_artifact
+    from rnnkit.api import load_with_task
 
-    task = task_of_artifact(args.model)
-    metrics = evaluate(args.model, args.data)
-    formatter = getattr(task.module, "format_evaluation", None)
-    print(formatter(metrics) if formatter else json.dumps(metrics, indent=2, default=str))
-    if args.output:
-        out = Path(args.output)
-        if not out.parent.is_dir():
-            raise ValueError(f"--output's folder must exist, got {str(out.parent)!r}")
+    out = Path(args.output) if args.output else None
+    if out is not None and not out.parent.is_dir():
+        raise ValueError(f"--output's folder must exist, got {str(out.parent)!r}")
+    task, loaded = load_with_task(args.model)  # the artifact is read and verified once
+    metrics = task.evaluate(loaded, args.data)
+    if args.json:  # standard output holds the JSON object and nothing else
+        print(json.dumps(_strict(metrics), default=_plain, allow_nan=False))
+    else:
+        print(task.format_evaluation(metrics))
+    if out is not None:
         write_json(out, metrics)
-        print(f"wrote {out}")
+        if not args.json:
+            print(f"wrote {out}")
     return 0
+
+
+def _strict(value: object) -> object:
+    """``value`` with NaN and infinities as null: strict JSON that every parser reads."""
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _plain(value: object) -> object:
+    if hasattr(value, "tolist"):  # numpy and torch values
+        return value.tolist()
+    return str(value)
 
 
 def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -33,7 +54,8 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         "labelled data in the training format, or on its own test data when DATA is left "
         "out. Forecasters are backtested beside the naive baselines.\n\n"
         "Examples:\n  rnnkit evaluate runs/forecast-seattle-weather-20261127-101500\n"
-        "  rnnkit evaluate runs/my-run/model.safetensors new_data.csv -o metrics.json",
+        "  rnnkit evaluate runs/my-run/model.safetensors new_data.csv -o metrics.json\n"
+        "  rnnkit evaluate runs/my-run --json | jq .model",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=parents,
     )
@@ -44,4 +66,9 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         help="labelled data file or bundled dataset name (default: the model's own test data)",
     )
     p.add_argument("-o", "--output", help="also write the metrics to this JSON file")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the metrics as one JSON object on standard output, and nothing else",
+    )
     p.set_defaults(run=run)

@@ -15,21 +15,6 @@ from collections.abc import Sequence
 
 from rnnkit.config import Option, describe_type, options_of, read_toml
 
-EXAMPLES = {
-    "forecast": [
-        "rnnkit train --task forecast --data seattle-weather",
-        "rnnkit train --task forecast --data sunspots --cell gru --hidden-size 32 --epochs 30",
-        "rnnkit train --task forecast --data sales.csv --time-column date --targets units "
-        "--series-column store --horizon 7",
-    ],
-    "classify": [
-        "rnnkit train --task classify --data basic-motions",
-        "rnnkit train --task classify --data reviews.csv --text-column review "
-        "--label-column stars --tokenizer word",
-    ],
-    "tag": ["rnnkit train --task tag --data chinese-segmentation --epochs 3"],
-}
-
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
@@ -76,23 +61,23 @@ def task_parser(
     task_name: str, parents: Sequence[argparse.ArgumentParser] = ()
 ) -> argparse.ArgumentParser:
     """The full parser of ``rnnkit train`` for one task."""
-    from rnnkit.api import TASKS, get_task, training_options
+    from rnnkit.api import get_task, tasks, training_options
 
     task = get_task(task_name)
-    examples = "\n".join(f"  {e}" for e in EXAMPLES.get(task.name, []))
+    examples = "\n".join(f"  {e}" for e in task.examples)
     parser = argparse.ArgumentParser(
         prog="rnnkit train",
         description=f"Train a model for the task {task.name!r} ({task.description}) and write "
         "a run directory: config.toml, model.safetensors, metrics.json, history, plots, "
         "checkpoints and summary.md. Options come from --config (a TOML file) and from "
         "flags, flags winning; every invalid option is reported at once.\n\n"
-        f"Examples:\n{examples}\n\nOther tasks: {', '.join(sorted(TASKS))} "
+        f"Examples:\n{examples}\n\nOther tasks: {', '.join(sorted(tasks()))} "
         "(see rnnkit train --task NAME --help).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=list(parents),
     )
     run = parser.add_argument_group("run")
-    run.add_argument("--task", default=task.name, choices=sorted(TASKS), help="what to train")
+    run.add_argument("--task", default=task.name, choices=sorted(tasks()), help="what to train")
     run.add_argument("--config", metavar="FILE.toml", help="read options from this TOML file")
     run.add_argument("--name", help="run directory name (default: <task>-<data>-<timestamp>)")
     run.add_argument(

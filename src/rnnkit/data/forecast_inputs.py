@@ -400,3 +400,41 @@ class WindowLoader:
             teacher_forcing=self.teacher_forcing,
             _inner=self._inner.shard(rank, world_size),
         )
+
+
+def check_enough_rows(
+    table: SeriesTable,
+    split: TimeSplit,
+    counts: dict[str, int],
+    *,
+    input_length: int,
+    horizon: int,
+    val_fraction: float,
+    test_fraction: float,
+) -> None:
+    """Refuse a split without windows (``counts``: windows per part), saying what is needed.
+
+    Raises:
+        ValueError: the part, the rows it needs and the rows its longest series has.
+    """
+    T, h = input_length, horizon
+    longest = {"train": 0, "val": 0, "test": 0}
+    for rows in table.series_slices().values():
+        times = table.frame[table.time_column].iloc[rows].to_numpy()
+        a, b = split.rows(times)
+        longest["train"] = max(longest["train"], a)
+        longest["val"] = max(longest["val"], b - a)
+        longest["test"] = max(longest["test"], len(times) - b)
+    need = {"train": T + h, "val": h, "test": h}
+    for part in ("train", "val", "test"):
+        if part == "val" and val_fraction == 0:
+            continue
+        if counts[part] == 0:
+            raise ValueError(
+                f"data has too few rows for the windows: input_length={T} and horizon={h} need "
+                f"at least {need[part]} rows in the {part} period of a series (and {T} rows "
+                f"before it), but the longest {part} period has {longest[part]} rows "
+                f"({len(table.frame)} rows in all, val_fraction={val_fraction}, "
+                f"test_fraction={test_fraction}); lower input_length or horizon, change the "
+                f"fractions, or provide more rows"
+            )

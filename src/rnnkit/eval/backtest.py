@@ -16,70 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from rnnkit.data.forecast_inputs import ForecastPreprocessor, WindowSet
+from rnnkit.data.forecast_inputs import ForecastPreprocessor
 from rnnkit.data.timeseries import SeriesTable
 from rnnkit.data.windows import TimeSplit
 from rnnkit.eval import forecast_metrics as fm
 from rnnkit.eval.baselines import BASELINES, baseline_forecasts
+from rnnkit.models.forecast_inference import Forecasts, forecast_windows
 from rnnkit.models.forecaster import Forecaster
 
-
-@dataclass
-class Forecasts:
-    """Forecasts of a window set, in data units.
-
-    Attributes:
-        point: (B, h, C) point forecasts (the predictive median, or μ).
-        quantiles: (B, h, C, Q) forecasts at ``levels`` (Q = 0 for a point model).
-        levels: the quantile levels, increasing.
-        windows: the windows forecast (actual values, series, origins, times).
-    """
-
-    point: np.ndarray
-    quantiles: np.ndarray
-    levels: tuple[float, ...]
-    windows: WindowSet
-
-    @property
-    def interval_level(self) -> float | None:
-        """Nominal coverage of [first level, last level], or None without intervals."""
-        if len(self.levels) < 2:
-            return None
-        return round(self.levels[-1] - self.levels[0], 10)
-
-
-def forecast_windows(
-    model: Forecaster,
-    preprocessor: ForecastPreprocessor,
-    windows: WindowSet,
-    *,
-    batch_size: int = 512,
-    seed: int = 0,
-) -> Forecasts:
-    """Run ``model`` on ``windows`` (in chunks) and map the output back to data units."""
-    points, quantiles = [], []
-    device = next(model.parameters()).device
-    dtype = next(model.parameters()).dtype
-    for start in range(0, len(windows), batch_size):
-        part = slice(start, start + batch_size)
-        out = model.predict(
-            torch.as_tensor(windows.inputs[part], dtype=dtype, device=device),
-            seed=seed + start,
-        )
-        points.append(out["point"].cpu().double().numpy())
-        quantiles.append(out["quantiles"].cpu().double().numpy())
-    C, h = preprocessor.n_targets, preprocessor.horizon
-    levels = () if model.likelihood == "point" else model.quantiles
-    point = np.concatenate(points) if points else np.zeros((0, h, C))
-    quant = np.concatenate(quantiles) if quantiles else np.zeros((0, h, C, len(levels)))
-    return Forecasts(
-        point=preprocessor.to_data_units(point, windows.loc, windows.scale),
-        quantiles=preprocessor.to_data_units(quant, windows.loc, windows.scale),
-        levels=tuple(levels),
-        windows=windows,
-    )
+__all__ = ["BacktestResult", "Forecasts", "backtest", "forecast_windows"]
 
 
 @dataclass

@@ -30,7 +30,10 @@ from torch import Tensor
 from rnnkit.errors import RNNKitError
 from rnnkit.io.state import atomic_write_bytes
 
-FORMAT_VERSION = 1
+#: 1: rnnkit 0.1.0 (the forecaster kept its model config at the top and its task config in the
+#: preprocessing); 2: every task's config is ``{'model': ..., 'task': ...}``. Tasks convert
+#: format 1 when they load it (:meth:`rnnkit.tasks.pipeline.Task.upgrade`).
+FORMAT_VERSION = 2
 _KEY = "rnnkit"  # the safetensors metadata key that holds our JSON
 
 
@@ -48,6 +51,7 @@ class Artifact:
     preprocessing: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     rnnkit_version: str = ""
+    format: int = FORMAT_VERSION
 
 
 def _digest(tensors: dict[str, Tensor]) -> str:
@@ -134,4 +138,30 @@ def load_artifact(path: str | os.PathLike[str]) -> Artifact:
         preprocessing=meta.get("preprocessing", {}),
         metrics=meta.get("metrics", {}),
         rnnkit_version=meta.get("rnnkit_version", ""),
+        format=fmt,
     )
+
+
+def read_kind(path: str | os.PathLike[str]) -> str:
+    """The ``kind`` of an artifact from its JSON header alone (cheap: no tensor is read).
+
+    Nothing is verified: use it to choose a reader, then :func:`load_artifact` verifies.
+
+    Raises:
+        ArtifactError: no file, or no readable rnnkit header.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"artifact file not found: {str(path)!r}")
+    try:
+        with path.open("rb") as f:
+            header_len = int.from_bytes(f.read(8), "little")
+            if header_len > 100_000_000:  # safetensors' own limit for a header
+                raise ValueError(f"header of {header_len} bytes")
+            header = json.loads(f.read(header_len))
+        meta = json.loads(header["__metadata__"][_KEY])
+        return str(meta["kind"])
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        raise ArtifactError(
+            f"{str(path)!r} is not a readable rnnkit artifact (no rnnkit header): {err}"
+        ) from err

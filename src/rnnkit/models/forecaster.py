@@ -190,6 +190,7 @@ class Forecaster(nn.Module):
             nn.Linear(self.hidden_size, steps * self.n_targets * self.n_params),
         )
 
+    @property
     def config(self) -> dict[str, Any]:
         """Constructor arguments (JSON), enough to rebuild the model for an artifact."""
         return {

@@ -1,0 +1,234 @@
+"""Labelled sequences for classification, read from a file or a bundled dataset.
+
+Readers for text files (CSV/TSV/JSONL with a text and a label column) and numeric sequences
+(long-format CSV, NPZ, UCR/UEA ``.ts``), with the format told from the extension and columns;
+the result is one :class:`ClassificationData` either way. ``columns`` options (what
+:data:`COLUMN_OPTIONS` names) say which columns hold what.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rnnkit.data.registry import get_dataset, list_datasets, load_dataset
+from rnnkit.data.sequence_files import (
+    SequenceSet,
+    closest_hint,
+    read_long_csv,
+    read_npz,
+    read_ts,
+    require_columns,
+)
+
+FORMATS = ("auto", "csv", "tsv", "jsonl", "long_csv", "npz", "ts")
+#: The options that say how a file is read; stored with a model so new data is read alike.
+COLUMN_OPTIONS = (
+    "text_column",
+    "label_column",
+    "id_column",
+    "time_column",
+    "feature_columns",
+    "format",
+)
+
+
+@dataclass
+class ClassificationData:
+    """Labelled (or unlabelled) sequences as read from a file or a bundled dataset.
+
+    Attributes:
+        kind: 'text' or 'sequences'.
+        texts: N texts (text only).
+        sequences: N arrays (T_i, F) or (T_i, H, W[, C]) (numeric only).
+        labels: (N,) labels, or None when the data has no label column.
+        frame: the rows as read (text files: every column; numeric: one row per sequence with
+            its id), so that predictions keep the input's identifying columns.
+        split: (N,) fixed 'train'/'test' marks of a bundled dataset, else None.
+        feature_names: channel names of numeric data.
+    """
+
+    kind: str
+    texts: list[str] | None = None
+    sequences: list[np.ndarray] | None = None
+    labels: np.ndarray | None = None
+    frame: pd.DataFrame = field(default_factory=pd.DataFrame)
+    split: np.ndarray | None = None
+    feature_names: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.texts if self.kind == "text" else self.sequences)
+
+    def subset(self, index: np.ndarray) -> ClassificationData:
+        index = np.asarray(index, dtype=np.int64)
+        return ClassificationData(
+            self.kind,
+            None if self.texts is None else [self.texts[i] for i in index],
+            None if self.sequences is None else [self.sequences[i] for i in index],
+            None if self.labels is None else self.labels[index],
+            self.frame.iloc[index].reset_index(drop=True),
+            None if self.split is None else self.split[index],
+            self.feature_names,
+        )
+
+
+def is_bundled(name: str) -> bool:
+    """Whether ``name`` is a bundled classification dataset."""
+    return name in {d.name for d in list_datasets("classify")}
+
+
+def _format_of(path: Path, format: str | None) -> str:
+    if format not in (None, "auto"):
+        return format
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        return "jsonl"
+    if suffix == ".tsv":
+        return "tsv"
+    if suffix == ".npz":
+        return "npz"
+    if suffix == ".ts":
+        return "ts"
+    return "csv"
+
+
+def _read_table(path: Path, format: str) -> pd.DataFrame:
+    try:
+        if format == "jsonl":
+            df = pd.read_json(path, lines=True, dtype=False)
+        else:
+            df = pd.read_csv(
+                path, sep="\t" if format == "tsv" else ",", keep_default_na=False, na_values=[""]
+            )
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(f"{str(path)!r} is not a readable {format.upper()} file: {err}") from err
+    if df.empty:
+        raise ValueError(f"{str(path)!r} must hold at least one data row, got none")
+    return df
+
+
+def _text_data(
+    df: pd.DataFrame, where: str, text_column: str, label_column: str | None
+) -> ClassificationData:
+    require_columns(
+        [str(c) for c in df.columns],
+        {"text_column": text_column, "label_column": label_column},
+        where,
+    )
+    texts = df[text_column]
+    empty = texts.isna() | (texts.astype(str).str.strip() == "")
+    if empty.any():
+        rows = [int(i) + 1 for i in np.flatnonzero(empty.to_numpy())[:5]]
+        raise ValueError(
+            f"{where}: text column {text_column!r} must hold text on every row, got "
+            f"{int(empty.sum())} empty row(s), first at data row(s) {rows}; remove them first"
+        )
+    labels = None
+    if label_column is not None:
+        missing = df[label_column].isna()
+        if missing.any():
+            rows = [int(i) + 1 for i in np.flatnonzero(missing.to_numpy())[:5]]
+            raise ValueError(
+                f"{where}: label column {label_column!r} must have a label on every row, got "
+                f"{int(missing.sum())} empty, first at data row(s) {rows}"
+            )
+        labels = df[label_column].to_numpy()
+    return ClassificationData(
+        "text", texts.astype(str).tolist(), None, labels, df.reset_index(drop=True)
+    )
+
+
+def sequence_data(s: SequenceSet, id_name: str = "sequence_id") -> ClassificationData:
+    frame = pd.DataFrame({id_name: s.ids})
+    return ClassificationData(
+        "sequences", None, s.sequences, s.labels, frame, s.split, s.feature_names
+    )
+
+
+def read_classification_data(
+    source: str | os.PathLike[str] | pd.DataFrame,
+    columns: Mapping[str, Any],
+    *,
+    labelled: bool = True,
+) -> ClassificationData:
+    """Read ``source`` (a bundled dataset name, a file, or a text DataFrame).
+
+    Args:
+        columns: the :data:`COLUMN_OPTIONS`: ``text_column``, ``label_column``, ``id_column``
+            (long CSV), ``time_column`` (long CSV; None: file order), ``feature_columns``
+            (long CSV; None: all the others) and ``format`` ('auto' or one of :data:`FORMATS`).
+        labelled: whether the label column is required (training, evaluation) or optional
+            (prediction: used when present, never required).
+    """
+    config = _Columns(**{k: columns.get(k) for k in COLUMN_OPTIONS})
+    label_column = config.label_column
+    if isinstance(source, pd.DataFrame):
+        if not labelled and label_column not in source.columns:
+            label_column = None
+        return _text_data(source, "data frame", config.text_column, label_column)
+    name = str(source)
+    path = Path(name)
+    if not path.exists():
+        if is_bundled(name):
+            loaded = load_dataset(name)
+            if isinstance(loaded, pd.DataFrame):
+                data = _text_data(loaded, name, "text", "label")
+                data.split = loaded["split"].to_numpy()
+                data.frame = data.frame.drop(columns=["split"])
+                return data
+            return sequence_data(loaded)
+        if path.suffix:
+            raise ValueError(f"data must be an existing file, got {name!r} (not found)")
+        try:
+            get_dataset(name)
+        except ValueError:
+            names = [d.name for d in list_datasets("classify")]
+            raise ValueError(
+                f"data must be an existing file or a bundled classification dataset "
+                f"{names}, got {name!r}{closest_hint(name, names)}"
+            ) from None
+        raise ValueError(f"dataset {name!r} is not a classification dataset (see rnnkit datasets)")
+    if not path.is_file():
+        raise ValueError(f"data must be a file, got {name!r} (a folder)")
+    fmt = _format_of(path, config.format)
+    if fmt == "npz":
+        return sequence_data(read_npz(path))
+    if fmt == "ts":
+        return sequence_data(read_ts(path))
+    df = _read_table(path, fmt)
+    names = [str(c) for c in df.columns]
+    if fmt != "long_csv" and (config.text_column in names or config.id_column is None):
+        if not labelled and label_column not in names:
+            label_column = None
+        return _text_data(df, repr(name), config.text_column, label_column)
+    if config.id_column is None:
+        raise ValueError(
+            f"{name!r}: id_column must name the sequence-id column of a long-format CSV, got None"
+        )
+    if not labelled and label_column not in names:
+        label_column = None
+    seqs = read_long_csv(
+        df,
+        id_column=config.id_column,
+        time_column=config.time_column,
+        feature_columns=config.feature_columns,
+        label_column=label_column,
+    )
+    return sequence_data(seqs, config.id_column)
+
+
+
+@dataclass
+class _Columns:
+    text_column: str
+    label_column: str
+    id_column: str | None
+    time_column: str | None
+    feature_columns: list[str] | None
+    format: str | None

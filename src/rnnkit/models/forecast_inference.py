@@ -1,0 +1,73 @@
+"""Forecasts of a trained forecaster for a set of windows, in data units.
+
+Shared by prediction (the horizon after the data) and the backtest (every origin of a period):
+the model runs on normalised windows in chunks, and the preprocessor maps its output back.
+
+Legend: B windows, h horizon, C targets, Q quantile levels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rnnkit.data.forecast_inputs import ForecastPreprocessor, WindowSet
+from rnnkit.models.forecaster import Forecaster
+
+
+@dataclass
+class Forecasts:
+    """Forecasts of a window set, in data units.
+
+    Attributes:
+        point: (B, h, C) point forecasts (the predictive median, or μ).
+        quantiles: (B, h, C, Q) forecasts at ``levels`` (Q = 0 for a point model).
+        levels: the quantile levels, increasing.
+        windows: the windows forecast (actual values, series, origins, times).
+    """
+
+    point: np.ndarray
+    quantiles: np.ndarray
+    levels: tuple[float, ...]
+    windows: WindowSet
+
+    @property
+    def interval_level(self) -> float | None:
+        """Nominal coverage of [first level, last level], or None without intervals."""
+        if len(self.levels) < 2:
+            return None
+        return round(self.levels[-1] - self.levels[0], 10)
+
+
+def forecast_windows(
+    model: Forecaster,
+    preprocessor: ForecastPreprocessor,
+    windows: WindowSet,
+    *,
+    batch_size: int = 512,
+    seed: int = 0,
+) -> Forecasts:
+    """Run ``model`` on ``windows`` (in chunks) and map the output back to data units."""
+    points, quantiles = [], []
+    device = next(model.parameters()).device
+    dtype = next(model.parameters()).dtype
+    for start in range(0, len(windows), batch_size):
+        part = slice(start, start + batch_size)
+        out = model.predict(
+            torch.as_tensor(windows.inputs[part], dtype=dtype, device=device),
+            seed=seed + start,
+        )
+        points.append(out["point"].cpu().double().numpy())
+        quantiles.append(out["quantiles"].cpu().double().numpy())
+    C, h = preprocessor.n_targets, preprocessor.horizon
+    levels = () if model.likelihood == "point" else model.quantiles
+    point = np.concatenate(points) if points else np.zeros((0, h, C))
+    quant = np.concatenate(quantiles) if quantiles else np.zeros((0, h, C, len(levels)))
+    return Forecasts(
+        point=preprocessor.to_data_units(point, windows.loc, windows.scale),
+        quantiles=preprocessor.to_data_units(quant, windows.loc, windows.scale),
+        levels=tuple(levels),
+        windows=windows,
+    )

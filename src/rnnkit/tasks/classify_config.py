@@ -1,0 +1,220 @@
+"""The options of a classification run (:class:`ClassifyConfig`), the defaults per input kind
+and per bundled dataset, and how unset options are resolved (:func:`resolve`)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+from rnnkit.config import choice_problems, int_problems
+from rnnkit.data.classification_data import FORMATS
+from rnnkit.data.sequence_files import closest_hint
+
+#: Training options that suit classification; :func:`default_training` adds the dataset's own.
+CLASSIFY_TRAINING_DEFAULTS: dict[str, Any] = {
+    "epochs": 20,
+    "lr": 2e-3,
+    "clip_norm": 1.0,
+    "early_stopping": 4,
+    "monitor": "val_loss",
+}
+
+#: Options of the default configuration per input kind (None options resolve to these).
+GENERIC_DEFAULTS: dict[str, dict[str, Any]] = {
+    "text": {
+        "tokenizer": "word",
+        "min_freq": 2,
+        "max_vocab": 30000,
+        "max_length": 200,
+        "embedding_dim": 128,
+        "cell": "gru",
+        "hidden_size": 64,
+        "bidirectional": True,
+        "pooling": "max",
+        "dropout": 0.3,
+        "batch_size": 64,
+    },
+    "sequences": {
+        "normalization": "channel",
+        "cell": "lstm",
+        "hidden_size": 64,
+        "bidirectional": False,
+        "pooling": "last",
+        "dropout": 0.0,
+        "batch_size": 32,
+    },
+}
+
+#: Per bundled dataset: classification options, then training options (docs/classification.md).
+DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "rotten-tomatoes": {"dropout": 0.5},
+    "chinese-reviews": {"tokenizer": "char", "max_length": 150},
+    "basic-motions": {
+        "cell": "gru",
+        "pooling": "max",
+        "hidden_size": 64,
+        "batch_size": 8,
+        "val_fraction": 0.2,
+    },
+    "digits": {"normalization": "global"},
+    "mnist-5k": {"normalization": "global", "hidden_size": 128},
+}
+DATASET_TRAINING: dict[str, dict[str, Any]] = {
+    "basic-motions": {"epochs": 80, "lr": 3e-3, "early_stopping": None},
+    "digits": {"epochs": 40, "early_stopping": 6},
+    "mnist-5k": {"epochs": 30, "early_stopping": 5},
+}
+
+
+@dataclass
+class ClassifyConfig:
+    """Options of a classification run (training options live in
+    :class:`rnnkit.train.TrainConfig`). Options left at None take the bundled dataset's defaults,
+    else the defaults of the input kind (text or numeric), listed in ``docs/classification.md``.
+
+    data: a bundled dataset name (``rnnkit datasets --task classify``), e.g. 'rotten-tomatoes',
+        'chinese-reviews', 'basic-motions', 'digits', 'mnist-5k'; or a file: CSV/TSV/JSONL with
+        a text and a label column, a long-format CSV of numeric steps (needs id_column), an NPZ
+        archive (arrays x, y, optional lengths) or a UCR/UEA .ts file.
+    test_data: a separate labelled test file in the same format (None: hold out test_fraction
+        of data).
+    format: 'auto' (from the file extension and columns), 'csv', 'tsv', 'jsonl', 'long_csv',
+        'npz' or 'ts'.
+    text_column: the column holding the text (text files).
+    label_column: the column holding the class (text files and long CSV).
+    id_column: the sequence-id column of a long-format CSV (one row per step).
+    time_column: orders the steps within a sequence of a long-format CSV (None: file order).
+    feature_columns: numeric columns of a long-format CSV (None: all but id, time and label).
+    val_fraction: share of the training data held out for validation (early stopping and the
+        best epoch), stratified by class.
+    test_fraction: share of data held out for the test, stratified by class (files without
+        test_data; bundled datasets have a fixed test split).
+    max_train: use at most this many training sequences (a seeded stratified sample; None:
+        all).
+    tokenizer: 'word' (each Chinese character is its own word) or 'char' (text).
+    lowercase: lower-case text before tokenising.
+    min_freq: a token needs this many occurrences in training to get its own id; rarer ones
+        become the unknown token.
+    max_vocab: at most this many token ids, padding and unknown included.
+    max_length: texts longer than this many tokens are cut (the count is reported).
+    truncation: which side of a long text is cut: 'end' keeps the beginning, 'start' the end.
+    normalization: numeric inputs: 'channel' (mean and std per channel), 'global' (one mean
+        and std, e.g. pixels) or 'none'; fit on the training split.
+    cell: recurrent cell, 'lstm', 'gru' or 'rnn'.
+    hidden_size: hidden units per layer and direction.
+    num_layers: stacked recurrent layers.
+    bidirectional: run each layer in both directions.
+    pooling: summary of the recurrent outputs: 'last' (state at the last real step), 'mean',
+        'max' (over real steps) or 'attention'.
+    embedding_dim: size of token embeddings (text).
+    frame_features: size of each frame's code from the per-frame CNN (video inputs).
+    head_hidden: width of a hidden ReLU layer in the head (0: a linear head).
+    dropout: on embeddings/inputs, between layers and before the head.
+    class_weights: 'none' or 'balanced' (loss weight of class c is N / (C · N_c)).
+    batch_size: sequences per training batch (bucketed by length).
+    baselines: also fit and score the non-recurrent baselines (bag-of-words logistic
+        regression for text; 1-nearest-neighbour and per-channel-statistics logistic
+        regression for numeric sequences).
+    """
+
+    data: str = "rotten-tomatoes"
+    test_data: str | None = None
+    format: Literal["auto", "csv", "tsv", "jsonl", "long_csv", "npz", "ts"] = "auto"
+    text_column: str = "text"
+    label_column: str = "label"
+    id_column: str | None = None
+    time_column: str | None = None
+    feature_columns: list[str] | None = None
+    val_fraction: float | None = None
+    test_fraction: float = 0.2
+    max_train: int | None = None
+    tokenizer: Literal["word", "char"] | None = None
+    lowercase: bool = True
+    min_freq: int | None = None
+    max_vocab: int | None = None
+    max_length: int | None = None
+    truncation: Literal["end", "start"] = "end"
+    normalization: Literal["channel", "global", "none"] | None = None
+    cell: Literal["lstm", "gru", "rnn"] | None = None
+    hidden_size: int | None = None
+    num_layers: int = 1
+    bidirectional: bool | None = None
+    pooling: Literal["last", "mean", "max", "attention"] | None = None
+    embedding_dim: int | None = None
+    frame_features: int = 64
+    head_hidden: int = 0
+    dropout: float | None = None
+    class_weights: Literal["none", "balanced"] = "none"
+    batch_size: int | None = None
+    baselines: bool = True
+
+    def __post_init__(self) -> None:
+        problems = _problems(self)
+        if problems:
+            raise ValueError("ClassifyConfig: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ClassifyConfig:
+        known = [f.name for f in fields(cls)]
+        unknown = [k for k in values if k not in known]
+        if unknown:
+            raise ValueError(
+                "ClassifyConfig: unknown option(s) "
+                + ", ".join(f"{k!r}{closest_hint(k, known)}" for k in unknown)
+            )
+        return cls(**values)
+
+
+def _problems(c: ClassifyConfig) -> list[str]:
+    out = choice_problems(
+        c,
+        (
+            ("format", FORMATS),
+            ("tokenizer", (None, "word", "char")),
+            ("truncation", ("end", "start")),
+            ("normalization", (None, "channel", "global", "none")),
+            ("cell", (None, "lstm", "gru", "rnn")),
+            ("pooling", (None, "last", "mean", "max", "attention")),
+            ("class_weights", ("none", "balanced")),
+        ),
+    )
+    out += int_problems(
+        c,
+        (
+            ("min_freq", 1, True),
+            ("max_vocab", 3, True),
+            ("max_length", 1, True),
+            ("hidden_size", 1, True),
+            ("num_layers", 1, False),
+            ("embedding_dim", 1, True),
+            ("frame_features", 1, False),
+            ("head_hidden", 0, False),
+            ("batch_size", 1, True),
+            ("max_train", 2, True),
+        ),
+    )
+    for name, optional in (("val_fraction", True), ("test_fraction", False), ("dropout", True)):
+        value = getattr(c, name)
+        if optional and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            out.append(f"{name} must be a number in [0, 1), got {value!r}")
+    if not isinstance(c.data, str) or not c.data:
+        out.append(f"data must be a file path or a bundled dataset name, got {c.data!r}")
+    return out
+
+
+def resolve(config: ClassifyConfig, kind: str) -> ClassifyConfig:
+    """A copy of ``config`` with every None option set: the bundled dataset's default, else the
+    default of the input ``kind`` ('text' or 'sequences')."""
+    c = copy.deepcopy(config)
+    dataset = DATASET_DEFAULTS.get(c.data, {})
+    generic = {**GENERIC_DEFAULTS[kind], "val_fraction": 0.1}
+    for f in fields(c):
+        if getattr(c, f.name) is None and f.name in {**generic, **dataset}:
+            setattr(c, f.name, dataset.get(f.name, generic.get(f.name)))
+    return c

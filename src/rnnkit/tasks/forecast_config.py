@@ -1,0 +1,221 @@
+"""The options of a forecasting run (:class:`ForecastConfig`) and how unset ones are resolved
+from the bundled dataset's defaults (:func:`resolve`)."""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+from rnnkit.config import choice_problems, int_problems
+from rnnkit.data.calendar import CALENDAR_FEATURES
+from rnnkit.data.registry import list_datasets
+from rnnkit.data.scaling import NORMALIZATIONS, TRANSFORMS
+from rnnkit.data.series_datasets import FORECAST_DEFAULTS
+from rnnkit.data.timeseries import GAP_POLICIES, MISSING_POLICIES, suggest
+from rnnkit.models.forecaster import CELLS, DECODERS, LIKELIHOODS
+
+
+@dataclass
+class ForecastConfig:
+    """Options of a forecasting run (training options live in :class:`rnnkit.train.TrainConfig`).
+
+    Options left at None (or 'auto') take the bundled dataset's defaults, else generic ones.
+
+    data: a CSV/Parquet file, or a bundled dataset name (``rnnkit datasets``), e.g.
+        'seattle-weather', 'stocks', 'sunspots', 'co2'.
+    time_column: the time column (dates or numbers); required for a file.
+    targets: the columns to forecast (one or more); required for a file.
+    series_column: the column that tells series apart (several series trained as one global
+        model); None for a single series.
+    covariates: past covariates, numeric columns observed up to the forecast origin (direct
+        decoder only); None: the dataset's, or none.
+    calendar: known-future calendar features from the time column: 'auto', 'none', or names
+        joined by commas from hour, dayofweek, dayofyear, month.
+    missing: NaN/Inf in targets or covariates: 'error', 'drop', 'ffill' or 'interpolate'
+        (None: the dataset's, or 'error').
+    gaps: missing time steps: 'keep' (rows stay consecutive, gaps are reported) or 'fill'
+        (insert them, linearly interpolated).
+    input_length: observed steps per window, T (None: the dataset's, or max(24, 4·horizon)).
+    horizon: steps forecast per window, h (None: the dataset's, or 1).
+    season_length: period m of the seasonal-naive baseline and of MASE's scale (None: the
+        dataset's, or 1).
+    val_fraction, test_fraction: shares of the distinct timestamps, at the end of the data,
+        for validation and test.
+    stride: steps between training windows (None: the dataset's, or 1).
+    normalization: 'window' (relative to each window's last value) or 'series' (per-series
+        mean and standard deviation); None: the dataset's, or 'window'.
+    transform: 'none' or 'log' (positive targets, multiplicative changes); None: the
+        dataset's, or 'none'.
+    decoder: 'direct' (whole horizon at once) or 'autoregressive' (one step at a time, fed
+        back).
+    likelihood: 'gaussian' (mean and spread), 'quantile' (pinball loss) or 'point' (squared
+        error, no intervals).
+    interval: coverage of the prediction interval, e.g. 0.8 for the 10%–90% quantiles.
+    cell: recurrent cell, 'lstm', 'gru' or 'rnn'.
+    hidden_size: hidden units per layer.
+    num_layers: stacked recurrent layers.
+    dropout: dropout between layers and before the head.
+    bidirectional: two-direction encoder (direct decoder only).
+    n_samples: Monte Carlo paths for autoregressive Gaussian intervals.
+    batch_size: windows per training batch.
+    backtest_stride: steps between backtest origins (1: every origin).
+    """
+
+    data: str = "seattle-weather"
+    time_column: str | None = None
+    targets: list[str] = field(default_factory=list)
+    series_column: str | None = None
+    covariates: list[str] | None = None
+    calendar: str = "auto"
+    missing: Literal["error", "drop", "ffill", "interpolate"] | None = None
+    gaps: Literal["keep", "fill"] = "keep"
+    input_length: int | None = None
+    horizon: int | None = None
+    season_length: int | None = None
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    stride: int | None = None
+    normalization: Literal["window", "series"] | None = None
+    transform: Literal["none", "log"] | None = None
+    decoder: Literal["direct", "autoregressive"] = "direct"
+    likelihood: Literal["gaussian", "quantile", "point"] = "gaussian"
+    interval: float = 0.8
+    cell: Literal["lstm", "gru", "rnn"] = "lstm"
+    hidden_size: int = 64
+    num_layers: int = 1
+    dropout: float = 0.0
+    bidirectional: bool = False
+    n_samples: int = 200
+    batch_size: int = 64
+    backtest_stride: int = 1
+
+    def __post_init__(self) -> None:
+        problems = _problems(self)
+        if problems:
+            raise ValueError(
+                "ForecastConfig: " + (problems[0] if len(problems) == 1 else "; ".join(problems))
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ForecastConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = [k for k in values if k not in known]
+        if unknown:
+            raise ValueError(
+                "ForecastConfig: unknown option(s) "
+                + ", ".join(f"{k!r}{suggest(k, sorted(known))}" for k in unknown)
+            )
+        return cls(**values)
+
+
+def _problems(c: ForecastConfig) -> list[str]:
+    out = choice_problems(
+        c,
+        (
+            ("missing", (None, *MISSING_POLICIES)),
+            ("gaps", GAP_POLICIES),
+            ("normalization", (None, *NORMALIZATIONS)),
+            ("transform", (None, *TRANSFORMS)),
+            ("decoder", DECODERS),
+            ("likelihood", LIKELIHOODS),
+            ("cell", tuple(CELLS)),
+        ),
+    )
+    out += int_problems(
+        c,
+        (
+            ("input_length", 1, True),
+            ("horizon", 1, True),
+            ("season_length", 1, True),
+            ("stride", 1, True),
+            ("hidden_size", 1, False),
+            ("num_layers", 1, False),
+            ("n_samples", 0, False),
+            ("batch_size", 1, False),
+            ("backtest_stride", 1, False),
+        ),
+    )
+    for name, lo, hi in (("val_fraction", 0.0, 1.0), ("test_fraction", 0.0, 1.0)):
+        v = getattr(c, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v < hi:
+            out.append(f"{name} must be a number in [{lo}, {hi}), got {v!r}")
+    if isinstance(c.test_fraction, (int, float)) and c.test_fraction <= 0:
+        out.append(
+            f"test_fraction must be > 0 (the backtest needs a test period), got {c.test_fraction!r}"
+        )
+    if not isinstance(c.interval, (int, float)) or not 0.0 < c.interval < 1.0:
+        out.append(f"interval must be a number in (0, 1), got {c.interval!r}")
+    if not isinstance(c.dropout, (int, float)) or not 0.0 <= c.dropout < 1.0:
+        out.append(f"dropout must be a number in [0, 1), got {c.dropout!r}")
+    if not isinstance(c.targets, (list, tuple)) or not all(isinstance(t, str) for t in c.targets):
+        out.append(f"targets must be a list of column names, got {c.targets!r}")
+    if c.covariates is not None and not isinstance(c.covariates, (list, tuple)):
+        out.append(f"covariates must be a list of column names or None, got {c.covariates!r}")
+    if isinstance(c.calendar, str) and c.calendar not in ("auto", "none"):
+        for name in split_names(c.calendar):
+            if name not in CALENDAR_FEATURES:
+                out.append(
+                    f"calendar must be 'auto', 'none' or names from {list(CALENDAR_FEATURES)}, "
+                    f"got {name!r}{suggest(name, CALENDAR_FEATURES)}"
+                )
+    elif not isinstance(c.calendar, str):
+        out.append(f"calendar must be a string ('auto', 'none' or names), got {c.calendar!r}")
+    return out
+
+
+def split_names(text: str) -> list[str]:
+    """'a, b,c' -> ['a', 'b', 'c']."""
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def is_dataset_name(data: object) -> bool:
+    """Whether ``data`` names a bundled forecasting dataset (rather than a file)."""
+    return isinstance(data, str) and data in FORECAST_DEFAULTS
+
+
+def resolve(config: ForecastConfig) -> ForecastConfig:
+    """A copy with every None / 'auto' option filled from the dataset's or generic defaults.
+
+    Raises:
+        ValueError: a file without ``time_column`` or ``targets``, or a name that is neither a
+            file nor a bundled dataset.
+    """
+    c = copy.deepcopy(config)
+    data = str(c.data)
+    if is_dataset_name(data):
+        d = FORECAST_DEFAULTS[data]
+    else:
+        if not os.path.exists(data):
+            names = [i.name for i in list_datasets("forecast")]
+            hint = suggest(data, names)
+            raise ValueError(
+                f"data must be an existing CSV/Parquet file or a bundled forecasting dataset "
+                f"({', '.join(names)}), got {data!r}{hint or ' (no such file)'}"
+            )
+        d = {}
+        if c.time_column is None:
+            raise ValueError(
+                f"time_column must name the time column of {data!r} (dates or numbers), got None"
+            )
+        if not c.targets:
+            raise ValueError(f"targets must name at least one column of {data!r}, got none")
+    c.time_column = c.time_column or d["time_column"]
+    c.targets = list(c.targets or d["targets"])
+    c.series_column = c.series_column or d.get("series_column")
+    if c.covariates is None:  # the dataset's covariates, less any column chosen as a target
+        c.covariates = [x for x in d.get("covariates", []) if x not in c.targets]
+    if c.calendar == "auto" and "calendar" in d:
+        c.calendar = ",".join(d["calendar"]) or "none"
+    c.missing = c.missing or d.get("missing", "error")
+    c.horizon = c.horizon or d.get("horizon", 1)
+    c.input_length = c.input_length or d.get("input_length", max(24, 4 * c.horizon))
+    c.season_length = c.season_length or d.get("season_length", 1)
+    c.stride = c.stride or d.get("stride", 1)
+    c.normalization = c.normalization or d.get("normalization", "window")
+    c.transform = c.transform or d.get("transform", "none")
+    return c

@@ -1,0 +1,388 @@
+"""The task pipeline: what a task provides, and the one runner that owns what every task shares.
+
+A task (forecast, classify, tag, ...) is a :class:`Task` subclass that provides only what is
+specific to it::
+
+    Task                               the runner (:func:`run`) around it
+    ─────────────────────────────────  ─────────────────────────────────────────────────────
+    config_class, training_defaults    training config: task defaults, then the user's options
+    prepare(config, training, say)     read data, split, fit preprocessing on the training
+      -> Prepared                        split only, batches (the task's own modules in data/)
+                                       seed everything
+    build_model(prepared)              the model, sized for the preprocessing
+                                       Trainer + best weights (+ time budget), 1-based
+                                       best epoch, the ``training`` section of metrics.json
+    score(model, prepared, seed)       metrics beside the task's baselines
+      -> Scores
+                                       one artifact layout: kind, {model, task} config,
+                                       preprocessing state, metric summary; metrics.json
+    plots(scores, prepared, run_dir)   PNG files (when ``training.plots``)
+    summary(result), table(metrics)    the Markdown a person reads first
+    restore(artifact) -> loaded        rebuild from one verified artifact (no code executed)
+    evaluate(loaded, data), predict    score labelled data; predictions as a DataFrame
+
+A new task is one new file with a :class:`Task` subclass and one line in
+:mod:`rnnkit.tasks.registry`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from torch import nn
+
+from rnnkit.io.artifact import Artifact, load_artifact, save_artifact
+from rnnkit.runs import write_text
+from rnnkit.train import TrainConfig, Trainer, seed_everything
+from rnnkit.train.callbacks import BestWeights, Callback, default_callbacks
+
+#: ``say(text)``: print a progress line unless the run is quiet.
+Say = Callable[[str], None]
+
+
+@dataclass
+class Prepared:
+    """What :meth:`Task.prepare` returns: the resolved config, batches and the task's state.
+
+    Attributes:
+        config: the resolved task config (every None / 'auto' option filled).
+        train_batches: the training loader (batches the trainer understands).
+        val_batches: the validation loader, or None without validation data.
+        preprocessing: the task's fitted preprocessing; ``artifact_state`` turns it into JSON.
+        parts: the task's data splits and whatever scoring needs (task-specific).
+    """
+
+    config: Any
+    train_batches: Iterable[Any]
+    val_batches: Iterable[Any] | None
+    preprocessing: Any
+    parts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Scores:
+    """What :meth:`Task.score` returns.
+
+    Attributes:
+        metrics: the content of ``metrics.json`` without its ``training`` section, which the
+            runner adds (``val`` and ``test`` hold the model beside the baselines).
+        summary: the few metrics stored inside the artifact.
+        details: task-specific results passed on to the result object (e.g. reports).
+    """
+
+    metrics: dict[str, Any]
+    summary: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskResult:
+    """What :func:`run` produced.
+
+    Attributes:
+        task: the task that ran.
+        run_dir: the run directory.
+        artifact_path: ``run_dir / 'model.safetensors'``.
+        metrics: the content of ``metrics.json``; ``metrics['training']`` has the same keys for
+            every task (epochs, 1-based best_epoch, best_value, monitor, seconds, stopped_by).
+        plots: PNG files written by the task (the trainer adds learning curves).
+        config: the resolved task configuration.
+        training: the training configuration used.
+    """
+
+    task: Task
+    run_dir: Path
+    artifact_path: Path
+    metrics: dict[str, Any]
+    plots: list[Path]
+    config: Any
+    training: TrainConfig
+
+    def table(self, part: str = "test") -> str:
+        """Markdown table of ``part`` ('val' or 'test'): the model beside the baselines."""
+        if part not in ("val", "test") or part not in self.metrics or not self.metrics[part]:
+            scored = [p for p in ("val", "test") if self.metrics.get(p)]
+            raise ValueError(f"part must be one of {scored}, got {part!r}")
+        return self.task.table(self.metrics[part])
+
+    def summary(self) -> str:
+        """A short Markdown account of the run (what ``summary.md`` shows under Result)."""
+        return self.task.summary(self)
+
+
+class Task:
+    """Base class of a task; subclasses set the class attributes and override the methods.
+
+    Methods that raise :class:`NotImplementedError` here must be provided; the others have
+    defaults that suit most tasks.
+    """
+
+    name: ClassVar[str]
+    artifact_kind: ClassVar[str]
+    description: ClassVar[str]
+    config_class: ClassVar[type]
+    result_class: ClassVar[type[TaskResult]] = TaskResult
+    #: Training options that suit this task (a user's options are laid over them).
+    training_base: ClassVar[dict[str, Any]] = {}
+    #: Example command lines shown by ``rnnkit train --task NAME --help``.
+    examples: ClassVar[tuple[str, ...]] = ()
+
+    # ---- configuration ----------------------------------------------------------------------
+
+    def training_defaults(self, config: Any | None) -> dict[str, Any]:
+        """:class:`TrainConfig` values that suit ``config`` (None: the task's generic ones)."""
+        return dict(self.training_base)
+
+    def default_training(self, config: Any | None = None, **overrides: Any) -> TrainConfig:
+        """:class:`TrainConfig` with :meth:`training_defaults`, then ``overrides``."""
+        return TrainConfig(**{**self.training_defaults(config), **overrides})
+
+    # ---- training ---------------------------------------------------------------------------
+
+    def prepare(self, config: Any, training: TrainConfig, say: Say) -> Prepared:
+        """Read, check and split the data; fit preprocessing on the training split; batches."""
+        raise NotImplementedError
+
+    def build_model(self, prepared: Prepared) -> nn.Module:
+        """The model a resolved config asks for, sized for the fitted preprocessing."""
+        raise NotImplementedError
+
+    def score(self, model: nn.Module, prepared: Prepared, seed: int) -> Scores:
+        """Metrics of the trained ``model`` (eval mode) on validation and test, with baselines."""
+        raise NotImplementedError
+
+    def plots(self, scores: Scores, prepared: Prepared, run_dir: Path) -> list[Path]:
+        """PNG files of the results (called only when ``training.plots``)."""
+        return []
+
+    def artifact_state(self, prepared: Prepared) -> dict[str, Any]:
+        """The preprocessing as JSON, stored in the artifact (default: ``.to_json()``)."""
+        return prepared.preprocessing.to_json()
+
+    # ---- reports ----------------------------------------------------------------------------
+
+    def table(self, part_metrics: dict[str, Any]) -> str:
+        """Markdown table of one part's metrics: the model beside the baselines."""
+        raise NotImplementedError
+
+    def summary(self, result: TaskResult) -> str:
+        """Markdown account of a run."""
+        raise NotImplementedError
+
+    def closing_lines(self, result: TaskResult) -> list[str]:
+        """What a run that is not quiet prints when training is done."""
+        return ["", result.table("test")] if result.metrics.get("test") else []
+
+    def format_evaluation(self, metrics: dict[str, Any]) -> str:
+        """How ``rnnkit evaluate`` prints the metrics of :meth:`evaluate`."""
+        return json.dumps(metrics, indent=2, default=str)
+
+    # ---- artifacts, evaluation, prediction --------------------------------------------------
+
+    def upgrade(self, artifact: Artifact) -> Artifact:
+        """An artifact of an older format in today's layout (default: the layout of format 1
+        was already today's for this task)."""
+        return artifact
+
+    def restore(self, artifact: Artifact) -> Any:
+        """Rebuild the loaded model (model + preprocessing + config) from a verified artifact."""
+        raise NotImplementedError
+
+    def evaluate(self, loaded: Any, data: Any = None) -> dict[str, Any]:
+        """Metrics of a loaded model on labelled ``data`` (None: its own test data)."""
+        raise NotImplementedError
+
+    def predict(self, loaded: Any, data: Any) -> Any:
+        """Predictions of a loaded model for ``data``, as a pandas DataFrame."""
+        raise NotImplementedError
+
+    # ---- helpers for subclasses -------------------------------------------------------------
+
+    def load(self, path: str | os.PathLike[str] | Artifact) -> Any:
+        """Read, verify and rebuild an artifact of this task (the file is read once)."""
+        artifact = path if isinstance(path, Artifact) else load_artifact(path)
+        if artifact.kind != self.artifact_kind:
+            raise ValueError(
+                f"artifact must be a {self.artifact_kind!r} (from rnnkit train --task "
+                f"{self.name}), got {artifact.kind!r}"
+                + ("" if isinstance(path, Artifact) else f" in {str(path)!r}")
+            )
+        if artifact.format < CURRENT_LAYOUT:
+            artifact = self.upgrade(artifact)
+        return self.restore(artifact)
+
+    def loaded(self, artifact: Any, loaded_class: type) -> Any:
+        """``artifact`` if it is already a ``loaded_class``, else :meth:`load` it."""
+        return artifact if isinstance(artifact, loaded_class) else self.load(artifact)
+
+    def __repr__(self) -> str:
+        return f"<task {self.name!r}: {self.description}>"
+
+
+#: The artifact format whose layout is ``config = {'model': ..., 'task': ...}``; older formats
+#: are converted by :meth:`Task.upgrade`.
+CURRENT_LAYOUT = 2
+
+
+def training_line(t: dict[str, Any]) -> str:
+    """'N epochs, best epoch K, S s' from ``metrics['training']`` (and what ended it early)."""
+    line = f"{t['epochs']} epochs, best epoch {t['best_epoch']}, {t['seconds']:.0f} s"
+    return line + (f"; ended by the {t['stopped_by']}" if t.get("stopped_by") else "")
+
+
+# --------------------------------------------------------------------------------------------
+# The runner
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Fitted:
+    """What :func:`fit_model` leaves behind besides the trained model."""
+
+    trainer: Trainer
+    best: BestWeights
+    stopped_by: str | None = None
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        """The ``training`` section of ``metrics.json`` (the same keys for every task)."""
+        return {
+            "epochs": len(self.trainer.history.epochs),
+            "best_epoch": None if self.best.epoch is None else self.best.epoch + 1,
+            "best_value": self.best.best,
+            "monitor": self.trainer.config.monitor,
+            "seconds": seconds,
+            "stopped_by": self.stopped_by,
+        }
+
+
+def _time_budget(training: TrainConfig) -> Callback | None:
+    """The wall-clock budget callback when ``training.max_time`` is set, else None."""
+    max_time = getattr(training, "max_time", None)
+    if max_time is None:
+        return None
+    from rnnkit.train.time_budget import TimeBudget, parse_duration
+
+    return TimeBudget(parse_duration(max_time, argument="max_time"))
+
+
+def fit_model(
+    model: nn.Module,
+    train_batches: Iterable[Any],
+    val_batches: Iterable[Any] | None,
+    training: TrainConfig,
+) -> Fitted:
+    """Train ``model`` and leave it holding the weights of its best epoch, in eval mode.
+
+    The best epoch is the one with the best ``training.monitor``; without validation batches a
+    ``val_*`` monitor falls back to the training loss (and early stopping and plateau
+    reduction, which would watch a value that never comes, are switched off). ``training`` is
+    changed in place to record that fallback.
+    """
+    if val_batches is None and training.monitor.startswith("val_"):
+        training.monitor = "train_loss"
+        training.early_stopping = training.plateau_patience = None
+    best = BestWeights(training.monitor, training.monitor_mode)
+    budget = _time_budget(training)
+    extra = [best] if budget is None else [budget, best]
+    trainer = Trainer(model, training, callbacks=[*default_callbacks(training), *extra])
+    trainer.fit(train_batches, val_batches)
+    if best.weights is not None:
+        model.load_state_dict(best.weights)
+    model.eval()
+    stopped_by = getattr(budget, "reason", None) if budget is not None else None
+    return Fitted(trainer, best, stopped_by)
+
+
+def run(
+    task: Task,
+    config: Any,
+    run_dir: str | os.PathLike[str],
+    *,
+    training: TrainConfig | None = None,
+    quiet: bool = False,
+) -> TaskResult:
+    """Train, score and save a model for ``task`` into ``run_dir``.
+
+    Writes ``model.safetensors`` (the artifact), ``metrics.json``, the task's plots and what
+    the trainer writes (history, learning curves, best/last checkpoints).
+
+    Args:
+        task: the task (see :mod:`rnnkit.tasks.registry`).
+        config: the task's options (None / 'auto' options are resolved by the task).
+        run_dir: an existing folder for the run's files.
+        training: trainer options (default: the task's for ``config``); its ``out_dir``
+            defaults to ``run_dir`` and ``quiet`` is or-ed with ``quiet``.
+        quiet: no progress bar and no printed lines.
+
+    Raises:
+        ValueError: bad data or options (the message says which and why).
+    """
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ValueError(f"run_dir must be an existing folder, got {str(run_dir)!r}")
+    training = copy.deepcopy(training) if training is not None else task.default_training(config)
+    training.quiet = training.quiet or quiet
+    if training.out_dir is None:
+        training.out_dir = str(run_dir)
+
+    def say(text: str) -> None:
+        if not training.quiet:
+            print(text, flush=True)
+
+    prepared = task.prepare(config, training, say)
+    seed_everything(training.seed)
+    model = task.build_model(prepared)
+    fitted = fit_model(model, prepared.train_batches, prepared.val_batches, training)
+    if fitted.stopped_by:
+        say(f"training ended early: {fitted.stopped_by}")
+    scores = task.score(model, prepared, training.seed)
+    metrics = {**scores.metrics, "training": fitted.summary(time.perf_counter() - started)}
+    artifact_path = save_artifact(
+        run_dir / "model.safetensors",
+        Artifact(
+            kind=task.artifact_kind,
+            config={"model": _jsonable(model.config), "task": _jsonable(prepared.config.to_dict())},
+            tensors=dict(model.state_dict()),
+            preprocessing=_jsonable(task.artifact_state(prepared)),
+            metrics=_jsonable(scores.summary),
+        ),
+    )
+    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=_plain) + "\n")
+    plots = task.plots(scores, prepared, run_dir) if training.plots else []
+    result = task.result_class(
+        task,
+        run_dir,
+        artifact_path,
+        metrics,
+        plots,
+        prepared.config,
+        training,
+        **scores.details,
+    )
+    for line in task.closing_lines(result):
+        say(line)
+    return result
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types (numpy and torch scalars and arrays become numbers)."""
+    return json.loads(json.dumps(value, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+

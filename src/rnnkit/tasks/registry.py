@@ -1,0 +1,39 @@
+"""The tasks the ``rnnkit`` command and :mod:`rnnkit.api` know, by name and by artifact kind.
+
+A new task is one new module with a :class:`~rnnkit.tasks.pipeline.Task` subclass and one line
+in :data:`TASKS` below.
+"""
+
+from __future__ import annotations
+
+from rnnkit.io.artifact import ArtifactError
+from rnnkit.tasks import classify, forecast, tag
+from rnnkit.tasks.pipeline import Task
+
+#: Every task, by name, in the order ``rnnkit train --help`` lists them.
+TASKS: dict[str, Task] = {t.name: t for t in (forecast.TASK, classify.TASK, tag.TASK)}
+
+
+def get_task(name: str) -> Task:
+    """The task called ``name``.
+
+    Raises:
+        ValueError: no such task (the message lists the tasks).
+    """
+    if name not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}, got {name!r}")
+    return TASKS[name]
+
+
+def task_for_kind(kind: str, where: str = "the artifact") -> Task:
+    """The task whose artifacts are of ``kind``.
+
+    Raises:
+        ArtifactError: no task of this rnnkit reads that kind.
+    """
+    for task in TASKS.values():
+        if task.artifact_kind == kind:
+            return task
+    raise ArtifactError(
+        f"{where} holds a model of kind {kind!r}, which no task of this rnnkit reads"
+    )

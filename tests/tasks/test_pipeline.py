@@ -1,0 +1,97 @@
+"""The task pipeline: the registry, one artifact layout and metrics schema for every task,
+artifacts written by rnnkit 0.1.0 still loading, and the JSON of ``rnnkit evaluate --json``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import rnnkit
+from rnnkit.cli import main
+from rnnkit.io.artifact import load_artifact, read_kind
+from rnnkit.tasks import classify, forecast, tag
+from rnnkit.tasks.pipeline import Task
+from rnnkit.tasks.registry import TASKS, get_task, task_for_kind
+
+LEGACY = Path(__file__).parent.parent / "fixtures" / "legacy_0_1"
+
+
+def test_registry_names_every_task_once() -> None:
+    assert list(TASKS) == ["forecast", "classify", "tag"]
+    assert all(isinstance(t, Task) for t in TASKS.values())
+    kinds = [t.artifact_kind for t in TASKS.values()]
+    assert kinds == ["forecaster", "sequence-classifier", "sequence-tagger"]
+    assert task_for_kind("sequence-tagger") is tag.TASK
+    with pytest.raises(ValueError, match=r"task must be one of \['classify', 'forecast', 'tag'\]"):
+        get_task("translate")
+    with pytest.raises(rnnkit.RNNKitError, match="kind 'painting'"):
+        task_for_kind("painting")
+
+
+@pytest.mark.parametrize(
+    "name,module,data,loaded_class",
+    [
+        ("forecaster", forecast, "series.csv", "LoadedForecaster"),
+        ("classifier", classify, "reviews.csv", "LoadedClassifier"),
+        ("tagger", tag, "tagged.jsonl", "LoadedTagger"),
+    ],
+)
+def test_artifacts_of_rnnkit_0_1_load_and_predict_as_before(
+    tmp_path, name, module, data, loaded_class
+) -> None:
+    path = LEGACY / f"{name}.safetensors"
+    assert load_artifact(path).format == 1
+    loaded = rnnkit.load(path)
+    assert type(loaded).__name__ == loaded_class
+    module.predict(loaded, LEGACY / data).to_csv(tmp_path / "now.csv", index=False)
+    predicted = pd.read_csv(tmp_path / "now.csv")  # as the CLI writes it, like the fixture
+    expected = pd.read_csv(LEGACY / f"{name}_predictions.csv")
+    pd.testing.assert_frame_equal(
+        predicted.reset_index(drop=True), expected, check_dtype=False, atol=1e-6
+    )
+
+
+def test_an_old_forecaster_evaluates_on_its_own_test_period() -> None:
+    loaded = forecast.load_forecaster(LEGACY / "forecaster.safetensors")
+    assert loaded.config.horizon == 3 and loaded.config.input_length == 14
+    metrics = forecast.evaluate(loaded, LEGACY / "series.csv")
+    assert set(metrics) >= {"model", "naive", "seasonal_naive", "drift"}
+    assert metrics["season_length"] == 7 and metrics["windows"] > 0
+
+
+@pytest.fixture(scope="module")
+def tagger_run(tmp_path_factory) -> Path:
+    """A small tagger trained through the one runner."""
+    root = tmp_path_factory.mktemp("tag")
+    shutil.copy(LEGACY / "tagged.jsonl", root / "tagged.jsonl")
+    config = tag.TagConfig(data=str(root / "tagged.jsonl"), hidden_size=4, embedding_dim=4,
+                           min_freq=1)
+    tag.train(config, root, training=tag.default_training(epochs=2, plots=False), quiet=True)
+    return root
+
+
+def test_every_task_writes_one_artifact_layout_and_training_schema(tagger_run) -> None:
+    artifact = load_artifact(tagger_run / "model.safetensors")
+    assert artifact.format == 2
+    assert set(artifact.config) == {"model", "task"}
+    assert artifact.config["task"]["data"].endswith("tagged.jsonl")
+    assert read_kind(tagger_run / "model.safetensors") == "sequence-tagger"
+    training = json.loads((tagger_run / "metrics.json").read_text())["training"]
+    assert set(training) == {
+        "epochs", "best_epoch", "best_value", "monitor", "seconds", "stopped_by"
+    }
+    assert 1 <= training["best_epoch"] <= training["epochs"] == 2  # 1-based, like the history
+    assert training["stopped_by"] is None
+
+
+def test_evaluate_json_prints_one_object_and_nothing_else(tagger_run, capsys) -> None:
+    assert main(["evaluate", str(tagger_run), str(tagger_run / "tagged.jsonl"), "--json"]) == 0
+    out = capsys.readouterr().out
+    metrics = json.loads(out)
+    assert out.count("\n") == 1 and 0.0 <= metrics["accuracy"] <= 1.0
+    same = tag.evaluate(tagger_run / "model.safetensors", tagger_run / "tagged.jsonl")
+    assert metrics == json.loads(json.dumps(same))  # exactly the API's metrics
