@@ -5,7 +5,8 @@ Usage:
     python benchmarks/bench_kernels.py --quick    # two shapes, about a minute
     python benchmarks/bench_kernels.py --markdown --compile-times --json bench.json
 
-See :mod:`rnnkit.bench` for what is measured and how.
+See :mod:`rnnkit.bench` for what is measured and how, and :mod:`rnnkit.bench.cases` for the
+layers and shapes.
 """
 
 from __future__ import annotations

@@ -27,11 +27,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _names(kinds: tuple[str, ...]) -> str:
+    """'RNN, LSTM and GRU' for the help text."""
+    return " and ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
+
+
 def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "bench",
         help="time rnnkit's kernels against torch",
-        description="Time torch.nn and rnnkit.nn (numba backend) RNN, LSTM and GRU, inference "
+        description=f"Time torch.nn and rnnkit.nn (numba backend) {_names(KINDS)}, inference "
         "and training, over the benchmark grid, interleaved in one process (medians); print "
         "ms, the torch/rnnkit ratio, GFLOP/s and the share of the sgemm peak measured in the "
         "same run; then streaming latency per step at B = 1 and the peak memory of a training "
