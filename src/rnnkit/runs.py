@@ -74,11 +74,12 @@ def write_text(path: str | Path, text: str) -> Path:
 
 def write_json(path: str | Path, obj: Any) -> Path:
     """Write JSON atomically, indented and with sorted keys."""
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=jsonable) + "\n")
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy and torch scalars
+def jsonable(value: Any) -> Any:
+    """``json.dumps``'s ``default``: numpy and torch values as numbers and lists, paths as text."""
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:  # numpy and torch scalars
         return value.item()
     if hasattr(value, "tolist"):
         return value.tolist()

@@ -232,9 +232,7 @@ class ClassifyTask(Task):
         )
 
     def restore(self, artifact: Artifact) -> LoadedClassifier:
-        model = SequenceClassifier(**artifact.config["model"])
-        model.load_state_dict(artifact.tensors)
-        model.eval()
+        model = self.rebuild_model(SequenceClassifier, artifact)
         return LoadedClassifier(
             model,
             ClassificationPreprocessing.from_json(artifact.preprocessing),

@@ -4,12 +4,12 @@ and per bundled dataset, and how unset options are resolved (:func:`resolve`).""
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from rnnkit.config import choice_problems, int_problems
 from rnnkit.data.classification_data import FORMATS
-from rnnkit.data.sequence_files import closest_hint
+from rnnkit.tasks.pipeline import TaskConfig
 
 #: Training options that suit classification; :func:`default_training` adds the dataset's own.
 CLASSIFY_TRAINING_DEFAULTS: dict[str, Any] = {
@@ -68,7 +68,7 @@ DATASET_TRAINING: dict[str, dict[str, Any]] = {
 
 
 @dataclass
-class ClassifyConfig:
+class ClassifyConfig(TaskConfig):
     """Options of a classification run (training options live in
     :class:`rnnkit.train.TrainConfig`). Options left at None take the bundled dataset's defaults,
     else the defaults of the input kind (text or numeric), listed in ``docs/classification.md``.
@@ -149,24 +149,8 @@ class ClassifyConfig:
     batch_size: int | None = None
     baselines: bool = True
 
-    def __post_init__(self) -> None:
-        problems = _problems(self)
-        if problems:
-            raise ValueError("ClassifyConfig: " + "; ".join(problems))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ClassifyConfig:
-        known = [f.name for f in fields(cls)]
-        unknown = [k for k in values if k not in known]
-        if unknown:
-            raise ValueError(
-                "ClassifyConfig: unknown option(s) "
-                + ", ".join(f"{k!r}{closest_hint(k, known)}" for k in unknown)
-            )
-        return cls(**values)
+    def problems(self) -> list[str]:
+        return _problems(self)
 
 
 def _problems(c: ClassifyConfig) -> list[str]:

@@ -315,9 +315,7 @@ class ForecastTask(Task):
         )
 
     def restore(self, artifact: Artifact) -> LoadedForecaster:
-        model = Forecaster(**artifact.config["model"])
-        model.load_state_dict(artifact.tensors)
-        model.eval()
+        model = self.rebuild_model(Forecaster, artifact)
         pre = ForecastPreprocessor.from_dict(artifact.preprocessing)
         config = ForecastConfig.from_dict(artifact.config["task"])
         return LoadedForecaster(model, pre, artifact.preprocessing, config)

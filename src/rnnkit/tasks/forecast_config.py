@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Literal
 
 from rnnkit.config import choice_problems, int_problems
 from rnnkit.data.calendar import CALENDAR_FEATURES
@@ -15,10 +15,11 @@ from rnnkit.data.scaling import NORMALIZATIONS, TRANSFORMS
 from rnnkit.data.series_datasets import FORECAST_DEFAULTS
 from rnnkit.data.timeseries import GAP_POLICIES, MISSING_POLICIES, suggest
 from rnnkit.models.forecaster import CELLS, DECODERS, LIKELIHOODS
+from rnnkit.tasks.pipeline import TaskConfig
 
 
 @dataclass
-class ForecastConfig:
+class ForecastConfig(TaskConfig):
     """Options of a forecasting run (training options live in :class:`rnnkit.train.TrainConfig`).
 
     Options left at None (or 'auto') take the bundled dataset's defaults, else generic ones.
@@ -91,26 +92,8 @@ class ForecastConfig:
     batch_size: int = 64
     backtest_stride: int = 1
 
-    def __post_init__(self) -> None:
-        problems = _problems(self)
-        if problems:
-            raise ValueError(
-                "ForecastConfig: " + (problems[0] if len(problems) == 1 else "; ".join(problems))
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ForecastConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = [k for k in values if k not in known]
-        if unknown:
-            raise ValueError(
-                "ForecastConfig: unknown option(s) "
-                + ", ".join(f"{k!r}{suggest(k, sorted(known))}" for k in unknown)
-            )
-        return cls(**values)
+    def problems(self) -> list[str]:
+        return _problems(self)
 
 
 def _problems(c: ForecastConfig) -> list[str]:

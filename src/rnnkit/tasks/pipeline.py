@@ -28,6 +28,7 @@ A new task is one new file with a :class:`Task` subclass and one line in
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import time
@@ -39,12 +40,46 @@ from typing import Any, ClassVar
 from torch import nn
 
 from rnnkit.io.artifact import Artifact, load_artifact, save_artifact
-from rnnkit.runs import write_text
+from rnnkit.runs import jsonable, write_text
 from rnnkit.train import TrainConfig, Trainer, seed_everything
 from rnnkit.train.callbacks import BestWeights, Callback, default_callbacks
 
 #: ``say(text)``: print a progress line unless the run is quiet.
 Say = Callable[[str], None]
+
+
+class TaskConfig:
+    """Base of the task config dataclasses: checks on construction, dict round trip.
+
+    A subclass is a ``@dataclass`` that implements :meth:`problems` (every invalid option,
+    as messages); construction raises one ValueError that lists them all.
+    """
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ValueError(f"{type(self).__name__}: " + "; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """Messages for every invalid option (none: the config is valid)."""
+        return []
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Any:
+        """The config of ``values`` (e.g. read from an artifact); unknown keys are refused."""
+        from rnnkit.data.timeseries import suggest
+
+        known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        unknown = [k for k in values if k not in known]
+        if unknown:
+            raise ValueError(
+                f"{cls.__name__}: unknown option(s) "
+                + ", ".join(f"{k!r}{suggest(k, known)}" for k in unknown)
+            )
+        return cls(**values)
 
 
 @dataclass
@@ -218,6 +253,14 @@ class Task:
             artifact = self.upgrade(artifact)
         return self.restore(artifact)
 
+    @staticmethod
+    def rebuild_model(model_class: type[nn.Module], artifact: Artifact) -> Any:
+        """``model_class`` built from the artifact's model config, its weights loaded, in eval
+        mode."""
+        model = model_class(**artifact.config["model"])
+        model.load_state_dict(artifact.tensors)
+        return model.eval()
+
     def loaded(self, artifact: Any, loaded_class: type) -> Any:
         """``artifact`` if it is already a ``loaded_class``, else :meth:`load` it."""
         return artifact if isinstance(artifact, loaded_class) else self.load(artifact)
@@ -355,7 +398,7 @@ def run(
             metrics=_jsonable(scores.summary),
         ),
     )
-    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=_plain) + "\n")
+    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=jsonable) + "\n")
     plots = task.plots(scores, prepared, run_dir) if training.plots else []
     result = task.result_class(
         task,
@@ -374,15 +417,5 @@ def run(
 
 def _jsonable(value: Any) -> Any:
     """``value`` as plain JSON types (numpy and torch scalars and arrays become numbers)."""
-    return json.loads(json.dumps(value, default=_plain))
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    return json.loads(json.dumps(value, default=jsonable))
 

@@ -202,9 +202,7 @@ class TagTask(Task):
         )
 
     def restore(self, artifact: Artifact) -> LoadedTagger:
-        model = SequenceTagger(**artifact.config["model"])
-        model.load_state_dict(artifact.tensors)
-        model.eval()
+        model = self.rebuild_model(SequenceTagger, artifact)
         return LoadedTagger(
             model,
             TagPreprocessing.from_json(artifact.preprocessing),

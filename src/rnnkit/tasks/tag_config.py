@@ -4,11 +4,11 @@ unset options are resolved (:func:`resolve`)."""
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from rnnkit.config import choice_problems, int_problems
-from rnnkit.data.sequence_files import closest_hint
+from rnnkit.tasks.pipeline import TaskConfig
 
 #: Training options that suit tagging; :func:`default_training` adds the dataset's own.
 TAG_TRAINING_DEFAULTS: dict[str, Any] = {
@@ -31,7 +31,7 @@ DATASET_TRAINING: dict[str, dict[str, Any]] = {"chinese-segmentation": {"epochs"
 
 
 @dataclass
-class TagConfig:
+class TagConfig(TaskConfig):
     """Options of a tagging run (training options live in :class:`rnnkit.train.TrainConfig`).
     Options left at None take the bundled dataset's defaults, else generic ones.
 
@@ -82,7 +82,7 @@ class TagConfig:
     batch_size: int = 64
     baselines: bool = True
 
-    def __post_init__(self) -> None:
+    def problems(self) -> list[str]:
         problems = choice_problems(
             self,
             (
@@ -110,22 +110,8 @@ class TagConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 problems.append(f"{name} must be a number in [0, 1), got {value!r}")
-        if problems:
-            raise ValueError("TagConfig: " + "; ".join(problems))
+        return problems
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TagConfig:
-        known = [f.name for f in fields(cls)]
-        unknown = [k for k in values if k not in known]
-        if unknown:
-            raise ValueError(
-                "TagConfig: unknown option(s) "
-                + ", ".join(f"{k!r}{closest_hint(k, known)}" for k in unknown)
-            )
-        return cls(**values)
 
 
 def resolve(config: TagConfig) -> TagConfig:
