@@ -19,6 +19,7 @@ Legend: B windows, T input_length, h horizon, C targets, P past covariates, K ca
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,6 +31,7 @@ import torch
 from rnnkit.data.batching import BatchLoader, SequenceBatch
 from rnnkit.data.calendar import calendar_features
 from rnnkit.data.frequency import Frequency
+from rnnkit.data.registry import load_dataset
 from rnnkit.data.scaling import (
     NORMALIZATIONS,
     SeriesScaler,
@@ -37,7 +39,8 @@ from rnnkit.data.scaling import (
     forward_transform,
     inverse_transform,
 )
-from rnnkit.data.timeseries import SeriesTable
+from rnnkit.data.series_datasets import FORECAST_DEFAULTS
+from rnnkit.data.timeseries import SeriesTable, load_series_table
 from rnnkit.data.windows import TimeSplit, gather_windows, split_origins
 
 
@@ -438,3 +441,51 @@ def check_enough_rows(
                 f"test_fraction={test_fraction}); lower input_length or horizon, change the "
                 f"fractions, or provide more rows"
             )
+
+
+def read_series(
+    data: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    time_column: str,
+    targets: list[str],
+    series_column: str | None,
+    covariates: list[str],
+    missing: str,
+    gaps: str,
+) -> SeriesTable:
+    """A checked table from a bundled dataset name, a file, or a DataFrame."""
+    source = load_dataset(data) if isinstance(data, str) and data in FORECAST_DEFAULTS else data
+    return load_series_table(
+        source,
+        time_column=time_column,
+        targets=targets,
+        series_column=series_column,
+        covariates=covariates,
+        missing=missing,
+        gaps=gaps,
+    )
+
+
+def window_loaders(
+    train_windows: WindowSet,
+    val_windows: WindowSet | None,
+    decoder: str,
+    batch_size: int,
+    seed: int,
+) -> tuple[WindowLoader, WindowLoader | None]:
+    """Training and validation batches of windows.
+
+    Autoregressive models are trained with teacher forcing (the loss covers every one-step
+    prediction); validation always scores the free-running forecast of the horizon.
+    """
+    train_loader = WindowLoader(
+        train_windows,
+        teacher_forcing=decoder == "autoregressive",
+        batch_size=batch_size,
+        shuffle=True,
+        seed=seed,
+    )
+    val_loader = None
+    if val_windows is not None and len(val_windows):
+        val_loader = WindowLoader(val_windows, batch_size=512, shuffle=False)
+    return train_loader, val_loader

@@ -33,15 +33,14 @@ import pandas as pd
 from rnnkit.data.calendar import resolve_calendar
 from rnnkit.data.forecast_inputs import (
     ForecastPreprocessor,
-    WindowLoader,
     WindowSet,
     check_enough_rows,
+    read_series,
+    window_loaders,
 )
-from rnnkit.data.registry import load_dataset
 from rnnkit.data.timeseries import (
     QualityReport,
     SeriesTable,
-    load_series_table,
 )
 from rnnkit.data.windows import TimeSplit, time_split
 from rnnkit.io.artifact import Artifact
@@ -50,7 +49,7 @@ from rnnkit.models.forecaster import (
     Forecaster,
     interval_quantiles,
 )
-from rnnkit.tasks.forecast_config import ForecastConfig, is_dataset_name, resolve, split_names
+from rnnkit.tasks.forecast_config import ForecastConfig, resolve, split_names
 from rnnkit.tasks.pipeline import (
     Fitted,
     Prepared,
@@ -75,29 +74,6 @@ FORECAST_TRAINING_DEFAULTS: dict[str, Any] = {
     "early_stopping": 10,
     "monitor": "val_loss",
 }
-
-
-def read_data(
-    data: str | os.PathLike[str] | pd.DataFrame,
-    *,
-    time_column: str,
-    targets: list[str],
-    series_column: str | None,
-    covariates: list[str],
-    missing: str,
-    gaps: str,
-) -> SeriesTable:
-    """A checked table from a bundled dataset name, a file, or a DataFrame."""
-    source = load_dataset(data) if isinstance(data, str) and is_dataset_name(data) else data
-    return load_series_table(
-        source,
-        time_column=time_column,
-        targets=targets,
-        series_column=series_column,
-        covariates=covariates,
-        missing=missing,
-        gaps=gaps,
-    )
 
 
 @dataclass
@@ -154,7 +130,7 @@ class ForecastTask(Task):
 
     def prepare(self, config: ForecastConfig, training: TrainConfig, say: Say) -> Prepared:
         c = resolve(config)
-        table = read_data(
+        table = read_series(
             c.data,
             time_column=c.time_column,
             targets=c.targets,
@@ -398,31 +374,6 @@ def build_model(c: ForecastConfig, pre: ForecastPreprocessor) -> Forecaster:
     )
 
 
-def window_loaders(
-    train_windows: WindowSet,
-    val_windows: WindowSet | None,
-    decoder: str,
-    batch_size: int,
-    seed: int,
-) -> tuple[WindowLoader, WindowLoader | None]:
-    """Training and validation batches of windows.
-
-    Autoregressive models are trained with teacher forcing (the loss covers every one-step
-    prediction); validation always scores the free-running forecast of the horizon.
-    """
-    train_loader = WindowLoader(
-        train_windows,
-        teacher_forcing=decoder == "autoregressive",
-        batch_size=batch_size,
-        shuffle=True,
-        seed=seed,
-    )
-    val_loader = None
-    if val_windows is not None and len(val_windows):
-        val_loader = WindowLoader(val_windows, batch_size=512, shuffle=False)
-    return train_loader, val_loader
-
-
 def fit(
     model: Forecaster,
     train_windows: WindowSet,
@@ -441,7 +392,7 @@ def fit(
 
 def _read_for(loaded: LoadedForecaster, data: Any) -> SeriesTable:
     pre, p = loaded.preprocessor, loaded.preprocessing
-    return read_data(
+    return read_series(
         data,
         time_column=pre.time_column,
         targets=pre.targets,
