@@ -7,7 +7,9 @@ forecasting, classification and tagging tasks. :func:`train`, :func:`evaluate`,
 :func:`predict` and :func:`load` are what the ``rnnkit`` command does, as one call each.
 """
 
-__version__ = "0.1.0"  # set before the imports below, which may read it
+from rnnkit.core.version import package_version
+
+__version__ = package_version()  # set before the imports below, which may read it
 
 from rnnkit import functional, kernels, nn
 from rnnkit.api import evaluate, load, predict, train

@@ -14,7 +14,6 @@ and ``--help`` cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 import sys
 import types
@@ -23,7 +22,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rnnkit.errors import RNNKitError
+from rnnkit.core.checks import choice_problems, int_problems
+from rnnkit.core.suggest import did_you_mean
+from rnnkit.errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,8 +32,21 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 
-class ConfigError(RNNKitError, ValueError):
-    """Invalid configuration: the message lists every problem found."""
+__all__ = [
+    "ConfigError",
+    "Option",
+    "build_configs",
+    "choice_problems",
+    "coerce",
+    "collect_options",
+    "describe_type",
+    "field_help",
+    "int_problems",
+    "join_problems",
+    "options_of",
+    "read_toml",
+    "to_toml",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,8 +222,7 @@ def collect_options(
     per_class: dict[type, dict[str, Any]] = {cls: {} for cls in classes}
     for key, (value, source) in merged.items():
         if key not in options:
-            close = difflib.get_close_matches(key, list(options), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
+            hint = did_you_mean(key, options, quote=False)
             problems.append(f"unknown option {key!r} in {source}{hint}")
             continue
         option = options[key]
@@ -244,33 +257,6 @@ def build_configs(
     if problems:
         raise ConfigError(join_problems(problems))
     return instances
-
-
-def choice_problems(obj: Any, table: Sequence[tuple[str, Sequence[Any]]]) -> list[str]:
-    """'name must be one of [...], got x' for each ``(name, allowed)`` that ``obj`` violates.
-
-    ``None`` in ``allowed`` is accepted but not listed (it means 'take the default')."""
-    out = []
-    for name, allowed in table:
-        value = getattr(obj, name)
-        if value not in allowed:
-            shown = [a for a in allowed if a is not None]
-            out.append(f"{name} must be one of {shown}, got {value!r}")
-    return out
-
-
-def int_problems(obj: Any, table: Sequence[tuple[str, int, bool]]) -> list[str]:
-    """'name must be [None or ]an int >= low, got x' for each ``(name, low, optional)`` that
-    ``obj`` violates (bools are not ints here)."""
-    out = []
-    for name, low, optional in table:
-        value = getattr(obj, name)
-        if optional and value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            kind = "None or " if optional else ""
-            out.append(f"{name} must be {kind}an int >= {low}, got {value!r}")
-    return out
 
 
 def join_problems(problems: list[str]) -> str:

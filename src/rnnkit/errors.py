@@ -12,3 +12,21 @@ class RNNKitError(Exception):
 
 class BackendUnavailableError(RNNKitError, ValueError):
     """A backend was requested by name but cannot serve this call; the message says why."""
+
+
+class ConfigError(RNNKitError, ValueError):
+    """Invalid configuration: the message lists every problem found.
+
+    The one configuration error of rnnkit: :class:`rnnkit.config.ConfigError` and
+    :class:`rnnkit.train.ConfigError` are this class, so one ``except`` catches both the task
+    options' and the training options' problems.
+    """
+
+
+class PlotDependencyError(RNNKitError, ImportError, ValueError):
+    """A plot was asked for but matplotlib is not installed; the message gives the fix.
+
+    An ``ImportError`` because that is what it is. Also a ``ValueError`` because forecast
+    plots used to raise ``ValueError`` for a missing matplotlib and callers catch that to skip the
+    plot; the base can go once no caller relies on it.
+    """

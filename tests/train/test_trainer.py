@@ -99,7 +99,7 @@ def test_a_missing_matplotlib_fails_at_the_start_with_the_fix(tmp_path, monkeypa
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "matplotlib" else real(name, *a))
     trainer = Trainer(regressor(), TrainConfig(epochs=1, out_dir=str(tmp_path), quiet=True))
-    with pytest.raises(PlotDependencyError, match=r"pip install 'rnnkit\[plot\]' \(or set "
+    with pytest.raises(PlotDependencyError, match=r'pip install "rnnkit\[plot\]" \(or set '
                        r"TrainConfig\(plots=False\)\)"):
         trainer.fit(adding_loader())
     assert trainer.step == 0  # failed before training, not after

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rnnkit.core.suggest import did_you_mean
 from rnnkit.errors import RNNKitError
 
 
@@ -63,12 +64,9 @@ def get_dataset(name: str) -> DatasetInfo:
     try:
         return _DATASETS[name]
     except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(_DATASETS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(
-            f"dataset must be one of {sorted(_DATASETS)}, got {name!r}{hint}"
+            f"dataset must be one of {sorted(_DATASETS)}, got {name!r}"
+            f"{did_you_mean(name, _DATASETS)}"
         ) from None
 
 

@@ -8,7 +8,6 @@ sequence so that predictions can be written next to the input's identifying colu
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rnnkit.core.suggest import did_you_mean
 
 
 @dataclass
@@ -73,9 +74,10 @@ class SequenceSet:
 
 
 def closest_hint(name: str, choices: Sequence[str]) -> str:
-    """' (did you mean 'x'?)' for the closest of ``choices``, or '' when nothing is close."""
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """' (did you mean 'x'?)' for the closest of ``choices``, or '' when nothing is close.
+
+    Kept for existing imports; it is :func:`rnnkit.core.suggest.did_you_mean`."""
+    return did_you_mean(name, choices)
 
 
 def require_columns(columns: Sequence[str], wanted: dict[str, str | None], source: str) -> None:

@@ -19,7 +19,6 @@ and what arrived, so that the command line can show it without a traceback.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rnnkit.core.checks import check_choice
+from rnnkit.core.suggest import did_you_mean
 from rnnkit.data.frequency import Frequency, infer_frequency
 
 MISSING_POLICIES = ("error", "drop", "ffill", "interpolate")
@@ -254,12 +255,10 @@ class SeriesTable:
 
 
 def suggest(name: str, choices: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices``, or '' when none is close."""
-    close = difflib.get_close_matches(name, [str(c) for c in choices], n=1, cutoff=0.5)
-    if not close:
-        lower = {str(c).lower(): str(c) for c in choices}
-        close = [lower[name.lower()]] if name.lower() in lower else []
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or '' when none is close.
+
+    Kept for existing imports; it is :func:`rnnkit.core.suggest.did_you_mean`."""
+    return did_you_mean(name, choices)
 
 
 def check_columns(frame: pd.DataFrame, argument: str, names: Sequence[str]) -> None:
@@ -302,10 +301,8 @@ def load_series_table(
             duplicate timestamps within a series, NaN/Inf with ``missing='error'``, or a bad
             option; the message names the argument, the expected and the received.
     """
-    if missing not in MISSING_POLICIES:
-        raise ValueError(f"missing must be one of {list(MISSING_POLICIES)}, got {missing!r}")
-    if gaps not in GAP_POLICIES:
-        raise ValueError(f"gaps must be one of {list(GAP_POLICIES)}, got {gaps!r}")
+    check_choice("missing", missing, MISSING_POLICIES)
+    check_choice("gaps", gaps, GAP_POLICIES)
     targets, covariates = list(targets), list(covariates)
     if not targets:
         raise ValueError("targets must name at least one column to forecast, got none")

@@ -2,8 +2,9 @@
 
 One panel per (series, target), up to ``max_panels``: the actual values over the backtest period
 as a line, and the model's forecasts from non-overlapping origins (every h steps, so the paths
-tile the period) as dashed paths inside their shaded interval. matplotlib is imported lazily
-with the file-only 'Agg' backend, so no display is needed.
+tile the period) as dashed paths inside their shaded interval. The figure comes from
+:func:`rnnkit.core.plotting.new_figure` (Agg canvas, no pyplot, no global backend change), and
+matplotlib is imported only when a figure is drawn.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.core import plotting
 from rnnkit.eval.backtest import Forecasts
 
 
@@ -27,23 +29,14 @@ def plot_forecasts(
     """Write the figure to ``path`` (PNG); returns the path.
 
     Raises:
-        ValueError: matplotlib is not installed (``pip install 'rnnkit[plot]'``).
+        rnnkit.errors.PlotDependencyError: matplotlib is not installed (``pip install
+            "rnnkit[plot]"``); it is also a ``ValueError``, as this function raised before.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ModuleNotFoundError as err:
-        raise ValueError(
-            "plots need matplotlib, which is not installed; install it with "
-            "pip install 'rnnkit[plot]'"
-        ) from err
-
     w = forecasts.windows
     h = w.actual.shape[1]
     panels = [(s, c) for s in np.unique(w.series) for c in range(len(targets))][:max_panels]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.8 * len(panels)), squeeze=False)
+    fig, axes = plotting.new_figure(len(panels), 1, size=(10, 2.8 * len(panels)), layout=None,
+                                    purpose="forecast plots")
     for ax, (s, c) in zip(axes[:, 0], panels, strict=True):
         rows = np.flatnonzero(w.series == s)
         rows = rows[np.argsort(w.origin[rows])]
@@ -71,7 +64,4 @@ def plot_forecasts(
         ax.legend(loc="upper left", fontsize=8)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return plotting.save_figure(fig, path, dpi=100)

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.core import plotting
+
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     out = np.zeros_like(num, dtype=np.float64)
@@ -140,44 +142,40 @@ def classification_report(
 def plot_confusion_matrix(
     report: ClassificationReport, path: str | os.PathLike[str], *, title: str = ""
 ) -> Path:
-    """Save the confusion matrix as a PNG heat map with counts (needs matplotlib)."""
-    import matplotlib
+    """Save the confusion matrix as a PNG heat map with counts; returns the path.
 
-    matplotlib.use("Agg")  # files only: never needs a screen
-    import matplotlib.pyplot as plt
-
+    Raises:
+        rnnkit.errors.PlotDependencyError: matplotlib is not installed.
+    """
     m = report.confusion
     c = len(report.labels)
     size = min(12.0, 2.5 + 0.6 * c)
-    fig, ax = plt.subplots(figsize=(size, size))
-    try:
-        # Colour by row share so that small classes are as readable as large ones.
-        share = _ratio(m.astype(np.float64), m.sum(axis=1, keepdims=True).astype(np.float64))
-        ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
-        names = [str(label) for label in report.labels]
-        ax.set_xticks(range(c), names, rotation=45, ha="right")
-        ax.set_yticks(range(c), names)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        if c <= 30:
-            for i in range(c):
-                for j in range(c):
-                    ax.text(
-                        j,
-                        i,
-                        str(int(m[i, j])),
-                        ha="center",
-                        va="center",
-                        fontsize=8,
-                        color="white" if share[i, j] > 0.5 else "black",
-                    )
-        ax.set_title(title or f"accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}")
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path, dpi=100)
-    finally:
-        plt.close(fig)
-    return path
+    fig, axes = plotting.new_figure(size=(size, size), layout=None,
+                                    purpose="confusion-matrix plots")
+    ax = axes[0][0]
+    # Colour by row share so that small classes are as readable as large ones.
+    share = _ratio(m.astype(np.float64), m.sum(axis=1, keepdims=True).astype(np.float64))
+    ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    names = [str(label) for label in report.labels]
+    ax.set_xticks(range(c), names, rotation=45, ha="right")
+    ax.set_yticks(range(c), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if c <= 30:
+        for i in range(c):
+            for j in range(c):
+                ax.text(
+                    j,
+                    i,
+                    str(int(m[i, j])),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if share[i, j] > 0.5 else "black",
+                )
+    ax.set_title(title or f"accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}")
+    fig.tight_layout()
+    return plotting.save_figure(fig, path, dpi=100)
 
 
 def bmes_spans(tags: Sequence[str]) -> list[tuple[int, int]]:

@@ -38,6 +38,7 @@ from rnnkit.train.optim import LRSchedule, PlateauReducer, build_optimizer
 from rnnkit.train.plots import PlotDependencyError, plot_comparison, plot_history
 from rnnkit.train.protocol import ProtocolError, State, TaskModel
 from rnnkit.train.seeding import seed_everything
+from rnnkit.train.time_budget import TimeBudget, parse_duration
 from rnnkit.train.trainer import Trainer
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "State",
     "StatefulBPTT",
     "TaskModel",
+    "TimeBudget",
     "TrainConfig",
     "Trainer",
     "TruncatedBPTT",
@@ -73,6 +75,7 @@ __all__ = [
     "load_checkpoint",
     "load_weights",
     "make_strategy",
+    "parse_duration",
     "plot_comparison",
     "plot_history",
     "save_checkpoint",

@@ -7,9 +7,12 @@ Hooks (all optional, all receive the trainer; override the ones you need)::
                   └──────────────────── (per epoch) ────────────────────────┘
 
 ``on_epoch_end`` gets the epoch's history row (``train_loss``, ``val_loss``, metrics, ...). A
-callback stops training by setting ``trainer.stop_training = True``. Callbacks with memory
-implement ``state_dict``/``load_state_dict``; it goes into every checkpoint. Callbacks that
-write files do so on rank 0 only (``trainer.is_main``).
+callback stops training by setting ``trainer.stop_training = True`` (and, for reports,
+``trainer.stop_reason``): set in ``on_epoch_end`` it ends the run after that epoch; set in
+``on_batch_end`` it ends the epoch after that batch (the epoch is then closed as usual:
+validation, history row, checkpoints), as :class:`rnnkit.train.time_budget.TimeBudget` does.
+Callbacks with memory implement ``state_dict``/``load_state_dict``; it goes into every
+checkpoint. Callbacks that write files do so on rank 0 only (``trainer.is_main``).
 
 Built in: :class:`EarlyStopping`, :class:`ModelCheckpoint` (best and last),
 :class:`HistoryWriter` (CSV + JSON), :class:`ProgressBar` (tqdm) and :class:`LearningCurves`
@@ -23,6 +26,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rnnkit.core.checks import check_int
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.history import write_history
 from rnnkit.train.optim import improves
@@ -79,8 +83,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, mode: str = "min",
                  min_delta: float = 0.0) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"EarlyStopping: patience must be an int >= 1, got {patience!r}")
+        check_int("patience", patience, 1, owner="EarlyStopping")
         if mode not in ("min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
         self.monitor, self.patience, self.mode, self.min_delta = monitor, patience, mode, min_delta
@@ -102,6 +105,7 @@ class EarlyStopping(Callback):
         if self.bad_epochs >= self.patience:
             self.stopped_epoch = row["epoch"]
             trainer.stop_training = True
+            trainer.stop_reason = f"early stopping after epoch {row['epoch']}"
             trainer.log(
                 f"early stopping after epoch {row['epoch']}: {self.monitor} has not improved "
                 f"on {self.best:.6g} for {self.patience} epoch(s)"

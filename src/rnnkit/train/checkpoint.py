@@ -17,7 +17,7 @@ A checkpoint holds everything a resumed run needs to continue exactly where the 
 ``config``       the :class:`TrainConfig` as a dict
 ===============  ==========================================================================
 
-Tensors go to safetensors, everything else to JSON in the same file (:mod:`rnnkit.io.state`);
+Tensors go to safetensors, everything else to JSON in the same file (:mod:`rnnkit.core.state`);
 the file is replaced with ``os.replace`` after an ``fsync``, so a kill at any moment leaves the
 previous checkpoint intact.
 """
@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rnnkit.io.state import StateFormatError, load_state, save_state
+from rnnkit.core.state import StateFormatError, load_state, save_state
 
 KIND = "rnnkit.train.checkpoint"
 REQUIRED = ("model", "optimizer", "rng", "progress", "config")

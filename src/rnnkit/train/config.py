@@ -8,14 +8,15 @@ checks all fields at once and reports every problem in one :class:`ConfigError`;
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from rnnkit.errors import RNNKitError
+from rnnkit.core.checks import choice_problem, int_problem, number_problem
+from rnnkit.core.suggest import did_you_mean
+from rnnkit.errors import ConfigError
 
 BPTT_MODES = ("full", "truncated", "stateful")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -23,8 +24,7 @@ SCHEDULES = ("constant", "step", "cosine")
 MONITOR_MODES = ("min", "max")
 
 
-class ConfigError(RNNKitError, ValueError):
-    """One or more invalid training options; the message lists every one of them."""
+__all__ = ["BPTT_MODES", "MONITOR_MODES", "OPTIMIZERS", "SCHEDULES", "ConfigError", "TrainConfig"]
 
 
 @dataclass
@@ -131,10 +131,7 @@ class TrainConfig:
         known = [f.name for f in fields(cls)]
         unknown = [k for k in values if k not in known]
         if unknown:
-            hints = []
-            for key in unknown:
-                close = difflib.get_close_matches(str(key), known, n=1)
-                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            hints = [f"{key!r}{did_you_mean(key, known)}" for key in unknown]
             raise ConfigError(f"TrainConfig: unknown option(s) {', '.join(hints)}")
         return cls(**dict(values))
 
@@ -152,34 +149,20 @@ def _problems(c: TrainConfig) -> list[str]:
     """Every invalid field of ``c``, each as 'name must be ..., got ...'."""
     out: list[str] = []
 
+    def add(problem: str | None) -> None:
+        if problem is not None:
+            out.append(problem)
+
     def integer(name: str, low: int, optional: bool = False) -> None:
-        value = getattr(c, name)
-        if optional and value is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            kind = "None or " if optional else ""
-            out.append(f"{name} must be {kind}an int >= {low}, got {value!r}")
+        add(int_problem(name, getattr(c, name), low, optional=optional))
 
     def number(name: str, low: float, high: float = math.inf, *, optional: bool = False,
                low_open: bool = False, high_open: bool = False) -> None:
-        value = getattr(c, name)
-        if optional and value is None:
-            return
-        ok = (
-            not isinstance(value, bool) and isinstance(value, (int, float))
-            and math.isfinite(value)
-            and (value > low if low_open else value >= low)
-            and (value < high if high_open else value <= high)
-        )
-        if not ok:
-            lo, hi = "(" if low_open else "[", ")" if high_open or high == math.inf else "]"
-            kind = "None or " if optional else ""
-            out.append(f"{name} must be {kind}a number in {lo}{low}, {high}{hi}, got {value!r}")
+        add(number_problem(name, getattr(c, name), low, high, optional=optional,
+                           low_open=low_open, high_open=high_open))
 
     def choice(name: str, allowed: tuple[str, ...]) -> None:
-        value = getattr(c, name)
-        if value not in allowed:
-            out.append(f"{name} must be one of {list(allowed)}, got {value!r}")
+        add(choice_problem(name, getattr(c, name), allowed))
 
     integer("epochs", 1)
     integer("max_steps", 1, optional=True)

@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from rnnkit.io.state import atomic_write_bytes
+from rnnkit.core import files
 
 STEP_FIELDS = ("step", "epoch", "loss", "grad_norm", "clipped", "lr")
 
@@ -96,9 +96,9 @@ def write_history(history: History, out_dir: str | Path, config: dict[str, Any])
         "steps": {k: [_clean(v) for v in vs] for k, vs in history.steps.items()},
         "clipped_share": history.clipped_share,
     }
-    atomic_write_bytes(folder / "history.json",
+    files.atomic_write_bytes(folder / "history.json",
                        json.dumps(document, indent=1, allow_nan=False).encode())
-    atomic_write_bytes(folder / "history.csv", _csv(history.epochs))
+    files.atomic_write_bytes(folder / "history.csv", _csv(history.epochs))
     step_rows = [dict(zip(STEP_FIELDS, values, strict=True))
                  for values in zip(*(history.steps[k] for k in STEP_FIELDS), strict=True)]
-    atomic_write_bytes(folder / "steps.csv", _csv(step_rows))
+    files.atomic_write_bytes(folder / "steps.csv", _csv(step_rows))

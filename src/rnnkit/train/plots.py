@@ -1,51 +1,38 @@
 """Learning-curve plots as PNG files (matplotlib, imported only when a plot is drawn).
 
-Figures are drawn on matplotlib's Agg canvas directly, without pyplot, so plotting never opens
-a window, never needs a display and never changes the global backend of the caller.
+Figures come from :func:`rnnkit.core.plotting.new_figure`: drawn on matplotlib's Agg canvas
+without pyplot, so plotting never opens a window, never needs a display and never changes the
+global backend of the caller; a missing matplotlib raises :class:`PlotDependencyError`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rnnkit.errors import RNNKitError
-from rnnkit.io.state import atomic_write_bytes
+from rnnkit.core import plotting
+from rnnkit.errors import PlotDependencyError
 from rnnkit.train.history import History
 
+__all__ = ["PlotDependencyError", "plot_comparison", "plot_history", "require_matplotlib"]
 
-class PlotDependencyError(RNNKitError, ImportError):
-    """matplotlib is needed for learning-curve plots but is not installed."""
+_PURPOSE = "learning-curve plots"
+_FIX = "or set TrainConfig(plots=False)"
 
 
 def require_matplotlib() -> None:
     """Raise :class:`PlotDependencyError` (with the fix) when matplotlib is missing."""
-    if importlib.util.find_spec("matplotlib") is None:
-        raise PlotDependencyError(
-            "learning-curve plots need matplotlib, which is not installed: "
-            "pip install 'rnnkit[plot]' (or set TrainConfig(plots=False))"
-        )
+    plotting.require_matplotlib(_PURPOSE, _FIX)
 
 
 def _figure(rows: int, cols: int, size: tuple[float, float]) -> tuple[Any, Any]:
-    require_matplotlib()
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(rows, cols, squeeze=False)
+    return plotting.new_figure(rows, cols, size=size, purpose=_PURPOSE, fix=_FIX)
 
 
 def _save(fig: Any, path: str | Path) -> Path:
-    import io
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return plotting.save_figure(fig, path, dpi=110)
 
 
 def _finite(xs: Sequence[Any], ys: Sequence[Any]) -> tuple[list[Any], list[float]]:

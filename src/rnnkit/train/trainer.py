@@ -112,6 +112,9 @@ class Trainer:
         self.batch_index = 0
         self.step = 0
         self.stop_training = False
+        # Why the run ended early, for reports ("early stopping after epoch 7", "max_steps 500
+        # reached", "time budget 30m reached"); None while it runs or when it ran all epochs.
+        self.stop_reason: str | None = None
         self.batches_per_epoch = 0
         self.last_batch_size = 0
         self.last_finite_loss: float | None = None
@@ -252,6 +255,9 @@ class Trainer:
                 cb.on_batch_end(self)
             if self.config.max_steps is not None and self.step >= self.config.max_steps:
                 self.stop_training = True
+                self.stop_reason = f"max_steps {self.config.max_steps} reached"
+                break
+            if self.stop_training:  # a callback ended the run mid-epoch (e.g. a time budget)
                 break
         row = self.end_epoch(val)
         for cb in self.callbacks:

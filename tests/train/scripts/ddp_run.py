@@ -15,10 +15,9 @@ from pathlib import Path
 
 import torch
 
-import rnnkit.io.state
-import rnnkit.train.history
+import rnnkit.core.files
+from rnnkit.core.state import save_state
 from rnnkit.data import BatchLoader, adding_problem
-from rnnkit.io.state import save_state
 from rnnkit.models import SequenceRegressor
 from rnnkit.train import (
     DistributedContext,
@@ -42,18 +41,17 @@ def train(out: Path, batch: int, bptt: str, ctx: DistributedContext) -> None:
     config = TrainConfig(epochs=2, lr=0.02, clip_norm=0.5, out_dir=str(out), quiet=True,
                          plots=False, bptt=bptt, **strategy)
     written: list[str] = []
-    original = rnnkit.io.state.atomic_write_bytes
+    original = rnnkit.core.files.atomic_write_bytes
 
     def recording(path, data):  # every file the engine writes goes through this function
         written.append(Path(path).name)
         return original(path, data)
 
-    rnnkit.io.state.atomic_write_bytes = recording
-    rnnkit.train.history.atomic_write_bytes = recording
+    rnnkit.core.files.atomic_write_bytes = recording
     try:
         Trainer(model, config).fit(data, val)
     finally:
-        rnnkit.io.state.atomic_write_bytes = rnnkit.train.history.atomic_write_bytes = original
+        rnnkit.core.files.atomic_write_bytes = original
     out.mkdir(parents=True, exist_ok=True)
     (out / f"written-{ctx.rank}.txt").write_text("\n".join(sorted(set(written))))
     if ctx.is_main:

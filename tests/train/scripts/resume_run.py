@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
+from rnnkit.core.state import save_state
 from rnnkit.data import BatchLoader, adding_problem
-from rnnkit.io.state import save_state
 from rnnkit.models import SequenceRegressor
 from rnnkit.train import Callback, TrainConfig, Trainer, default_callbacks
 
