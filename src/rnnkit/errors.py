@@ -23,10 +23,9 @@ class ConfigError(RNNKitError, ValueError):
     """
 
 
-class PlotDependencyError(RNNKitError, ImportError, ValueError):
+class PlotDependencyError(RNNKitError, ImportError):
     """A plot was asked for but matplotlib is not installed; the message gives the fix.
 
-    An ``ImportError`` because that is what it is. Also a ``ValueError`` because forecast
-    plots used to raise ``ValueError`` for a missing matplotlib and callers catch that to skip the
-    plot; the base can go once no caller relies on it.
+    An ``ImportError`` because that is what it is. A run with ``plots`` on checks for
+    matplotlib when training starts, so it fails before any work rather than at its end.
     """

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rnnkit.io.artifact import atomic_write_bytes
+from rnnkit.core.files import atomic_write_bytes
 
 
 def make_run_dir(root: str | Path, name: str | None, prefix: str) -> Path:

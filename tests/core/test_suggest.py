@@ -34,11 +34,9 @@ def test_non_string_names_and_choices_compare_as_text():
 
 def test_the_call_sites_share_it():
     from rnnkit.data.registry import get_dataset
-    from rnnkit.data.sequence_files import closest_hint
-    from rnnkit.data.timeseries import suggest
+    from rnnkit.tasks.forecast_config import ForecastConfig
 
-    assert suggest("sale", ["sales"]) == closest_hint("sale", ["sales"]) == did_you_mean(
-        "sale", ["sales"]
-    )
+    with pytest.raises(ValueError, match=r"'hiden_size' \(did you mean 'hidden_size'\?\)"):
+        ForecastConfig.from_dict({"hiden_size": 8})
     with pytest.raises(ValueError, match=r"got 'sunspot' \(did you mean 'sunspots'\?\)"):
         get_dataset("sunspot")

@@ -95,3 +95,24 @@ def test_evaluate_json_prints_one_object_and_nothing_else(tagger_run, capsys) ->
     assert out.count("\n") == 1 and 0.0 <= metrics["accuracy"] <= 1.0
     same = tag.evaluate(tagger_run / "model.safetensors", tagger_run / "tagged.jsonl")
     assert metrics == json.loads(json.dumps(same))  # exactly the API's metrics
+
+
+def test_max_time_ends_training_keeps_the_best_weights_and_says_so(tmp_path) -> None:
+    shutil.copy(LEGACY / "tagged.jsonl", tmp_path / "tagged.jsonl")
+    config = tag.TagConfig(data=str(tmp_path / "tagged.jsonl"), hidden_size=4, embedding_dim=4,
+                           min_freq=1, batch_size=4)
+    # A budget of 1 ms has passed after the first batch, whatever the machine's speed.
+    training = tag.default_training(epochs=5, plots=False, max_time="0.001s")
+    result = tag.train(config, tmp_path, training=training, quiet=True)
+    t = result.metrics["training"]
+    assert t["stopped_by"] == "time budget 0.001s reached"
+    assert t["epochs"] == 1 and t["best_epoch"] == 1  # the cut epoch still closes
+    assert "stopped: time budget 0.001s reached" in result.summary()
+    assert rnnkit.load(result.artifact_path).model.config == result.task.build_model(
+        result.task.prepare(config, training, lambda _: None)
+    ).config
+
+
+def test_max_time_is_checked_with_the_other_options() -> None:
+    with pytest.raises(rnnkit.RNNKitError, match="max_time must be a duration"):
+        tag.default_training(max_time="soon")

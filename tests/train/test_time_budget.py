@@ -117,7 +117,8 @@ def test_max_steps_and_early_stopping_give_their_reason_too():
     trainer = Trainer(regressor(), TrainConfig(epochs=9, lr=0.01, early_stopping=1,
                                                monitor_mode="max", **QUIET))
     trainer.fit(adding_loader(n=32), adding_loader(n=32, seed=1, shuffle=False))
-    assert trainer.stop_reason == "early stopping after epoch 1"
+    # Epochs are counted from 1 in messages (the 2nd epoch did not improve on the 1st).
+    assert trainer.stop_reason == "early stopping after epoch 2"
 
 
 def test_a_run_stopped_by_the_budget_resumes_with_a_fresh_budget(tmp_path):

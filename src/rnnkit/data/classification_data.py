@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rnnkit.core.suggest import did_you_mean
 from rnnkit.data.registry import get_dataset, list_datasets, load_dataset
 from rnnkit.data.sequence_files import (
     SequenceSet,
-    closest_hint,
     read_long_csv,
     read_npz,
     read_ts,
@@ -191,7 +191,7 @@ def read_classification_data(
             names = [d.name for d in list_datasets("classify")]
             raise ValueError(
                 f"data must be an existing file or a bundled classification dataset "
-                f"{names}, got {name!r}{closest_hint(name, names)}"
+                f"{names}, got {name!r}{did_you_mean(name, names)}"
             ) from None
         raise ValueError(f"dataset {name!r} is not a classification dataset (see rnnkit datasets)")
     if not path.is_file():

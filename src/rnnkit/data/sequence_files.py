@@ -73,20 +73,13 @@ class SequenceSet:
         )
 
 
-def closest_hint(name: str, choices: Sequence[str]) -> str:
-    """' (did you mean 'x'?)' for the closest of ``choices``, or '' when nothing is close.
-
-    Kept for existing imports; it is :func:`rnnkit.core.suggest.did_you_mean`."""
-    return did_you_mean(name, choices)
-
-
 def require_columns(columns: Sequence[str], wanted: dict[str, str | None], source: str) -> None:
     """Raise one ValueError naming every missing column, each with the closest existing name.
 
     ``wanted`` maps an argument name (e.g. 'label_column') to the column it names (None: unused).
     """
     problems = [
-        f"{arg}={col!r} is not a column{closest_hint(col, columns)}"
+        f"{arg}={col!r} is not a column{did_you_mean(col, columns)}"
         for arg, col in wanted.items()
         if col is not None and col not in columns
     ]
@@ -238,7 +231,7 @@ def read_npz(
                 if key not in keys:
                     raise ValueError(
                         f"{argument}={key!r} is not an array in {str(path)!r}"
-                        f"{closest_hint(key, keys)}; arrays found: {keys}"
+                        f"{did_you_mean(key, keys)}; arrays found: {keys}"
                     )
                 return key
             return next((k for k in defaults if k in keys), None)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rnnkit.core.suggest import did_you_mean
 from rnnkit.data.labels import LabelSet
 from rnnkit.data.registry import list_datasets, load_dataset
-from rnnkit.data.sequence_files import closest_hint
 from rnnkit.data.tagging import TaggedCorpus, read_tagged
 from rnnkit.data.text import TextPipeline, Tokenizer, Vocabulary
 
@@ -28,7 +28,7 @@ def read_corpus(source: str | os.PathLike[str], format: str = "auto") -> TaggedC
             raise ValueError(f"data must be an existing file, got {name!r} (not found)")
         raise ValueError(
             f"data must be an existing tagged file or a bundled tagging dataset {names}, got "
-            f"{name!r}{closest_hint(name, names)}"
+            f"{name!r}{did_you_mean(name, names)}"
         )
     return read_tagged(path, format)
 

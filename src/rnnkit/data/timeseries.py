@@ -254,13 +254,6 @@ class SeriesTable:
         return _groups(self.frame, self.series_column)
 
 
-def suggest(name: str, choices: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices``, or '' when none is close.
-
-    Kept for existing imports; it is :func:`rnnkit.core.suggest.did_you_mean`."""
-    return did_you_mean(name, choices)
-
-
 def check_columns(frame: pd.DataFrame, argument: str, names: Sequence[str]) -> None:
     """Every name in ``names`` must be a column of ``frame``; the error suggests the closest."""
     columns = [str(c) for c in frame.columns]
@@ -268,7 +261,7 @@ def check_columns(frame: pd.DataFrame, argument: str, names: Sequence[str]) -> N
         if name not in columns:
             raise ValueError(
                 f"{argument} must name columns of the data, but {name!r} is not one"
-                f"{suggest(name, columns)}; the columns are: {', '.join(columns)}"
+                f"{did_you_mean(name, columns)}; the columns are: {', '.join(columns)}"
             )
 
 

@@ -27,8 +27,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.core.files import atomic_write_bytes
 from rnnkit.errors import RNNKitError
-from rnnkit.io.state import atomic_write_bytes
 
 #: 1: rnnkit 0.1.0 (the forecaster kept its model config at the top and its task config in the
 #: preprocessing); 2: every task's config is ``{'model': ..., 'task': ...}``. Tasks convert

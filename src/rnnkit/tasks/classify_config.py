@@ -7,7 +7,7 @@ import copy
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from rnnkit.config import choice_problems, int_problems
+from rnnkit.core.checks import choice_problems, int_problems
 from rnnkit.data.classification_data import FORMATS
 from rnnkit.tasks.pipeline import TaskConfig
 

@@ -8,12 +8,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rnnkit.config import choice_problems, int_problems
+from rnnkit.core.checks import choice_problems, int_problems
+from rnnkit.core.suggest import did_you_mean
 from rnnkit.data.calendar import CALENDAR_FEATURES
 from rnnkit.data.registry import list_datasets
 from rnnkit.data.scaling import NORMALIZATIONS, TRANSFORMS
 from rnnkit.data.series_datasets import FORECAST_DEFAULTS
-from rnnkit.data.timeseries import GAP_POLICIES, MISSING_POLICIES, suggest
+from rnnkit.data.timeseries import GAP_POLICIES, MISSING_POLICIES
 from rnnkit.models.forecaster import CELLS, DECODERS, LIKELIHOODS
 from rnnkit.tasks.pipeline import TaskConfig
 
@@ -144,7 +145,7 @@ def _problems(c: ForecastConfig) -> list[str]:
             if name not in CALENDAR_FEATURES:
                 out.append(
                     f"calendar must be 'auto', 'none' or names from {list(CALENDAR_FEATURES)}, "
-                    f"got {name!r}{suggest(name, CALENDAR_FEATURES)}"
+                    f"got {name!r}{did_you_mean(name, CALENDAR_FEATURES)}"
                 )
     elif not isinstance(c.calendar, str):
         out.append(f"calendar must be a string ('auto', 'none' or names), got {c.calendar!r}")
@@ -175,7 +176,7 @@ def resolve(config: ForecastConfig) -> ForecastConfig:
     else:
         if not os.path.exists(data):
             names = [i.name for i in list_datasets("forecast")]
-            hint = suggest(data, names)
+            hint = did_you_mean(data, names)
             raise ValueError(
                 f"data must be an existing CSV/Parquet file or a bundled forecasting dataset "
                 f"({', '.join(names)}), got {data!r}{hint or ' (no such file)'}"

@@ -39,10 +39,11 @@ from typing import Any, ClassVar
 
 from torch import nn
 
+from rnnkit.core.suggest import did_you_mean
 from rnnkit.io.artifact import Artifact, load_artifact, save_artifact
 from rnnkit.runs import jsonable, write_text
 from rnnkit.train import TrainConfig, Trainer, seed_everything
-from rnnkit.train.callbacks import BestWeights, Callback, default_callbacks
+from rnnkit.train.callbacks import BestWeights, default_callbacks
 
 #: ``say(text)``: print a progress line unless the run is quiet.
 Say = Callable[[str], None]
@@ -70,14 +71,12 @@ class TaskConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Any:
         """The config of ``values`` (e.g. read from an artifact); unknown keys are refused."""
-        from rnnkit.data.timeseries import suggest
-
         known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
         unknown = [k for k in values if k not in known]
         if unknown:
             raise ValueError(
                 f"{cls.__name__}: unknown option(s) "
-                + ", ".join(f"{k!r}{suggest(k, known)}" for k in unknown)
+                + ", ".join(f"{k!r}{did_you_mean(k, known)}" for k in unknown)
             )
         return cls(**values)
 
@@ -277,7 +276,7 @@ CURRENT_LAYOUT = 2
 def training_line(t: dict[str, Any]) -> str:
     """'N epochs, best epoch K, S s' from ``metrics['training']`` (and what ended it early)."""
     line = f"{t['epochs']} epochs, best epoch {t['best_epoch']}, {t['seconds']:.0f} s"
-    return line + (f"; ended by the {t['stopped_by']}" if t.get("stopped_by") else "")
+    return line + (f"; stopped: {t['stopped_by']}" if t.get("stopped_by") else "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,16 +304,6 @@ class Fitted:
         }
 
 
-def _time_budget(training: TrainConfig) -> Callback | None:
-    """The wall-clock budget callback when ``training.max_time`` is set, else None."""
-    max_time = getattr(training, "max_time", None)
-    if max_time is None:
-        return None
-    from rnnkit.train.time_budget import TimeBudget, parse_duration
-
-    return TimeBudget(parse_duration(max_time, argument="max_time"))
-
-
 def fit_model(
     model: nn.Module,
     train_batches: Iterable[Any],
@@ -332,15 +321,12 @@ def fit_model(
         training.monitor = "train_loss"
         training.early_stopping = training.plateau_patience = None
     best = BestWeights(training.monitor, training.monitor_mode)
-    budget = _time_budget(training)
-    extra = [best] if budget is None else [budget, best]
-    trainer = Trainer(model, training, callbacks=[*default_callbacks(training), *extra])
+    trainer = Trainer(model, training, callbacks=[*default_callbacks(training), best])
     trainer.fit(train_batches, val_batches)
     if best.weights is not None:
         model.load_state_dict(best.weights)
     model.eval()
-    stopped_by = getattr(budget, "reason", None) if budget is not None else None
-    return Fitted(trainer, best, stopped_by)
+    return Fitted(trainer, best, trainer.stop_reason)
 
 
 def run(
@@ -385,7 +371,7 @@ def run(
     model = task.build_model(prepared)
     fitted = fit_model(model, prepared.train_batches, prepared.val_batches, training)
     if fitted.stopped_by:
-        say(f"training ended early: {fitted.stopped_by}")
+        say(f"training ended: {fitted.stopped_by}")
     scores = task.score(model, prepared, training.seed)
     metrics = {**scores.metrics, "training": fitted.summary(time.perf_counter() - started)}
     artifact_path = save_artifact(

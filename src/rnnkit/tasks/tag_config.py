@@ -7,7 +7,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rnnkit.config import choice_problems, int_problems
+from rnnkit.core.checks import choice_problems, int_problems
 from rnnkit.tasks.pipeline import TaskConfig
 
 #: Training options that suit tagging; :func:`default_training` adds the dataset's own.

@@ -105,10 +105,10 @@ class EarlyStopping(Callback):
         if self.bad_epochs >= self.patience:
             self.stopped_epoch = row["epoch"]
             trainer.stop_training = True
-            trainer.stop_reason = f"early stopping after epoch {row['epoch']}"
+            trainer.stop_reason = f"early stopping after epoch {int(row['epoch']) + 1}"
             trainer.log(
-                f"early stopping after epoch {row['epoch']}: {self.monitor} has not improved "
-                f"on {self.best:.6g} for {self.patience} epoch(s)"
+                f"{trainer.stop_reason}: {self.monitor} has not improved on {self.best:.6g} "
+                f"for {self.patience} epoch(s)"
             )
 
     def state_dict(self) -> dict[str, Any]:
@@ -314,6 +314,10 @@ def default_callbacks(config: TrainConfig) -> list[Callback]:
     callbacks: list[Callback] = []
     if not config.quiet:
         callbacks.append(ProgressBar())
+    if config.max_time is not None:
+        from rnnkit.train.time_budget import TimeBudget
+
+        callbacks.append(TimeBudget(config.max_time))
     if config.early_stopping is not None:
         callbacks.append(EarlyStopping(config.monitor, config.early_stopping, config.monitor_mode))
     if config.out_dir is not None:

@@ -34,6 +34,8 @@ class TrainConfig:
     Loop
         epochs: passes over the training data.
         max_steps: stop after this many optimiser updates (``None``: no limit).
+        max_time: wall-clock budget, e.g. '30m', '90s', '1h30m': training stops after the batch
+            that passes it and keeps the best weights so far (``None``: no limit).
         seed: seeds python, numpy and torch at the start of a fresh run (a CPU run with the same
             seed is bit-for-bit repeatable).
         device: where the model and batches live ('cpu', 'cuda', 'cuda:1'); under torchrun
@@ -81,6 +83,7 @@ class TrainConfig:
     # loop
     epochs: int = 10
     max_steps: int | None = None
+    max_time: str | None = None
     seed: int = 0
     device: str = "cpu"
     # backpropagation through time
@@ -166,6 +169,13 @@ def _problems(c: TrainConfig) -> list[str]:
 
     integer("epochs", 1)
     integer("max_steps", 1, optional=True)
+    if c.max_time is not None:
+        from rnnkit.train.time_budget import parse_duration
+
+        try:
+            parse_duration(c.max_time, "max_time")
+        except ValueError as err:
+            out.append(str(err))
     integer("seed", 0)
     if not isinstance(c.device, str) or not c.device:
         out.append(f"device must be a device string such as 'cpu' or 'cuda', got {c.device!r}")
