@@ -11,6 +11,10 @@ from rnnkit.core.version import package_version
 
 __version__ = package_version()  # set before the imports below, which may read it
 
+# The training engine is the subpackage ``rnnkit.train``, and ``rnnkit.train(...)`` is the
+# one-call API. Importing the subpackage first keeps the name bound to the function: a later
+# first import of the subpackage would rebind the package attribute to the module.
+import rnnkit.train  # noqa: F401
 from rnnkit import functional, kernels, nn
 from rnnkit.api import evaluate, load, predict, train
 from rnnkit.errors import BackendUnavailableError, RNNKitError

@@ -116,3 +116,11 @@ def test_max_time_ends_training_keeps_the_best_weights_and_says_so(tmp_path) -> 
 def test_max_time_is_checked_with_the_other_options() -> None:
     with pytest.raises(rnnkit.RNNKitError, match="max_time must be a duration"):
         tag.default_training(max_time="soon")
+
+
+def test_rnnkit_train_stays_the_function_after_the_engine_is_imported() -> None:
+    import rnnkit.train  # the training engine's subpackage
+    from rnnkit.train import TrainConfig
+
+    assert callable(rnnkit.train) and rnnkit.train.__module__ == "rnnkit.api"
+    assert TrainConfig().epochs == 10
