@@ -2,6 +2,16 @@
 
 from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.nn.elman import ElmanRNN
-from rnnkit.nn.rnn import GRU, LSTM, RNN, RNNBase
+from rnnkit.nn.rnn import GRU, LSTM, RNN, Recurrent, RNNBase
 
-__all__ = ["GRU", "LSTM", "RNN", "ElmanRNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "ElmanRNN",
+    "GRUCell",
+    "LSTMCell",
+    "RNNBase",
+    "RNNCell",
+    "Recurrent",
+]

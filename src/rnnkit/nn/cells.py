@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from rnnkit.functional import NONLINEARITIES, elman_cell, gru_cell, lstm_cell
+from rnnkit.functional import NONLINEARITIES, elman_cell, get_cell, gru_cell, lstm_cell
 from rnnkit.nn import _validation as v
 from rnnkit.nn.streaming import CellStreaming
 
@@ -20,15 +20,17 @@ from rnnkit.nn.streaming import CellStreaming
 class _CellBase(CellStreaming, nn.Module):
     def __init__(
         self,
+        mode: str,
         input_size: int,
         hidden_size: int,
         bias: bool,
-        gates: int,
         device: torch.device | str | None,
         dtype: torch.dtype | None,
     ) -> None:
         super().__init__()
         name = type(self).__name__
+        self.mode = mode  # the cell table entry this cell steps (streaming reads it)
+        gates = get_cell(mode).gate_count
         self.input_size = v.check_size(name, "input_size", input_size)
         self.hidden_size = v.check_size(name, "hidden_size", hidden_size)
         self.bias = bool(bias)
@@ -90,7 +92,7 @@ class RNNCell(_CellBase):
         dtype: torch.dtype | None = None,
     ) -> None:
         self.nonlinearity = v.check_choice("RNNCell", "nonlinearity", nonlinearity, NONLINEARITIES)
-        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
+        super().__init__(f"rnn_{nonlinearity}", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, batched = self._check_input(input)
@@ -119,7 +121,7 @@ class LSTMCell(_CellBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
+        super().__init__("lstm", input_size, hidden_size, bias, device, dtype)
 
     def forward(
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
@@ -152,7 +154,7 @@ class GRUCell(_CellBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
+        super().__init__("gru", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, batched = self._check_input(input)
