@@ -59,6 +59,15 @@ def register_cell_kernel(name: str, kernel: CellKernel) -> None:
     _select_cached.cache_clear()
 
 
+def unregister_cell_kernel(name: str) -> CellKernel | None:
+    """Remove the numba entry points of cell ``name`` (if any) and return them."""
+    kernel = _CELL_KERNELS.pop(name, None)
+    from rnnkit.kernels.registry import _select_cached
+
+    _select_cached.cache_clear()
+    return kernel
+
+
 @functools.cache
 def _load_kernel_modules() -> None:
     for module in KERNEL_MODULES:
