@@ -160,6 +160,21 @@ def test_a_new_cell_streams_through_forward(gated) -> None:
     torch.testing.assert_close(stream.state, final)
 
 
+def test_a_new_cell_gets_a_single_step_cell(gated) -> None:
+    torch.manual_seed(2)
+    cell = rnn.Cell(NAME, 3, 5)
+    assert cell.weight_ih.shape == (10, 3) and cell.bias_hh.shape == (10,)
+    layer = rnn.Recurrent(NAME, 3, 5)
+    layer.load_state_dict({f"{k}_l0": v for k, v in cell.state_dict().items()})
+    x, h = torch.randn(2, 3), torch.randn(2, 5)
+    torch.testing.assert_close(cell(x, h), layer(x.unsqueeze(0), h.unsqueeze(0))[0][0])
+    torch.testing.assert_close(cell(x[0]), layer(x[:1])[0][0])  # unbatched, zero state
+    with torch.no_grad():
+        y, state = cell.step(x, h)
+    torch.testing.assert_close(y, cell(x, h))
+    torch.testing.assert_close(state, y)
+
+
 class _Model(nn.Module):
     """A per-sequence regressor on the new cell, implementing the task-model protocol."""
 
