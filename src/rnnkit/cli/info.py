@@ -8,6 +8,7 @@ import platform
 import torch
 
 import rnnkit
+from rnnkit.functional import cell_names, get_cell
 from rnnkit.kernels import LayerCall, explain, select_backend
 
 
@@ -20,8 +21,8 @@ def info_text() -> str:
         "",
         "backends (most preferred first) for a float32 CPU training call:",
     ]
-    for mode in ("rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru"):
-        for proj in (False, True) if mode == "lstm" else (False,):
+    for mode in cell_names():
+        for proj in (False, True) if get_cell(mode).supports_proj else (False,):
             call = LayerCall(mode, "cpu", torch.float32, True, proj, True, False, True)
             chosen = select_backend(call).name
             lines.append(f"  {call.describe():<40} -> {chosen}")

@@ -1,5 +1,13 @@
 """Reference math: plain-torch cell steps and sequence loops (the specification of rnnkit)."""
 
+from rnnkit.functional.cell_table import (
+    PARAMETER_KINDS,
+    CellSpec,
+    cell_names,
+    get_cell,
+    register_cell,
+    unregister_cell,
+)
 from rnnkit.functional.cells import (
     NONLINEARITIES,
     LayerWeights,
@@ -19,18 +27,24 @@ from rnnkit.functional.sequence import (
 
 __all__ = [
     "NONLINEARITIES",
+    "PARAMETER_KINDS",
     "RECURRENCES",
+    "CellSpec",
     "LayerWeights",
     "Recurrence",
     "State",
     "activation",
+    "cell_names",
     "elman_cell",
     "elman_sequence",
+    "get_cell",
     "get_recurrence",
     "gru_cell",
     "gru_sequence",
     "lstm_cell",
     "lstm_sequence",
+    "register_cell",
     "reverse_padded",
     "run_sequence",
+    "unregister_cell",
 ]

@@ -5,6 +5,10 @@ Preference order for ``backend="auto"``:
 1. ``numba`` — fused CPU kernels with hand-written BPTT (:mod:`rnnkit.kernels.cpu`);
 2. ``torch`` — torch's own fused kernels; the choice for CUDA tensors (cuDNN);
 3. ``reference`` — the plain-torch loop with autograd backward, serving everything.
+
+Which cells exist is the cell table's business (:mod:`rnnkit.functional.cell_table`); a backend
+serves the cells it has entry points for and declines the others by name, so a new cell runs on
+the reference backend before (or without) any fused kernel.
 """
 
 from rnnkit.kernels.cpu import NumbaBackend
@@ -12,11 +16,15 @@ from rnnkit.kernels.reference import ReferenceBackend
 from rnnkit.kernels.registry import (
     Backend,
     LayerCall,
+    StepBackend,
+    StepRunner,
     available_backends,
     explain,
+    explain_step,
     get_backend,
     register_backend,
     select_backend,
+    select_step_backend,
 )
 from rnnkit.kernels.torch_native import TorchBackend
 
@@ -29,10 +37,14 @@ __all__ = [
     "LayerCall",
     "NumbaBackend",
     "ReferenceBackend",
+    "StepBackend",
+    "StepRunner",
     "TorchBackend",
     "available_backends",
     "explain",
+    "explain_step",
     "get_backend",
     "register_backend",
     "select_backend",
+    "select_step_backend",
 ]

@@ -7,11 +7,18 @@ lengths, zero outputs past each length). Backends are registered in order of pre
 why (logged at DEBUG level on the ``rnnkit.kernels`` logger and shown by ``rnnkit info``).
 Requesting a backend by name that cannot serve a call raises :class:`BackendUnavailableError`
 with its reason: a call is never run by something that does not support it.
+
+Streaming (``layer.step``) goes through the same protocol: a backend may also serve a compiled
+*step runner* for a whole unidirectional stack (:class:`StepRunner`), or decline with a reason
+(:func:`select_step_backend`, :func:`explain_step`). When none serves one, ``step`` runs the
+ordinary forward on a length-1 sequence. Backends find out which cells exist from
+:mod:`rnnkit.functional.cell_table`; a cell a backend has no entry for is declined by name.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
@@ -20,7 +27,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.errors import BackendUnavailableError
-from rnnkit.functional import LayerWeights, Recurrence, State
+from rnnkit.functional import CellSpec, LayerWeights, Recurrence, State, cell_table
 
 logger = logging.getLogger("rnnkit.kernels")
 
@@ -77,6 +84,37 @@ class Backend(Protocol):
         ...
 
 
+class StepRunner(Protocol):
+    """A compiled step of a whole unidirectional stack, served by a backend for streaming.
+
+    ``run(batch, x, h, c, y, h_new, c_new)`` advances every layer by one step, reading and
+    writing tensors through their data pointers: x (B, F), states h (L, B, H_out) and, for a
+    two-state cell, c (L, B, H) (0 stands for an all-zero state, and c is 0 for a one-state cell),
+    output y (B, H_out). The attributes describe the layout it was built for.
+    """
+
+    dtype: torch.dtype
+    input_size: int
+    hidden_size: int
+    out_size: int
+    num_layers: int
+    num_states: int
+
+    def run(self, batch: int, x: int, h: int, c: int, y: int, h_new: int, c_new: int) -> None: ...
+
+
+class StepBackend(Backend, Protocol):
+    """A backend that can also stream: both methods are optional for a :class:`Backend`."""
+
+    def step_unsupported_reason(self, call: LayerCall) -> str | None:
+        """None if this backend serves a step runner for ``call``'s cell, else why not."""
+        ...
+
+    def step_runner(self, cell: CellSpec, weights: Sequence[LayerWeights]) -> StepRunner:
+        """A runner for the stack whose layer l has ``weights[l]`` (values copied now)."""
+        ...
+
+
 _BACKENDS: list[Backend] = []
 
 
@@ -116,6 +154,41 @@ def select_backend(call: LayerCall, requested: str = "auto") -> Backend:
     return _select_cached(call, requested)
 
 
+def _step_reason(backend: Backend, call: LayerCall) -> str | None:
+    check = getattr(backend, "step_unsupported_reason", None)
+    if check is None:
+        return "has no compiled step (step() runs forward on a length-1 sequence)"
+    return check(call)
+
+
+def explain_step(call: LayerCall) -> list[tuple[str, str | None]]:
+    """For each backend, in preference order: (name, why it serves no step runner, or None)."""
+    return [(b.name, _step_reason(b, call)) for b in _BACKENDS]
+
+
+def select_step_backend(call: LayerCall, requested: str = "auto") -> StepBackend | None:
+    """The backend that serves a step runner for ``call``, or None: ``step`` runs forward then.
+
+    With 'auto' the first backend that serves one. A backend requested by name that streams
+    but declines this call raises :class:`BackendUnavailableError` with its reason; one that
+    does not stream at all gives None (its forward runs each step).
+    """
+    if requested != "auto":
+        backend = get_backend(requested)
+        if getattr(backend, "step_unsupported_reason", None) is None:
+            return None
+        reason = _step_reason(backend, call)
+        if reason is not None:
+            raise BackendUnavailableError(f"backend {requested!r} cannot run step(): {reason}")
+        return backend  # type: ignore[return-value]  # it has the step methods
+    for backend in _BACKENDS:
+        reason = _step_reason(backend, call)
+        if reason is None:
+            return backend  # type: ignore[return-value]
+        logger.debug("step %s: backend %r declined: %s", call.describe(), backend.name, reason)
+    return None
+
+
 # Selection runs on every layer call, so it is cached; register_backend clears the cache.
 @lru_cache(maxsize=512)
 def _select_cached(call: LayerCall, requested: str) -> Backend:
@@ -134,3 +207,7 @@ def _select_cached(call: LayerCall, requested: str) -> Backend:
             return backend
         logger.debug("%s: backend %r declined: %s", call.describe(), backend.name, reason)
     raise BackendUnavailableError(f"no registered backend can run {call.describe()}")
+
+
+# A cell registered, replaced or removed may change what a backend serves for its name.
+cell_table.on_change(_select_cached.cache_clear)

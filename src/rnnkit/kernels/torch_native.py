@@ -63,11 +63,10 @@ class TorchBackend:
         train = torch.is_grad_enabled() and any(
             t.requires_grad for t in (x, *state, *params)
         )
-        hx: Tensor | tuple[Tensor, Tensor]
-        if recurrence.mode == "lstm":
-            hx = (state[0].unsqueeze(0), state[1].unsqueeze(0))  # (1, B, ·) each
-        else:
-            hx = state[0].unsqueeze(0)
+        # (1, B, ·) each; torch takes a two-state cell's (h, c) as a tuple, one state bare.
+        hx: Tensor | tuple[Tensor, ...] = (
+            tuple(s.unsqueeze(0) for s in state) if len(state) > 1 else state[0].unsqueeze(0)
+        )
         if reverse:
             x = reverse_padded(x, lengths)
         if lengths is None:

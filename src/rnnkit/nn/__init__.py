@@ -1,7 +1,18 @@
 """Layers: drop-in replacements for torch's recurrent layers, plus the tutorial's Elman network."""
 
-from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.nn.cells import Cell, GRUCell, LSTMCell, RNNCell
 from rnnkit.nn.elman import ElmanRNN
-from rnnkit.nn.rnn import GRU, LSTM, RNN, RNNBase
+from rnnkit.nn.rnn import GRU, LSTM, RNN, Recurrent, RNNBase
 
-__all__ = ["GRU", "LSTM", "RNN", "ElmanRNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Cell",
+    "ElmanRNN",
+    "GRUCell",
+    "LSTMCell",
+    "RNNBase",
+    "RNNCell",
+    "Recurrent",
+]

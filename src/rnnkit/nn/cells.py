@@ -3,6 +3,8 @@
 Parameters ``weight_ih`` (G·H, F), ``weight_hh`` (G·H, H), ``bias_ih`` and ``bias_hh`` (G·H,),
 with G = 1 (Elman), 4 (LSTM, gates i, f, g, o) or 3 (GRU, gates r, z, n), all initialised
 U(−1/√H, 1/√H) as in torch. Input (B, F) or unbatched (F,); state (B, H) or (H,).
+
+:class:`Cell` steps any cell of the table (:mod:`rnnkit.functional.cell_table`) by name.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ import math
 import torch
 from torch import Tensor, nn
 
-from rnnkit.functional import NONLINEARITIES, elman_cell, gru_cell, lstm_cell
+from rnnkit.functional import (
+    NONLINEARITIES,
+    LayerWeights,
+    elman_cell,
+    get_cell,
+    gru_cell,
+    lstm_cell,
+)
 from rnnkit.nn import _validation as v
 from rnnkit.nn.streaming import CellStreaming
 
@@ -20,27 +29,27 @@ from rnnkit.nn.streaming import CellStreaming
 class _CellBase(CellStreaming, nn.Module):
     def __init__(
         self,
+        mode: str,
         input_size: int,
         hidden_size: int,
         bias: bool,
-        gates: int,
         device: torch.device | str | None,
         dtype: torch.dtype | None,
     ) -> None:
         super().__init__()
         name = type(self).__name__
+        self.mode = mode  # the cell table entry this cell steps (streaming reads it)
+        self._cell = get_cell(mode)
         self.input_size = v.check_size(name, "input_size", input_size)
         self.hidden_size = v.check_size(name, "hidden_size", hidden_size)
         self.bias = bool(bias)
         factory = {"device": device, "dtype": dtype}
-        self.weight_ih = nn.Parameter(torch.empty(gates * hidden_size, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(gates * hidden_size, hidden_size, **factory))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(gates * hidden_size, **factory))
-            self.bias_hh = nn.Parameter(torch.empty(gates * hidden_size, **factory))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        shapes = self._cell.parameter_shapes(input_size, hidden_size, 0, bias)
+        for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            shape = shapes.get(kind)
+            self.register_parameter(
+                kind, None if shape is None else nn.Parameter(torch.empty(shape, **factory))
+            )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -64,6 +73,9 @@ class _CellBase(CellStreaming, nn.Module):
         v.check_shape(name, label, h, expected)
         v.check_like_parameters(name, label, h, self.weight_ih)
         return h if batched else h.unsqueeze(0)
+
+    def _weights(self) -> LayerWeights:
+        return LayerWeights(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
 
     def _zeros(self, x: Tensor) -> Tensor:
         return torch.zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
@@ -90,7 +102,7 @@ class RNNCell(_CellBase):
         dtype: torch.dtype | None = None,
     ) -> None:
         self.nonlinearity = v.check_choice("RNNCell", "nonlinearity", nonlinearity, NONLINEARITIES)
-        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
+        super().__init__(f"rnn_{nonlinearity}", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, batched = self._check_input(input)
@@ -119,7 +131,7 @@ class LSTMCell(_CellBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
+        super().__init__("lstm", input_size, hidden_size, bias, device, dtype)
 
     def forward(
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
@@ -152,10 +164,58 @@ class GRUCell(_CellBase):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
+        super().__init__("gru", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, batched = self._check_input(input)
         h = self._zeros(x) if hx is None else self._check_state(hx, "hx", x.shape[0], batched)
         h = gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return h if batched else h.squeeze(0)
+
+
+class Cell(_CellBase):
+    r"""One step of any cell in the cell table, e.g. ``Cell('gru', 10, 20)``.
+
+    Parameters are the cell's (:meth:`~rnnkit.functional.cell_table.CellSpec.parameter_shapes`
+    without projection): ``weight_ih`` (G·H, F), ``weight_hh`` (G·H, H), ``bias_ih``,
+    ``bias_hh`` (G·H,). The step is the cell's reference step.
+
+    ``forward(input (B, F), hx=None)``: ``hx`` is None (zeros), one (B, H) tensor for a
+    one-state cell, else a tuple in the cell's ``state_names`` order; returns the new state in
+    the same format (h' first). Unbatched (F,) input takes and returns (H,) states.
+    """
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        get_cell(cell, argument="Cell: cell")
+        super().__init__(cell, input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input: Tensor, hx=None):
+        x, batched = self._check_input(input)
+        names = self._cell.state_names
+        if hx is None:
+            states = tuple(self._zeros(x) for _ in names)
+        else:
+            parts = hx if len(names) > 1 else (hx,)
+            if len(names) > 1 and not (isinstance(hx, tuple) and len(hx) == len(names)):
+                raise TypeError(f"Cell({self.mode!r}): hx must be a tuple ({', '.join(names)}) "
+                                f"of {len(names)} tensors, got {type(hx).__name__}")
+            states = tuple(
+                self._check_state(p, f"hx[{i}] ({n})" if len(names) > 1 else "hx", x.shape[0],
+                                  batched)
+                for i, (p, n) in enumerate(zip(parts, names, strict=True))
+            )
+        _, new = self._cell.step(x, states, self._weights())
+        if not batched:
+            new = tuple(s.squeeze(0) for s in new)
+        return new if len(new) > 1 else new[0]
+
+    def extra_repr(self) -> str:
+        return f"{self.mode!r}, " + super().extra_repr()

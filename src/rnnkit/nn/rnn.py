@@ -21,14 +21,21 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.functional import NONLINEARITIES, LayerWeights, get_recurrence
+from rnnkit.functional import (
+    NONLINEARITIES,
+    PARAMETER_KINDS,
+    LayerWeights,
+    cell_names,
+    get_cell,
+    get_recurrence,
+)
 from rnnkit.kernels import available_backends
 from rnnkit.nn import _validation as v
 from rnnkit.nn.driver import run_stack
 from rnnkit.nn.streaming import LayerStreaming
 
 #: Parameter kinds in the order of the LayerWeights fields (w_ih, w_hh, b_ih, b_hh, w_hr).
-LAYER_WEIGHT_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+LAYER_WEIGHT_KINDS = PARAMETER_KINDS
 
 _SHARED_ARGS_DOC = """
     Args:
@@ -55,7 +62,12 @@ _SHARED_ARGS_DOC = """
 
 
 class RNNBase(LayerStreaming, nn.Module):
-    """Shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU` (not used directly)."""
+    """Shared machinery of :class:`RNN`, :class:`LSTM`, :class:`GRU` and :class:`Recurrent`.
+
+    Everything cell-specific — gate count, states, parameter shapes, whether ``proj_size`` is
+    allowed — is read from the cell table entry of ``mode``
+    (:func:`rnnkit.functional.cell_table.get_cell`).
+    """
 
     def __init__(
         self,
@@ -74,13 +86,16 @@ class RNNBase(LayerStreaming, nn.Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
+        self._recurrence = get_recurrence(mode)
         self.mode = mode
         self.input_size = v.check_size(name, "input_size", input_size)
         self.hidden_size = v.check_size(name, "hidden_size", hidden_size)
         self.num_layers = v.check_size(name, "num_layers", num_layers)
         self.proj_size = v.check_size(name, "proj_size", proj_size, allow_zero=True)
-        if proj_size and mode != "lstm":
-            raise ValueError(f"{name}: proj_size is only supported by LSTM, got {proj_size}")
+        if proj_size and not self._recurrence.supports_proj:
+            projecting = [n for n in cell_names() if get_cell(n).supports_proj]
+            cells = "LSTM" if projecting == ["lstm"] else f"the cells {projecting}"
+            raise ValueError(f"{name}: proj_size is only supported by {cells}, got {proj_size}")
         if proj_size >= hidden_size:
             raise ValueError(
                 f"{name}: proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}"
@@ -98,10 +113,8 @@ class RNNBase(LayerStreaming, nn.Module):
             )
         self.bidirectional = bool(bidirectional)
         self.backend = v.check_choice(name, "backend", backend, available_backends())
-        self._recurrence = get_recurrence(mode)
 
-        gate_size = self._recurrence.gates * hidden_size
-        out_size = proj_size or hidden_size
+        out_size = self._recurrence.output_size(hidden_size, proj_size)
         directions = 2 if bidirectional else 1
         factory = {"device": device, "dtype": dtype}
         self._weight_names: list[tuple[str, ...]] = []  # per (layer, direction), torch's order
@@ -112,15 +125,8 @@ class RNNBase(LayerStreaming, nn.Module):
             layer_input = input_size if layer == 0 else out_size * directions
             for direction in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-                shapes = {
-                    "weight_ih": (gate_size, layer_input),
-                    "weight_hh": (gate_size, out_size),
-                }
-                if bias:
-                    shapes["bias_ih"] = (gate_size,)
-                    shapes["bias_hh"] = (gate_size,)
-                if proj_size:
-                    shapes["weight_hr"] = (proj_size, hidden_size)
+                shapes = self._recurrence.parameter_shapes(layer_input, hidden_size, proj_size,
+                                                           bias)
                 names = []
                 for kind, shape in shapes.items():
                     self.register_parameter(
@@ -166,14 +172,18 @@ class RNNBase(LayerStreaming, nn.Module):
         shapes = self._state_shapes(batch)
         if hx is None:
             return tuple(torch.zeros(s, dtype=ref.dtype, device=ref.device) for s in shapes)
-        if self.mode == "lstm":
-            if not (isinstance(hx, tuple) and len(hx) == 2):
+        states = self._recurrence.state_names
+        if len(states) > 1:
+            if not (isinstance(hx, tuple) and len(hx) == len(states)):
+                listed = ", ".join(f"{s}_0" for s in states)
+                count = {2: "two", 3: "three"}.get(len(states), str(len(states)))
                 raise TypeError(
-                    f"{name}: hx must be a tuple (h_0, c_0) of two tensors, "
+                    f"{name}: hx must be a tuple ({listed}) of {count} tensors, "
                     f"got {type(hx).__name__}"
                     + (f" of length {len(hx)}" if isinstance(hx, (tuple, list)) else "")
                 )
-            parts, labels = hx, ("hx[0] (h_0)", "hx[1] (c_0)")
+            parts = hx
+            labels = tuple(f"hx[{i}] ({s}_0)" for i, s in enumerate(states))
         else:
             parts, labels = (hx,), ("hx",)
         states = []
@@ -240,10 +250,12 @@ class RNNBase(LayerStreaming, nn.Module):
             final = tuple(f.squeeze(1) for f in final)
         elif self.batch_first:
             out = out.transpose(0, 1)
-        return out, (final if self.mode == "lstm" else final[0])
+        return out, (final if len(final) > 1 else final[0])
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if type(self) is Recurrent:
+            s = f"{self.mode!r}, " + s
         if self.proj_size:
             s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
@@ -443,6 +455,62 @@ class GRU(RNNBase):
             dropout,
             bidirectional,
             0,
+            device,
+            dtype,
+            backend,
+        )
+
+
+class Recurrent(RNNBase):
+    __doc__ = (
+        r"""Multi-layer stack of any cell in the cell table, e.g. ``Recurrent('gru', 10, 20)``.
+
+    ``RNN``, ``LSTM`` and ``GRU`` are this with their cell fixed; a cell registered with
+    :func:`rnnkit.functional.cell_table.register_cell` gets a layer, streaming (``step``,
+    ``stream``) and every backend that has an entry for it (the reference backend always)
+    without any code of its own here. Per layer k the parameters are those of the cell's
+    :meth:`~rnnkit.functional.cell_table.CellSpec.parameter_shapes`: ``weight_ih_l{k}``
+    (G·H, F or D·H_out), ``weight_hh_l{k}`` (G·H, H_out), ``bias_ih_l{k}``, ``bias_hh_l{k}``
+    (G·H,) and, for a projecting cell with P > 0, ``weight_hr_l{k}`` (P, H).
+
+    Args:
+        cell: a name from :func:`rnnkit.functional.cell_table.cell_names`.
+        proj_size: P, for cells that support a projection (LSTM), else 0."""
+        + _SHARED_ARGS_DOC
+        + """
+    ``hx`` is the initial state: one tensor (L·D, B, H_out) for a one-state cell, else a tuple
+    in the cell's ``state_names`` order (h first, the others (L·D, B, H)). Returns
+    ``(output, h_n)`` or ``(output, (h_n, ...))`` in the same format.
+    """
+    )
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        backend: str = "auto",
+    ) -> None:
+        get_cell(cell, argument="Recurrent: cell")
+        super().__init__(
+            cell,
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
             device,
             dtype,
             backend,

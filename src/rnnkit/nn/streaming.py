@@ -24,12 +24,15 @@ Two APIs, on every layer and cell (``RNN``, ``LSTM``, ``GRU``, the cells, ``Elma
 
 Bidirectional layers cannot stream (their backward direction reads the future): ``ValueError``.
 
-The fast path — one compiled call for the whole stack (:mod:`rnnkit.kernels.cpu.step`), weights
-kept in a step-friendly layout until a parameter changes (in place, replaced, or converted) — runs
-on the CPU in float32/float64 when no gradient is needed (inside ``torch.no_grad()`` or
-``torch.inference_mode()``, or with parameters that do not require grad), dropout is inactive and
-the backend is 'auto' or 'numba'. Otherwise ``step`` runs the ordinary forward on a length-1
-sequence, which gives the same values and supports autograd.
+The fast path — one compiled call for the whole stack, weights kept in a step-friendly layout
+until a parameter changes (in place, replaced, or converted) — is a *step runner* served by a
+backend (:func:`rnnkit.kernels.select_step_backend`; today the numba backend's
+:mod:`rnnkit.kernels.cpu.step`, on the CPU in float32/float64 for cells with a kernel). It runs
+when no gradient is needed (inside ``torch.no_grad()`` or ``torch.inference_mode()``, or with
+parameters that do not require grad), dropout is inactive and a backend serves one: with
+'auto' the first that does; a backend named by ``backend=`` that streams but declines the call
+raises :class:`rnnkit.errors.BackendUnavailableError` with its reason. Otherwise ``step`` runs the
+ordinary forward on a length-1 sequence, which gives the same values and supports autograd.
 """
 
 from __future__ import annotations
@@ -37,32 +40,31 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from rnnkit.errors import BackendUnavailableError
-from rnnkit.functional import LayerWeights
+from rnnkit.functional import LayerWeights, get_cell
+from rnnkit.kernels import LayerCall, select_step_backend
 
 _CACHE = "_rnnkit_step_runner"  # instance attribute holding the compiled-step state
 
 
 class _Runner:
-    """The compiled step of one module: its weight layout and what it was built from."""
+    """A backend's compiled step for one module, and the parameters its layout was copied from.
 
-    __slots__ = ("act", "dtype", "family", "hidden", "in_size", "kernel", "layers", "layout",
-                 "out_size", "params", "sources", "versions")
+    ``run`` is the backend runner's own ``run`` (no extra Python frame per step).
+    """
 
-    def __init__(self, module: torch.nn.Module, mode: str, weights, names) -> None:
-        from rnnkit.kernels.cpu import compile as compiled
-        from rnnkit.kernels.cpu.step import build_plan
+    __slots__ = ("dtype", "hidden", "in_size", "layers", "num_states", "out_size", "run",
+                 "sources", "versions")
 
-        plan = build_plan(mode, weights)
-        self.family, self.act = plan.family, plan.act
-        self.layout, self.params = plan.layout, plan.params
-        self.kernel = compiled.kernels("step", plan.dtype).step
+    def __init__(self, module: torch.nn.Module, backend, cell, weights, names) -> None:
+        step = backend.step_runner(cell, weights)
+        self.run = step.run
         # What the layout was copied from: parameter objects, data pointers and versions.
         self.sources = [(name, module._parameters[name]) for name in names]
         self.versions = [(p.data_ptr(), p._version) for _, p in self.sources]
-        self.dtype = plan.dtype
-        self.in_size, self.out_size = plan.input_size, plan.out_size
-        self.hidden, self.layers = plan.hidden_size, plan.num_layers
+        self.dtype = step.dtype
+        self.in_size, self.out_size = step.input_size, step.out_size
+        self.hidden, self.layers = step.hidden_size, step.num_layers
+        self.num_states = step.num_states
 
     def current(self, module: torch.nn.Module) -> bool:
         """Whether the module's parameters are still the ones (and values) the layout copies."""
@@ -71,11 +73,6 @@ class _Runner:
             if params[name] is not p or p._version != version or p.data_ptr() != ptr:
                 return False
         return True
-
-    def run(self, batch: int, x: int, h: int, c: int, y: int, h_new: int, c_new: int) -> None:
-        """One compiled step on tensor addresses (0 for h/c: zero state)."""
-        self.kernel(self.family, self.act, self.layout, self.params, batch, x, h, c, y, h_new,
-                    c_new)
 
 
 def _needs_grad(module: torch.nn.Module, x_t: object, parts: tuple) -> bool:
@@ -124,20 +121,16 @@ class _Streaming:
         if runner is not None and runner.current(self):
             return runner
         mode, weights, names = self._stream_spec()
-        first = weights[0].w_ih
-        if first.device.type != "cpu" or first.dtype not in (torch.float32, torch.float64):
+        first = weights[0]
+        call = LayerCall(mode=mode, device_type=first.w_ih.device.type, dtype=first.w_ih.dtype,
+                         has_bias=first.b_ih is not None or first.b_hh is not None,
+                         has_proj=first.w_hr is not None, has_lengths=False, reverse=False,
+                         requires_grad=False)
+        # The backend serves a compiled step or declines; None means step() runs forward.
+        backend = select_step_backend(call, getattr(self, "backend", "auto"))
+        if backend is None:
             return None
-        backend = getattr(self, "backend", "auto")
-        if backend not in ("auto", "numba"):
-            return None
-        from rnnkit.kernels.cpu import environment_problem
-
-        problem = environment_problem()
-        if problem is not None:
-            if backend == "numba":
-                raise BackendUnavailableError(f"backend 'numba' cannot run step(): {problem}")
-            return None
-        runner = _Runner(self, mode, weights, names)
+        runner = _Runner(self, backend, get_cell(mode), weights, names)
         self.__dict__[_CACHE] = runner
         return runner
 
@@ -161,20 +154,20 @@ class _Streaming:
         else:
             return None  # the ordinary path raises its precise error
         h_shape, c_shape = self._state_shapes_for(runner, rows)
-        lstm = runner.family == 2
+        two = runner.num_states == 2  # (h, c)
         h_addr = c_addr = 0
         if state is not None:
-            h, c = state if lstm and isinstance(state, tuple) else (state, None)
+            h, c = state if two and isinstance(state, tuple) else (state, None)
             if not _state_ok(h, h_shape, runner.dtype):
                 return None
             h_addr = h.data_ptr()
-            if lstm:
+            if two:
                 if not _state_ok(c, c_shape, runner.dtype):
                     return None
                 c_addr = c.data_ptr()
         # Varargs shapes: torch.empty parses them faster than a tuple (~1 µs per call here).
         h_new = torch.empty(*h_shape, dtype=runner.dtype)
-        c_new = torch.empty(*c_shape, dtype=runner.dtype) if lstm else None
+        c_new = torch.empty(*c_shape, dtype=runner.dtype) if two else None
         if self._STATE_HAS_LAYERS:
             y = torch.empty(*h_shape[1:], dtype=runner.dtype)
         else:
@@ -242,8 +235,7 @@ class Stream:
                 return
             runner = self._runner
             h_shape, c_shape = module._state_shapes_for(runner, self.batch)
-            lstm = runner.family == 2
-            shapes = (h_shape, c_shape) if lstm else (h_shape,)
+            shapes = (h_shape, c_shape) if runner.num_states == 2 else (h_shape,)
             self._buffers = [[torch.zeros(s, dtype=runner.dtype) for s in shapes]
                              for _ in range(2)]
             if state is not None:
@@ -343,17 +335,10 @@ class CellStreaming(_Streaming):
     _STATE_HAS_LAYERS = False
 
     def _stream_spec(self):
-        kind = type(self).__name__
-        if kind.startswith("LSTM"):
-            mode = "lstm"
-        elif kind.startswith("GRU"):
-            mode = "gru"
-        else:
-            mode = f"rnn_{self.nonlinearity}"
         weights = [LayerWeights(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)]
         names = [n for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
                  if self._parameters.get(n) is not None]
-        return mode, weights, names
+        return self.mode, weights, names
 
     def _stream_result(self, y, h, c):
         return h, ((h, c) if c is not None else h)
@@ -369,7 +354,7 @@ class ElmanStreaming(_Streaming):
     _STATE_HAS_LAYERS = False
 
     def _stream_spec(self):
-        return (f"rnn_{self.hidden_activation}", [LayerWeights(self.W, self.U, self.b, None)],
+        return (self._recurrence.name, [LayerWeights(self.W, self.U, self.b, None)],
                 ["W", "U", "b"])
 
     def _stream_result(self, y, h, c):

@@ -1,24 +1,83 @@
 """The ``numba`` backend: fused CPU kernels with hand-written BPTT, for every cell family.
 
-It serves CPU calls in float32 and float64 for Elman (tanh, relu, σ), LSTM (with or without a
-projection) and GRU, with or without biases (or with only ``b_ih``, as ``ElmanRNN`` has), with
-per-sample lengths, reversed, with initial states that need gradients. It declines, with the
-reason, anything else (CUDA tensors, half precision), and the whole backend declines when numba
-or a BLAS library is missing — importing rnnkit never depends on numba being importable.
+It serves CPU calls in float32 and float64 for every cell with a registered kernel
+(:func:`register_cell_kernel`, by cell name; the built-in ones register in :mod:`.functions`):
+Elman (tanh, relu, σ), LSTM (with or without a projection) and GRU, with or without biases (or
+with only ``b_ih``, as ``ElmanRNN`` has), with per-sample lengths, reversed, with initial states
+that need gradients; and for streaming, a compiled step runner (:mod:`.step`). It declines, with
+the reason, anything else (CUDA tensors, half precision, cells without a kernel), and the whole
+backend declines when numba or a BLAS library is missing — importing rnnkit never depends on
+numba being importable.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from rnnkit.functional import LayerWeights, Recurrence, State
+from rnnkit.functional import CellSpec, LayerWeights, Recurrence, State
 from rnnkit.kernels.registry import LayerCall
 
 DTYPES = (torch.float32, torch.float64)
-_ELMAN_ACTIVATIONS = {"rnn_tanh": 0, "rnn_relu": 1, "rnn_sigmoid": 2}  # see cpu.elman
+
+#: (x (T, B, F), state, weights, lengths (B,) int64 array, reverse, grad) -> (out, final state),
+#: the inputs contiguous: a cell's fused layer entry point.
+LayerRunner = Callable[[Tensor, State, LayerWeights, np.ndarray, bool, bool], tuple[Tensor, State]]
+
+
+@dataclass(frozen=True)
+class CellKernel:
+    """The numba entry points of one cell, registered under the cell's name.
+
+    Attributes:
+        run_layer: one layer, one direction, with its hand-written BPTT (:data:`LayerRunner`).
+        step: ``(variant, act)`` of the compiled streaming step (:mod:`.step`), or None when
+            this cell has no compiled step (``layer.step`` then runs forward).
+    """
+
+    run_layer: LayerRunner
+    step: tuple[int, int] | None = None
+
+
+_CELL_KERNELS: dict[str, CellKernel] = {}
+# The modules that register cell kernels when imported; they need numba, so they load on the
+# first question about a cell once numba and a BLAS are known to work.
+KERNEL_MODULES = ["rnnkit.kernels.cpu.functions"]
+
+
+def register_cell_kernel(name: str, kernel: CellKernel) -> None:
+    """Register the numba entry points of the cell called ``name`` (replacing earlier ones)."""
+    _CELL_KERNELS[name] = kernel
+    from rnnkit.kernels.registry import _select_cached
+
+    _select_cached.cache_clear()
+
+
+def unregister_cell_kernel(name: str) -> CellKernel | None:
+    """Remove the numba entry points of cell ``name`` (if any) and return them."""
+    kernel = _CELL_KERNELS.pop(name, None)
+    from rnnkit.kernels.registry import _select_cached
+
+    _select_cached.cache_clear()
+    return kernel
+
+
+@functools.cache
+def _load_kernel_modules() -> None:
+    for module in KERNEL_MODULES:
+        importlib.import_module(module)
+
+
+def cell_kernel(name: str) -> CellKernel | None:
+    """The registered numba entry points of cell ``name``, or None (loads the kernel modules)."""
+    _load_kernel_modules()
+    return _CELL_KERNELS.get(name)
 
 
 @functools.cache
@@ -40,14 +99,37 @@ class NumbaBackend:
 
     name = "numba"
 
-    def unsupported_reason(self, call: LayerCall) -> str | None:
+    def _common_reason(self, call: LayerCall) -> str | None:
         if call.device_type != "cpu":
             return f"runs on the CPU only, got a {call.device_type} tensor"
         if call.dtype not in DTYPES:
             return f"supports float32 and float64, got {str(call.dtype).removeprefix('torch.')}"
-        if call.mode not in (*_ELMAN_ACTIVATIONS, "lstm", "gru"):
-            return f"has no kernel for mode {call.mode!r}"
         return environment_problem()
+
+    def unsupported_reason(self, call: LayerCall) -> str | None:
+        reason = self._common_reason(call)
+        if reason is None and cell_kernel(call.mode) is None:
+            reason = f"has no kernel for mode {call.mode!r}"
+        return reason
+
+    def step_unsupported_reason(self, call: LayerCall) -> str | None:
+        reason = self._common_reason(call)
+        if reason is None:
+            kernel = cell_kernel(call.mode)
+            if kernel is None:
+                reason = f"has no kernel for mode {call.mode!r}"
+            elif kernel.step is None:
+                reason = f"has no compiled step for mode {call.mode!r}"
+        return reason
+
+    def step_runner(self, cell: CellSpec, weights: Sequence[LayerWeights]):
+        """The compiled step of a unidirectional stack of ``cell`` (see :mod:`.step`)."""
+        from rnnkit.kernels.cpu.step import StepRunner
+
+        kernel = cell_kernel(cell.name)
+        if kernel is None or kernel.step is None:
+            raise ValueError(f"numba backend: no compiled step for cell {cell.name!r}")
+        return StepRunner(*kernel.step, weights)
 
     def run_layer(
         self,
@@ -58,38 +140,16 @@ class NumbaBackend:
         lengths: Tensor | None,
         reverse: bool,
     ) -> tuple[Tensor, State]:
-        from rnnkit.kernels.cpu import functions as fn
+        from rnnkit.kernels.cpu.functions import lengths_array
 
+        kernel = _CELL_KERNELS.get(recurrence.name) or cell_kernel(recurrence.name)
+        if kernel is None:
+            raise ValueError(f"numba backend: no kernel for mode {recurrence.name!r}")
         x = x.contiguous()  # (T, B, F); batch-first inputs arrive as a transposed view
         state = tuple(s.contiguous() for s in state)
-        w_ih, w_hh, b_ih, b_hh, w_hr = (
-            None if w is None else w.contiguous() for w in weights
+        weights = LayerWeights(*(None if w is None else w.contiguous() for w in weights))
+        lens = lengths_array(lengths, x.shape[0], x.shape[1])
+        grad = torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in (x, *state, *weights)
         )
-        lens = fn.lengths_array(lengths, x.shape[0], x.shape[1])
-        tensors = (x, *state, w_ih, w_hh, b_ih, b_hh, w_hr)
-        grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-        mode = recurrence.mode
-        if mode == "lstm":
-            h0, c0 = state
-            if grad:
-                out, h_n, c_n = fn.LSTMFunction.apply(
-                    x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lens, reverse
-                )
-            else:
-                out, h_n, c_n, _ = fn.lstm_forward(
-                    x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lens, reverse, False
-                )
-            return out, (h_n, c_n)
-        (h0,) = state
-        if mode == "gru":
-            if grad:
-                out, h_n = fn.GRUFunction.apply(x, h0, w_ih, w_hh, b_ih, b_hh, lens, reverse)
-            else:
-                out, h_n, _ = fn.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lens, reverse, False)
-            return out, (h_n,)
-        act = _ELMAN_ACTIVATIONS[mode]
-        if grad:
-            out, h_n = fn.ElmanFunction.apply(x, h0, w_ih, w_hh, b_ih, b_hh, lens, reverse, act)
-        else:
-            out, h_n = fn.elman_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lens, reverse, act)
-        return out, (h_n,)
+        return kernel.run_layer(x, state, weights, lens, reverse, grad)

@@ -7,9 +7,12 @@ logger when it is a real compilation rather than a cache load. The machine code 
 the sources (``__pycache__``, or ``$NUMBA_CACHE_DIR`` for read-only installs), so later processes
 start in well under a second.
 
-Each family's kernels are compiled for explicit signatures (C-contiguous arrays, int64 lengths and
-bounds, boolean flags), so a call that would silently trigger another specialisation shows up as
-an extra entry in :func:`compiled_signatures` (the tests check there is none).
+A family is a kernel module of this package, ``rnnkit.kernels.cpu.<family>``, that lists its
+compiled functions in a ``KERNELS`` dict (and in ``PREPARE_WITH`` the families it calls, e.g.
+``('products',)``). Each kernel is compiled for an explicit signature read off its parameter names
+(:data:`_ARGUMENT_KINDS`: C-contiguous arrays, int64 lengths and bounds, boolean flags), so a
+call that would silently trigger another specialisation shows up as an extra entry in
+:func:`compiled_signatures` (the tests check there is none).
 
 Caveat for development: numba invalidates a cached kernel when *its own* source file changes, not
 when a module it calls does (:mod:`.activations`, :mod:`.blas`, :mod:`._native`). An installed
@@ -19,10 +22,12 @@ the ``*.nbi``/``*.nbc`` files in ``rnnkit/kernels/cpu/__pycache__``.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import logging
 import threading
 import time
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import torch
@@ -30,84 +35,61 @@ from numba import types
 
 logger = logging.getLogger("rnnkit.kernels")
 
-_I1 = types.Array(types.int64, 1, "C")
-_b, _i = types.boolean, types.int64
+# One meaning per argument name across every kernel module, so that each kernel's signature is
+# read off its parameter names instead of being written out: 'rN' is an N-D C-contiguous array
+# of the dtype's real type, 'iN' of int64. A kernel with a new argument adds its name here.
+_ARGUMENT_KINDS = {
+    **dict.fromkeys(
+        ("gx", "out", "saved", "saved_c", "saved_m", "gates_saved", "d_out", "d_pre", "d_gx",
+         "d_hn", "d_gates", "d_proj"), "r3"),
+    **dict.fromkeys(
+        ("h0", "c0", "w_hh", "w_hr", "h_n", "c_n", "d_h_n", "d_c_n", "d_h0", "d_c0",
+         "d_pre_first", "d_first", "d_gh_first", "d_gates_first", "d_bias", "a", "b", "c"), "r2"),
+    **dict.fromkeys(("b_hn", "bias", "params", "sums"), "r1"),
+    "lengths": "i1",
+    "layout": "i2",
+    **dict.fromkeys(("reverse", "store", "trans_a", "trans_b"), "bool"),
+    **dict.fromkeys(
+        ("act", "variant", "b0", "b1", "row0", "row1", "batch", "x_addr", "h_addr", "c_addr",
+         "y_addr", "h_new_addr", "c_new_addr"), "int"),
+    "beta": "float64",
+}
 
 
-def _arrays(real: types.Float) -> tuple[Any, Any, Any]:
-    return tuple(types.Array(real, n, "C") for n in (1, 2, 3))
+def _numba_type(kind: str, real: types.Float) -> Any:
+    if kind[0] in "ri" and kind[1:].isdigit():
+        return types.Array(real if kind[0] == "r" else types.int64, int(kind[1]), "C")
+    return {"bool": types.boolean, "int": types.int64, "float64": types.float64}[kind]
 
 
-def _elman_signatures(real):
-    _, a2, a3 = _arrays(real)
-    return {
-        "forward": (a3, a2, a2, _I1, _b, _i, _i, _i, a3, a2),
-        "backward": (a3, a2, _I1, _b, _i, _i, _i, a3, a2, a3, a2, a2, a2),
-    }
+def signature(dispatcher: Any, real: types.Float) -> tuple:
+    """The explicit numba signature of a kernel, from its parameter names (see the kinds)."""
+    names = inspect.signature(dispatcher.py_func).parameters
+    missing = [n for n in names if n not in _ARGUMENT_KINDS]
+    if missing:
+        raise TypeError(f"{dispatcher.py_func.__qualname__}: no argument kind for {missing}; "
+                        "add them to rnnkit.kernels.cpu.compile._ARGUMENT_KINDS")
+    return tuple(_numba_type(_ARGUMENT_KINDS[n], real) for n in names)
 
 
-def _gru_signatures(real):
-    a1, a2, a3 = _arrays(real)
-    return {
-        "forward": (a3, a2, a2, a1, _I1, _b, _i, _i, a3, a2, _b, a3),
-        "backward": (a3, a3, a2, a2, _I1, _b, _i, _i, a3, a2, a3, a3, a2, a2, a2),
-    }
-
-
-def _lstm_signatures(real):
-    _, a2, a3 = _arrays(real)
-    return {
-        "forward": (a3, a2, a2, a2, a2, _I1, _b, _i, _i, a3, a2, a2, _b, a3, a3),
-        "backward": (a3, a3, a3, a2, a2, a2, _I1, _b, _i, _i, a3, a2, a2, a3, a3, a2, a2, a2,
-                     a2),
-    }
-
-
-def _step_signatures(real):
-    a1, _, _ = _arrays(real)
-    layout = types.Array(types.int64, 2, "C")
-    return {"step": (_i, _i, layout, a1, _i, _i, _i, _i, _i, _i, _i)}
-
-
-def _products_signatures(real):
-    a1, a2, _ = _arrays(real)
-    return {
-        "gemm_rows": (a2, a2, a2, a1, _b, _b, types.float64, _i, _i),
-        "column_sums_into": (a2, a1),
-    }
+def _module(family: str) -> ModuleType:
+    """The kernel module of ``family``: ``rnnkit.kernels.cpu.<family>``, defining KERNELS."""
+    module = None
+    if family.isidentifier():
+        try:
+            module = importlib.import_module(f"rnnkit.kernels.cpu.{family}")
+        except ModuleNotFoundError:
+            module = None
+    if module is None or not isinstance(getattr(module, "KERNELS", None), dict):
+        raise ValueError("family must name a kernel module of rnnkit.kernels.cpu that defines "
+                         f"KERNELS (e.g. 'gru', 'step', 'products'), got {family!r}")
+    return module
 
 
 def _dispatchers(family: str) -> dict[str, Any]:
-    if family == "elman":
-        from rnnkit.kernels.cpu import elman
-
-        return {"forward": elman.elman_forward, "backward": elman.elman_backward}
-    if family == "gru":
-        from rnnkit.kernels.cpu import gru
-
-        return {"forward": gru.gru_forward, "backward": gru.gru_backward}
-    if family == "lstm":
-        from rnnkit.kernels.cpu import lstm
-
-        return {"forward": lstm.lstm_forward, "backward": lstm.lstm_backward}
-    if family == "step":
-        from rnnkit.kernels.cpu import step
-
-        return {"step": step.stack_step}
-    if family == "products":
-        from rnnkit.kernels.cpu import products
-
-        return {"gemm_rows": products.gemm_rows, "column_sums_into": products.column_sums_into}
-    raise ValueError(f"family must be one of {list(_SIGNATURES)}, got {family!r}")
+    return dict(_module(family).KERNELS)
 
 
-_SIGNATURES = {
-    "elman": _elman_signatures,
-    "gru": _gru_signatures,
-    "lstm": _lstm_signatures,
-    "step": _step_signatures,
-    "products": _products_signatures,
-}
 _REALS = {torch.float32: types.float32, torch.float64: types.float64}
 
 
@@ -148,13 +130,15 @@ def kernels(family: str, dtype: torch.dtype) -> Kernels:
 def _prepare(family: str, dtype: torch.dtype) -> Kernels:
     if dtype not in _REALS:
         raise TypeError(f"numba kernels exist for float32 and float64, got {dtype}")
-    dispatchers = _dispatchers(family)
-    signatures = _SIGNATURES[family](_REALS[dtype])
-    # A cell family needs the product helpers too: prepare them under the same announcement.
-    extra = {} if family in ("step", "products") else _dispatchers("products")
-    extra_signatures = _SIGNATURES["products"](_REALS[dtype]) if extra else {}
-    cold = [n for n, d in dispatchers.items() if not _on_disk(d, signatures[n])]
-    cold += [n for n, d in extra.items() if not _on_disk(d, extra_signatures[n])]
+    module = _module(family)
+    real = _REALS[dtype]
+    dispatchers = dict(module.KERNELS)
+    # The families it calls (a cell family uses the product helpers) are prepared under the same
+    # announcement.
+    extra = {f"{used}.{name}": d for used in getattr(module, "PREPARE_WITH", ())
+             for name, d in _dispatchers(used).items()}
+    signatures = {name: signature(d, real) for name, d in (*dispatchers.items(), *extra.items())}
+    cold = [n for n, d in (*dispatchers.items(), *extra.items()) if not _on_disk(d, signatures[n])]
     label = f"{family} {str(dtype).removeprefix('torch.')}"
     if cold:
         logger.warning(
@@ -163,10 +147,8 @@ def _prepare(family: str, dtype: torch.dtype) -> Kernels:
             label,
         )
     start = time.perf_counter()
-    for name, dispatcher in dispatchers.items():
+    for name, dispatcher in (*dispatchers.items(), *extra.items()):
         dispatcher.compile(signatures[name])
-    for name, dispatcher in extra.items():
-        dispatcher.compile(extra_signatures[name])
     elapsed = time.perf_counter() - start
     timings[(family, dtype)] = (elapsed, bool(cold))
     logger.debug("%s kernels %s in %.2f s", label, "compiled" if cold else "loaded", elapsed)

@@ -150,3 +150,8 @@ def elman_backward(out, w_hh, lengths, reverse, act, b0, b1, d_out, d_h_n, d_pre
     d_h0[b0:b1] = dh
     d_pre_first[b0:b1] = delta  # step 0 is valid for every sample
     blas.set_threads_local(previous_threads)
+
+
+#: The compiled functions of this family, for :mod:`rnnkit.kernels.cpu.compile`.
+KERNELS = {"forward": elman_forward, "backward": elman_backward}
+PREPARE_WITH = ("products",)  # the input projection and weight gradients

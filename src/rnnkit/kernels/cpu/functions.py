@@ -21,6 +21,10 @@ Without autograd (``torch.no_grad()``, or nothing requires grad) the same forwar
 the ``Function`` wrapper and without storing anything for backward.
 
 Double backward is not implemented (``once_differentiable``): asking for it raises.
+
+Each family section ends by registering its cells' entry points with the backend
+(:func:`~rnnkit.kernels.cpu.backend.register_cell_kernel`): the layer runner and the variant of
+the compiled streaming step.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
 from rnnkit.kernels.cpu import compile as compiled
-from rnnkit.kernels.cpu import products
+from rnnkit.kernels.cpu import elman, products, step
+from rnnkit.kernels.cpu.backend import CellKernel, register_cell_kernel
 from rnnkit.kernels.cpu.parallel import batch_slices, run_slices
 
 _EMPTY: dict[torch.dtype, Tensor] = {}
@@ -162,6 +167,22 @@ class ElmanFunction(torch.autograd.Function):
         return dx, d_h0, dw_ih, dw_hh, db_ih, db_hh, None, None, None
 
 
+def _elman_runner(act: int):
+    """The layer entry point of the Elman cell with activation code ``act``."""
+
+    def run(x, state, w, lens, reverse, grad):
+        (h0,) = state
+        args = (x, h0, w.w_ih, w.w_hh, w.b_ih, w.b_hh, lens, reverse, act)
+        out, h_n = ElmanFunction.apply(*args) if grad else elman_forward(*args)
+        return out, (h_n,)
+
+    return run
+
+
+for _name, _act in (("rnn_tanh", "tanh"), ("rnn_relu", "relu"), ("rnn_sigmoid", "sigmoid")):
+    _code = elman.ACTIVATIONS[_act]
+    register_cell_kernel(_name, CellKernel(_elman_runner(_code), step=(step.ELMAN, _code)))
+
 # ---- GRU -------------------------------------------------------------------------------------
 
 def _gru_biases(b_ih, b_hh, hidden, dtype) -> tuple[Tensor | None, Tensor]:
@@ -239,6 +260,18 @@ class GRUFunction(torch.autograd.Function):
         return dx, d_h0, dw_ih, dw_hh, db_ih, db_hh, None, None
 
 
+def _run_gru(x, state, w, lens, reverse, grad):
+    (h0,) = state
+    args = (x, h0, w.w_ih, w.w_hh, w.b_ih, w.b_hh, lens, reverse)
+    if grad:
+        out, h_n = GRUFunction.apply(*args)
+    else:
+        out, h_n, _ = gru_forward(*args, False)
+    return out, (h_n,)
+
+
+register_cell_kernel("gru", CellKernel(_run_gru, step=(step.GRU, 0)))
+
 # ---- LSTM ------------------------------------------------------------------------------------
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, reverse, store):
@@ -312,3 +345,16 @@ class LSTMFunction(torch.autograd.Function):
             dw_hr = products.matmul(d_proj.reshape(-1, out_size), saved_m.reshape(-1, hidden),
                                     trans_a=True)
         return dx, d_h0, d_c0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, None, None
+
+
+def _run_lstm(x, state, w, lens, reverse, grad):
+    h0, c0 = state
+    args = (x, h0, c0, w.w_ih, w.w_hh, w.b_ih, w.b_hh, w.w_hr, lens, reverse)
+    if grad:
+        out, h_n, c_n = LSTMFunction.apply(*args)
+    else:
+        out, h_n, c_n, _ = lstm_forward(*args, False)
+    return out, (h_n, c_n)
+
+
+register_cell_kernel("lstm", CellKernel(_run_lstm, step=(step.LSTM, 0)))

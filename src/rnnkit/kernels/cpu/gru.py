@@ -164,3 +164,8 @@ def gru_backward(saved, out, h0, w_hh, lengths, reverse, b0, b1, d_out, d_h_n, d
     d_h0[b0:b1] = dh
     d_gh_first[b0:b1] = delta
     blas.set_threads_local(previous_threads)
+
+
+#: The compiled functions of this family, for :mod:`rnnkit.kernels.cpu.compile`.
+KERNELS = {"forward": gru_forward, "backward": gru_backward}
+PREPARE_WITH = ("products",)  # the input projection and weight gradients

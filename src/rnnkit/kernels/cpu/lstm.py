@@ -228,3 +228,8 @@ def lstm_backward(gates_saved, saved_c, saved_m, c0, w_hh, w_hr, lengths, revers
     else:
         d_gates_first[b0:b1] = delta
     blas.set_threads_local(previous_threads)
+
+
+#: The compiled functions of this family, for :mod:`rnnkit.kernels.cpu.compile`.
+KERNELS = {"forward": lstm_forward, "backward": lstm_backward}
+PREPARE_WITH = ("products",)  # the input projection and weight gradients

@@ -57,13 +57,13 @@ def gemm_rows(a, b, c, bias, trans_a, trans_b, beta, row0, row1):
 
 
 @njit(**KERNEL_OPTIONS)
-def column_sums_into(a, out):
-    """out[j] = Σ_i a[i, j] for a C-contiguous 2-D ``a``."""
-    out[:] = 0.0
+def column_sums_into(a, sums):
+    """sums[j] = Σ_i a[i, j] for a C-contiguous 2-D ``a``."""
+    sums[:] = 0.0
     for i in range(a.shape[0]):
         row = a[i]
-        for j in range(out.shape[0]):
-            out[j] += row[j]
+        for j in range(sums.shape[0]):
+            sums[j] += row[j]
 
 
 def _array(t: Tensor) -> np.ndarray:
@@ -115,3 +115,7 @@ def contiguous(t: Tensor) -> Tensor:
     if t.is_contiguous():
         return t
     return torch.from_numpy(np.ascontiguousarray(t.detach().numpy()))
+
+
+#: The compiled functions of this module, for :mod:`rnnkit.kernels.cpu.compile`.
+KERNELS = {"gemm_rows": gemm_rows, "column_sums_into": column_sums_into}

@@ -17,8 +17,8 @@ full-sequence stack. Shapes: L layers, B batch, F input, H hidden, H_out = P or 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -28,9 +28,11 @@ from rnnkit.functional import LayerWeights
 from rnnkit.kernels.cpu._native import KERNEL_OPTIONS, pointer_from_address
 from rnnkit.kernels.cpu.activations import sigmoid, tanh
 
-FAMILIES = {"rnn_tanh": (0, 0), "rnn_relu": (0, 1), "rnn_sigmoid": (0, 2), "gru": (1, 0),
-            "lstm": (2, 0)}
-_GATES = (1, 3, 4)
+# The cell updates this kernel has, chosen per call by ``variant`` (a compiled kernel needs the
+# choice as a value). Each cell's kernel registration names its variant and activation code
+# (:mod:`rnnkit.kernels.cpu.functions`); nothing here knows the cells' names.
+ELMAN, GRU, LSTM = range(3)
+_GATES = (1, 3, 4)  # gate blocks of each variant
 # Columns of the per-layer layout table (offsets into the flat buffer; -1 when absent).
 IN, HIDDEN, OUT, W_IH, W_HH, BIAS, B_HN, W_HR = range(8)
 
@@ -57,12 +59,13 @@ def _add_product(g, w, v):
 
 
 @njit(**KERNEL_OPTIONS)
-def stack_step(family, act, layout, params, batch, x_addr, h_addr, c_addr, y_addr, h_new_addr,
+def stack_step(variant, act, layout, params, batch, x_addr, h_addr, c_addr, y_addr, h_new_addr,
                c_new_addr):
     """Advance every layer by one step, reading and writing tensors through their addresses.
 
     Args:
-        family: 0 Elman, 1 GRU, 2 LSTM.  act: Elman activation (0 tanh, 1 relu, 2 σ).
+        variant: :data:`ELMAN`, :data:`GRU` or :data:`LSTM`.  act: Elman activation code
+            (:data:`rnnkit.kernels.cpu.elman.ACTIVATIONS`).
         layout: (L, 8) int64 table of sizes and offsets (columns IN … W_HR).
         params: the flat buffer of transposed weights and summed biases.
         batch: B.  x_addr: x (B, F).  h_addr, c_addr: state (L, B, H_out), (L, B, H) (c only
@@ -70,7 +73,7 @@ def stack_step(family, act, layout, params, batch, x_addr, h_addr, c_addr, y_add
             L = 1.  h_new_addr, c_new_addr: the new state.
     """
     layers, hidden, out_size = layout.shape[0], layout[0, HIDDEN], layout[0, OUT]
-    gates = _GATES[family] * hidden
+    gates = _GATES[variant] * hidden
     zero = params.dtype.type(0.0)
     x = carray(pointer_from_address(x_addr, params), (batch, layout[0, IN]))
     h_new = carray(pointer_from_address(h_new_addr, params), (layers, batch, out_size))
@@ -80,7 +83,7 @@ def stack_step(family, act, layout, params, batch, x_addr, h_addr, c_addr, y_add
         h = np.zeros((layers, batch, out_size), params.dtype)
     else:
         h = carray(pointer_from_address(h_addr, params), (layers, batch, out_size))
-    if family == 2:
+    if variant == LSTM:
         c_new = carray(pointer_from_address(c_new_addr, params), (layers, batch, hidden))
         if c_addr == 0:
             c = np.zeros((layers, batch, hidden), params.dtype)
@@ -104,14 +107,14 @@ def stack_step(family, act, layout, params, batch, x_addr, h_addr, c_addr, y_add
             else:
                 g[:] = zero
             _add_product(g, wi, x[b] if layer == 0 else h_new[layer - 1, b])
-            if family == 1:
+            if variant == GRU:
                 gh[:] = zero
                 target = gh
             else:
                 target = g
             _add_product(target, wh, h[layer, b])
             hn = h_new[layer, b]
-            if family == 0:
+            if variant == ELMAN:
                 if act == 0:
                     for j in range(hidden):
                         hn[j] = tanh(g[j])
@@ -121,7 +124,7 @@ def stack_step(family, act, layout, params, batch, x_addr, h_addr, c_addr, y_add
                 else:
                     for j in range(hidden):
                         hn[j] = sigmoid(g[j])
-            elif family == 1:
+            elif variant == GRU:
                 b_hn = layout[layer, B_HN]
                 if b_hn >= 0:
                     gh[2 * hidden :] += params[b_hn : b_hn + hidden]
@@ -150,29 +153,40 @@ def stack_step(family, act, layout, params, batch, x_addr, h_addr, c_addr, y_add
     y[:, :] = h_new[layers - 1]
 
 
-@dataclass(frozen=True)
-class StepPlan:
-    """Weights of a unidirectional stack laid out for :func:`stack_step`.
+class StepRunner:
+    """The compiled step of a unidirectional stack, with its weights laid out for it.
+
+    The weights (``weights[l]`` for layer l) are copied into one flat buffer once, here; build a
+    new runner when they change. ``run(batch, x, h, c, y, h_new, c_new)`` is :func:`stack_step`
+    with the layout bound (a ``functools.partial``: no Python frame of its own per step); see
+    :class:`rnnkit.kernels.StepRunner` for the arguments.
 
     Attributes:
-        family, act: codes of :data:`FAMILIES`.  layout: (L, 8) int64.  params: flat buffer.
-        dtype: the torch dtype of the weights.  input_size, hidden_size, out_size, num_layers.
+        variant, act: the cell update (:data:`ELMAN`, :data:`GRU`, :data:`LSTM`) and activation.
+        layout: (L, 8) int64.  params: flat buffer.  dtype: the weights' torch dtype.
+        input_size, hidden_size, out_size, num_layers, num_states (1, or 2 for LSTM's (h, c)).
     """
 
-    family: int
-    act: int
-    layout: np.ndarray
-    params: np.ndarray
-    dtype: torch.dtype
-    input_size: int
-    hidden_size: int
-    out_size: int
-    num_layers: int
+    __slots__ = ("act", "dtype", "hidden_size", "input_size", "layout", "num_layers",
+                 "num_states", "out_size", "params", "run", "variant")
+
+    def __init__(self, variant: int, act: int, weights: Sequence[LayerWeights]) -> None:
+        from rnnkit.kernels.cpu import compile as compiled
+
+        self.variant, self.act = variant, act
+        self.layout, self.params = _layout(variant, weights)
+        first = weights[0]
+        self.dtype = first.w_ih.dtype
+        self.input_size = first.w_ih.shape[1]
+        self.hidden_size, self.out_size = int(self.layout[0, HIDDEN]), int(self.layout[0, OUT])
+        self.num_layers = len(weights)
+        self.num_states = 2 if variant == LSTM else 1
+        kernel = compiled.kernels("step", self.dtype).step
+        self.run = functools.partial(kernel, variant, act, self.layout, self.params)
 
 
-def build_plan(mode: str, weights: Sequence[LayerWeights]) -> StepPlan:
-    """Lay out one direction's weights (``weights[l]`` for layer l) for :func:`stack_step`."""
-    family, act = FAMILIES[mode]
+def _layout(variant: int, weights: Sequence[LayerWeights]) -> tuple[np.ndarray, np.ndarray]:
+    """(layout (L, 8) int64, flat params) of one direction's weights for :func:`stack_step`."""
     chunks: list[np.ndarray] = []
     rows = []
     offset = 0
@@ -187,9 +201,9 @@ def build_plan(mode: str, weights: Sequence[LayerWeights]) -> StepPlan:
         return offset - flat.size
 
     for w in weights:
-        hidden = w.w_hh.shape[0] // _GATES[family]
+        hidden = w.w_hh.shape[0] // _GATES[variant]
         out_size = w.w_hh.shape[1]
-        if family == 1:
+        if variant == GRU:
             # b_hn stays apart (it is multiplied by r); the r, z blocks of b_hh fold into b_ih.
             b_hh = w.b_hh
             folded = (
@@ -205,15 +219,8 @@ def build_plan(mode: str, weights: Sequence[LayerWeights]) -> StepPlan:
             put(w.w_ih.t()), put(w.w_hh.t()), put(bias), put(b_hn),
             put(None if w.w_hr is None else w.w_hr.t()),
         ])
-    first = weights[0]
-    return StepPlan(
-        family=family,
-        act=act,
-        layout=np.array(rows, dtype=np.int64),
-        params=np.ascontiguousarray(np.concatenate(chunks)),
-        dtype=first.w_ih.dtype,
-        input_size=first.w_ih.shape[1],
-        hidden_size=rows[0][1],
-        out_size=rows[0][2],
-        num_layers=len(rows),
-    )
+    return np.array(rows, dtype=np.int64), np.ascontiguousarray(np.concatenate(chunks))
+
+
+#: The compiled functions of this module, for :mod:`rnnkit.kernels.cpu.compile`.
+KERNELS = {"step": stack_step}
