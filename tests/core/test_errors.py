@@ -6,22 +6,23 @@ import pytest
 
 import rnnkit
 import rnnkit.config
-import rnnkit.train
-import rnnkit.train.config
 from rnnkit.errors import ConfigError, PlotDependencyError, RNNKitError
+from rnnkit.train import config as train_config
 
 
 def test_one_config_error_class():
-    assert rnnkit.config.ConfigError is rnnkit.train.config.ConfigError is ConfigError
-    assert rnnkit.train.ConfigError is ConfigError
+    from rnnkit.train import ConfigError as engine_error
+
+    assert rnnkit.config.ConfigError is train_config.ConfigError is ConfigError
+    assert engine_error is ConfigError
     assert issubclass(ConfigError, RNNKitError) and issubclass(ConfigError, ValueError)
 
 
 def test_except_config_error_of_the_config_module_catches_the_training_config_error():
     with pytest.raises(rnnkit.config.ConfigError, match=r"TrainConfig: epochs must be an int"):
-        rnnkit.train.TrainConfig(epochs=0)
+        train_config.TrainConfig(epochs=0)
     try:
-        rnnkit.train.TrainConfig.from_dict({"clip_nrom": 1.0})
+        train_config.TrainConfig.from_dict({"clip_nrom": 1.0})
     except rnnkit.config.ConfigError as err:
         assert "unknown option(s) 'clip_nrom' (did you mean 'clip_norm'?)" in str(err)
     else:  # pragma: no cover
@@ -31,7 +32,9 @@ def test_except_config_error_of_the_config_module_catches_the_training_config_er
 def test_plot_dependency_error_is_an_import_error_of_rnnkit():
     assert issubclass(PlotDependencyError, RNNKitError)
     assert issubclass(PlotDependencyError, ImportError)
-    assert rnnkit.train.PlotDependencyError is PlotDependencyError
+    from rnnkit.train import PlotDependencyError as engine_error
+
+    assert engine_error is PlotDependencyError
 
 
 def test_version_comes_from_the_package_metadata(monkeypatch):

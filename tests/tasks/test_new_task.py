@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import pytest
@@ -62,7 +62,7 @@ class AddingTask(Task):
     artifact_kind = "adding-regressor"
     description = "sum of the two marked numbers of a sequence (a test task)"
     config_class = AddingConfig
-    training_base = {"epochs": 3, "lr": 1e-2}
+    training_base: ClassVar[dict[str, Any]] = {"epochs": 3, "lr": 1e-2}
 
     def prepare(self, config: AddingConfig, training: Any, say: Any) -> Prepared:
         x, y = adding_problem(256, config.length, seed=training.seed)

@@ -15,9 +15,6 @@ import torch
 
 from rnnkit.bench.process import run_probe
 
-#: The kernel families of ``rnnkit.kernels.cpu.compile`` (cell families plus shared helpers).
-FAMILIES = ("elman", "gru", "lstm", "step", "products")
-
 
 def prepare_kernels() -> dict[str, Any]:
     """Seconds to import the compile module and to prepare every float32 kernel family here.
@@ -28,7 +25,7 @@ def prepare_kernels() -> dict[str, Any]:
     from rnnkit.kernels.cpu import compile as compiled
 
     t1 = time.perf_counter()
-    for family in FAMILIES:
+    for family in compiled.families():  # cell families plus shared helpers
         compiled.kernels(family, torch.float32)
     t2 = time.perf_counter()
     return {"import": t1 - t0, "kernels": t2 - t1,

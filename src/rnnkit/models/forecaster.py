@@ -55,12 +55,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.nn import GRU, LSTM, RNN
+from rnnkit.models.backbone import model_cells, recurrent_layer
 
 if TYPE_CHECKING:
     from rnnkit.data.batching import SequenceBatch
 
-CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 DECODERS = ("direct", "autoregressive")
 LIKELIHOODS = ("gaussian", "quantile", "point")
 _SIGMA_MIN = 1e-3  # floor on σ (normalised units) so the likelihood cannot blow up
@@ -139,7 +138,7 @@ class Forecaster(nn.Module):
         self.horizon = _check_int("horizon", horizon, 1)
         self.n_covariates = _check_int("n_covariates", n_covariates, 0)
         self.n_known = _check_int("n_known", n_known, 0)
-        self.cell = _check_choice("cell", cell, list(CELLS))
+        self.cell = _check_choice("cell", cell, list(model_cells()))
         self.hidden_size = _check_int("hidden_size", hidden_size, 1)
         self.num_layers = _check_int("num_layers", num_layers, 1)
         self.decoder = _check_choice("decoder", decoder, DECODERS)
@@ -174,7 +173,8 @@ class Forecaster(nn.Module):
             self.likelihood
         ]
         directions = 2 if self.bidirectional else 1
-        self.encoder = CELLS[self.cell](
+        self.encoder = recurrent_layer(
+            self.cell,
             self.n_targets + self.n_covariates + self.n_known,
             self.hidden_size,
             num_layers=self.num_layers,

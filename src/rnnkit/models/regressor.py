@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-import rnnkit.nn as rnn
+from rnnkit.models.backbone import model_cells, recurrent_layer
 
 if TYPE_CHECKING:
     from rnnkit.data import SequenceBatch
 
-CELLS = ("lstm", "gru", "rnn")
 
 
 class SequenceRegressor(nn.Module):
@@ -62,8 +61,10 @@ class SequenceRegressor(nn.Module):
         backend: str = "auto",
     ) -> None:
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"SequenceRegressor: cell must be one of {list(CELLS)}, got {cell!r}")
+        if cell not in model_cells():
+            raise ValueError(
+                f"SequenceRegressor: cell must be one of {list(model_cells())}, got {cell!r}"
+            )
         if forget_bias is not None and cell != "lstm":
             raise ValueError(
                 f"SequenceRegressor: forget_bias applies to cell='lstm' only, got cell={cell!r}"
@@ -76,12 +77,9 @@ class SequenceRegressor(nn.Module):
             "batch_first": True,
             "backend": backend,
         }
-        if cell == "lstm":
-            self.backbone: nn.Module = rnn.LSTM(input_size, hidden_size, **common)
-        elif cell == "gru":
-            self.backbone = rnn.GRU(input_size, hidden_size, **common)
-        else:
-            self.backbone = rnn.RNN(input_size, hidden_size, nonlinearity=nonlinearity, **common)
+        self.backbone: nn.Module = recurrent_layer(
+            cell, input_size, hidden_size, nonlinearity=nonlinearity, **common
+        )
         self.head = nn.Linear(hidden_size, output_size)
         self.cell, self.output_size, self.tolerance = cell, output_size, tolerance
         if forget_bias is not None:

@@ -20,11 +20,10 @@ from typing import Union
 import torch
 from torch import Tensor, nn
 
-from rnnkit import nn as rnn
+from rnnkit.models.backbone import model_cells, recurrent_layer
 from rnnkit.models.frame_encoder import FrameEncoder
 
 INPUT_KINDS = ("features", "tokens", "frames")
-CELLS = ("lstm", "gru", "rnn")
 
 #: A recurrent state as ``rnnkit.nn`` layers return it: h_n, or (h_n, c_n) for an LSTM.
 State = Union[Tensor, tuple[Tensor, Tensor]]  # noqa: UP007 - a runtime alias
@@ -84,7 +83,7 @@ class SequenceEncoder(nn.Module):
         super().__init__()
         owner = type(self).__name__
         self.input_kind = check_choice(owner, "input_kind", input_kind, INPUT_KINDS)
-        self.cell = check_choice(owner, "cell", cell, CELLS)
+        self.cell = check_choice(owner, "cell", cell, model_cells())
         self.hidden_size = check_positive(owner, "hidden_size", hidden_size)
         self.num_layers = check_positive(owner, "num_layers", num_layers)
         self.bidirectional = bool(bidirectional)
@@ -107,8 +106,8 @@ class SequenceEncoder(nn.Module):
                 raise ValueError(f"{owner}: input_kind='frames' needs frame_shape, got None")
             rnn_input = check_positive(owner, "frame_features", frame_features)
             self.frames = FrameEncoder(frame_shape, frame_features)
-        layer_cls = {"lstm": rnn.LSTM, "gru": rnn.GRU, "rnn": rnn.RNN}[cell]
-        self.rnn = layer_cls(
+        self.rnn = recurrent_layer(
+            cell,
             rnn_input,
             hidden_size,
             num_layers=num_layers,
@@ -156,7 +155,7 @@ class SequenceEncoder(nn.Module):
     def top_state(self, state: State) -> Tensor:
         """The top layer's final hidden state (B, D·H): for a bidirectional stack the forward
         direction's state at step ℓ beside the backward direction's at step 1."""
-        h_n = state[0] if self.cell == "lstm" else state  # (L·D, B, H)
+        h_n = state[0] if isinstance(state, tuple) else state  # h of (h, c, ...): (L·D, B, H)
         top = h_n[-self.directions :]  # (D, B, H)
         return top.permute(1, 0, 2).reshape(top.shape[1], -1)
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from rnnkit.core.checks import choice_problems, int_problems
 from rnnkit.data.classification_data import FORMATS
+from rnnkit.models.backbone import model_cells
 from rnnkit.tasks.pipeline import TaskConfig
 
 #: Training options that suit classification; :func:`default_training` adds the dataset's own.
@@ -101,7 +102,7 @@ class ClassifyConfig(TaskConfig):
     truncation: which side of a long text is cut: 'end' keeps the beginning, 'start' the end.
     normalization: numeric inputs: 'channel' (mean and std per channel), 'global' (one mean
         and std, e.g. pixels) or 'none'; fit on the training split.
-    cell: recurrent cell, 'lstm', 'gru' or 'rnn'.
+    cell: recurrent cell, 'lstm', 'gru', 'rnn' (Elman) or another cell of the cell table.
     hidden_size: hidden units per layer and direction.
     num_layers: stacked recurrent layers.
     bidirectional: run each layer in both directions.
@@ -136,7 +137,7 @@ class ClassifyConfig(TaskConfig):
     max_length: int | None = None
     truncation: Literal["end", "start"] = "end"
     normalization: Literal["channel", "global", "none"] | None = None
-    cell: Literal["lstm", "gru", "rnn"] | None = None
+    cell: str | None = None
     hidden_size: int | None = None
     num_layers: int = 1
     bidirectional: bool | None = None
@@ -161,7 +162,7 @@ def _problems(c: ClassifyConfig) -> list[str]:
             ("tokenizer", (None, "word", "char")),
             ("truncation", ("end", "start")),
             ("normalization", (None, "channel", "global", "none")),
-            ("cell", (None, "lstm", "gru", "rnn")),
+            ("cell", (None, *model_cells())),
             ("pooling", (None, "last", "mean", "max", "attention")),
             ("class_weights", ("none", "balanced")),
         ),

@@ -15,7 +15,8 @@ from rnnkit.data.registry import list_datasets
 from rnnkit.data.scaling import NORMALIZATIONS, TRANSFORMS
 from rnnkit.data.series_datasets import FORECAST_DEFAULTS
 from rnnkit.data.timeseries import GAP_POLICIES, MISSING_POLICIES
-from rnnkit.models.forecaster import CELLS, DECODERS, LIKELIHOODS
+from rnnkit.models.backbone import model_cells
+from rnnkit.models.forecaster import DECODERS, LIKELIHOODS
 from rnnkit.tasks.pipeline import TaskConfig
 
 
@@ -55,7 +56,7 @@ class ForecastConfig(TaskConfig):
     likelihood: 'gaussian' (mean and spread), 'quantile' (pinball loss) or 'point' (squared
         error, no intervals).
     interval: coverage of the prediction interval, e.g. 0.8 for the 10%–90% quantiles.
-    cell: recurrent cell, 'lstm', 'gru' or 'rnn'.
+    cell: recurrent cell, 'lstm', 'gru', 'rnn' (Elman) or another cell of the cell table.
     hidden_size: hidden units per layer.
     num_layers: stacked recurrent layers.
     dropout: dropout between layers and before the head.
@@ -84,7 +85,7 @@ class ForecastConfig(TaskConfig):
     decoder: Literal["direct", "autoregressive"] = "direct"
     likelihood: Literal["gaussian", "quantile", "point"] = "gaussian"
     interval: float = 0.8
-    cell: Literal["lstm", "gru", "rnn"] = "lstm"
+    cell: str = "lstm"
     hidden_size: int = 64
     num_layers: int = 1
     dropout: float = 0.0
@@ -107,7 +108,7 @@ def _problems(c: ForecastConfig) -> list[str]:
             ("transform", (None, *TRANSFORMS)),
             ("decoder", DECODERS),
             ("likelihood", LIKELIHOODS),
-            ("cell", tuple(CELLS)),
+            ("cell", model_cells()),
         ),
     )
     out += int_problems(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rnnkit.core.checks import choice_problems, int_problems
+from rnnkit.models.backbone import model_cells
 from rnnkit.tasks.pipeline import TaskConfig
 
 #: Training options that suit tagging; :func:`default_training` adds the dataset's own.
@@ -51,7 +52,7 @@ class TagConfig(TaskConfig):
     min_freq: a token needs this many occurrences in training to get its own id.
     max_vocab: at most this many token ids, padding and unknown included.
     max_length: longer sequences are cut into consecutive pieces of at most this many tokens.
-    cell: recurrent cell, 'lstm', 'gru' or 'rnn'.
+    cell: recurrent cell, 'lstm', 'gru', 'rnn' (Elman) or another cell of the cell table.
     hidden_size: hidden units per layer and direction (None: the dataset's, 64 for
         chinese-segmentation, else 128).
     num_layers: stacked recurrent layers.
@@ -73,7 +74,7 @@ class TagConfig(TaskConfig):
     min_freq: int = 2
     max_vocab: int | None = 20000
     max_length: int = 100
-    cell: Literal["lstm", "gru", "rnn"] = "lstm"
+    cell: str = "lstm"
     hidden_size: int | None = None
     num_layers: int = 1
     bidirectional: bool = True
@@ -88,7 +89,7 @@ class TagConfig(TaskConfig):
             (
                 ("format", ("auto", "jsonl", "conll", "slash")),
                 ("tokenizer", (None, "word", "char")),
-                ("cell", ("lstm", "gru", "rnn")),
+                ("cell", model_cells()),
             ),
         )
         problems += int_problems(

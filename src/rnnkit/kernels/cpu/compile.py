@@ -86,6 +86,21 @@ def _module(family: str) -> ModuleType:
     return module
 
 
+def families() -> tuple[str, ...]:
+    """Every kernel family: the modules of ``rnnkit.kernels.cpu`` that define ``KERNELS``."""
+    import pkgutil
+
+    import rnnkit.kernels.cpu as package
+
+    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__))
+    return tuple(
+        n for n in names
+        if not n.startswith("_")
+        and isinstance(getattr(importlib.import_module(f"{package.__name__}.{n}"), "KERNELS", None),
+                       dict)
+    )
+
+
 def _dispatchers(family: str) -> dict[str, Any]:
     return dict(_module(family).KERNELS)
 
