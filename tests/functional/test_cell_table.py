@@ -205,3 +205,19 @@ def test_a_new_cell_trains_through_the_engine(gated) -> None:
     assert losses[-1] < 0.7 * losses[0], losses
     # Every parameter of the new cell was trained (its gradients came through autograd).
     assert all(not torch.equal(p, before[n]) for n, p in model.backbone.named_parameters())
+
+
+def test_a_new_cell_reaches_every_task_model_and_config(gated) -> None:
+    from rnnkit.models import Forecaster, SequenceClassifier
+    from rnnkit.models.backbone import model_cells
+    from rnnkit.tasks.classify_config import ClassifyConfig
+
+    assert model_cells()[:3] == ("lstm", "gru", "rnn") and NAME in model_cells()
+    model = SequenceClassifier(3, input_kind="features", input_size=2, cell=NAME, hidden_size=4)
+    probs = model.predict_proba(torch.randn(5, 7, 2), torch.tensor([7, 6, 5, 4, 1]))
+    assert probs.shape == (5, 3) and torch.allclose(probs.sum(-1), torch.ones(5))
+    forecaster = Forecaster(1, 2, cell=NAME, hidden_size=4)
+    assert forecaster.encoder.mode == NAME
+    assert ClassifyConfig(cell=NAME).cell == NAME
+    with pytest.raises(ValueError, match=r"cell must be one of .*'gated_test'.*got 'gated'"):
+        ClassifyConfig(cell="gated")
