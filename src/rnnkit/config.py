@@ -84,7 +84,17 @@ def options_of(classes: Sequence[type]) -> dict[str, Option]:
 
 
 def field_help(cls: type) -> dict[str, str]:
-    """Help text per field, parsed from ``cls``'s docstring (``name: text`` lines)."""
+    """Help text per field, parsed from ``cls``'s docstring (``name: text`` lines); fields
+    inherited from a dataclass base take their help from that base's docstring."""
+    helps: dict[str, str] = {}
+    for base in reversed(cls.__mro__[1:]):
+        if dataclasses.is_dataclass(base):
+            helps.update(_docstring_help(base))
+    helps.update(_docstring_help(cls))
+    return helps
+
+
+def _docstring_help(cls: type) -> dict[str, str]:
     doc = cls.__doc__ or ""
     names = {f.name for f in dataclasses.fields(cls)}
     helps: dict[str, str] = {}

@@ -30,6 +30,7 @@ import pandas as pd
 
 from rnnkit.core.checks import check_choice
 from rnnkit.core.suggest import did_you_mean
+from rnnkit.data.csv_dialect import parse_dates, read_csv
 from rnnkit.data.frequency import Frequency, infer_frequency
 
 MISSING_POLICIES = ("error", "drop", "ffill", "interpolate")
@@ -42,8 +43,17 @@ _EXAMPLES = 5  # how many offending locations an error message or report lists
 # --------------------------------------------------------------------------------------------
 
 
-def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a CSV (``.csv``, ``.csv.gz``, ``.tsv``) or Parquet (``.parquet``, ``.pq``) file.
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    sep: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    notes: list[str] | None = None,
+) -> pd.DataFrame:
+    """Read a CSV (``.csv``, ``.csv.gz``, ``.txt``, ``.tsv``) or Parquet (``.parquet``, ``.pq``)
+    file. A CSV's separator, decimal mark and encoding are detected where not given
+    (:mod:`rnnkit.data.csv_dialect`); what was detected is appended to ``notes``.
 
     Raises:
         ValueError: the file does not exist, has an unknown extension, cannot be parsed, or has
@@ -57,10 +67,17 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     try:
         if name.endswith((".parquet", ".pq")):
             frame = _read_parquet(p)
-        elif name.endswith((".csv", ".csv.gz", ".txt")):
-            frame = pd.read_csv(p)
-        elif name.endswith((".tsv", ".tsv.gz")):
-            frame = pd.read_csv(p, sep="\t")
+        elif name.endswith((".csv", ".txt", ".tsv")):
+            if name.endswith(".tsv") and sep is None:
+                sep = "\t"
+            frame, dialect = read_csv(p, sep=sep, decimal=decimal, encoding=encoding)
+            if notes is not None:
+                notes.extend(dialect.notes)
+        elif name.endswith((".csv.gz", ".tsv.gz")):  # compressed: no sniffing, given or default
+            default = "\t" if name.endswith(".tsv.gz") else ","
+            frame = pd.read_csv(
+                p, sep=sep or default, decimal=decimal or ".", encoding=encoding or "utf-8"
+            )
         else:
             raise ValueError(
                 f"data must be a file ending in .csv, .csv.gz, .tsv or .parquet, got {str(p)!r}"
@@ -139,6 +156,7 @@ class QualityReport:
     missing_values: dict[str, int] = field(default_factory=dict)  # column -> NaN/Inf handled
     dropped_rows: int = 0
     reordered: bool = False
+    reading: list[str] = field(default_factory=list)  # how the file was read, if detected
 
     @property
     def missing_steps(self) -> int:
@@ -152,6 +170,7 @@ class QualityReport:
         """A short human-readable account, one finding per line."""
         n_rows = sum(s.rows for s in self.series)
         out = [f"{len(self.series)} series, {n_rows} rows, frequency {self.frequency}"]
+        out += self.reading
         if self.reordered:
             out.append("rows were not in time order; sorted by series and time")
         for column, count in self.missing_values.items():
@@ -208,6 +227,7 @@ class QualityReport:
             "missing_values": dict(self.missing_values),
             "dropped_rows": self.dropped_rows,
             "reordered": self.reordered,
+            "reading": list(self.reading),
             "missing_steps": self.missing_steps,
             "irregular": self.irregular,
             "series": [asdict(s) for s in self.series],
@@ -274,6 +294,11 @@ def load_series_table(
     covariates: Sequence[str] = (),
     missing: str = "error",
     gaps: str = "keep",
+    sep: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    dayfirst: bool | None = None,
+    time_format: str | None = None,
 ) -> SeriesTable:
     """Read and check a forecasting table.
 
@@ -288,6 +313,10 @@ def load_series_table(
             the first values backward), 'interpolate' (linear in row order within each series).
         gaps: 'keep' (default: rows stay consecutive steps; gaps are only reported) or 'fill'
             (insert the missing time steps, values linearly interpolated).
+        sep, decimal, encoding: how a CSV file is written (None: detected, and said in the
+            report).
+        dayfirst, time_format: how dates like ``03.01.2024`` read (None: from the data; an
+            error names both readings when every date reads both ways).
 
     Raises:
         ValueError: a missing column, non-numeric values, unparseable or missing times,
@@ -299,7 +328,11 @@ def load_series_table(
     targets, covariates = list(targets), list(covariates)
     if not targets:
         raise ValueError("targets must name at least one column to forecast, got none")
-    frame = read_table(data) if not isinstance(data, pd.DataFrame) else data
+    reading: list[str] = []
+    if isinstance(data, pd.DataFrame):
+        frame = data
+    else:
+        frame = read_table(data, sep=sep, decimal=decimal, encoding=encoding, notes=reading)
     if len(frame) == 0:
         raise ValueError("data must have at least one row, got an empty table")
     check_columns(frame, "time_column", [time_column])
@@ -312,7 +345,9 @@ def load_series_table(
     keep = [time_column, *([series_column] if series_column else []), *targets, *covariates]
     frame = frame.loc[:, keep].copy()
     frame.index = pd.RangeIndex(len(frame))  # row numbers in messages are data rows, 1-based
-    frame[time_column] = _parse_time(frame[time_column], time_column)
+    frame[time_column] = _parse_time(
+        frame[time_column], time_column, dayfirst=dayfirst, time_format=time_format, notes=reading
+    )
     for column in [*targets, *covariates]:
         frame[column] = _to_numeric(frame[column], column)
     if series_column is not None:
@@ -331,7 +366,12 @@ def load_series_table(
     _check_duplicates(ordered, time_column, series_column)
 
     report = QualityReport(
-        frequency="", series=[], missing_policy=missing, gap_policy=gaps, reordered=reordered
+        frequency="",
+        series=[],
+        missing_policy=missing,
+        gap_policy=gaps,
+        reordered=reordered,
+        reading=reading,
     )
     values = [*targets, *covariates]
     ordered = _handle_missing(ordered, values, series_column, missing, report)
@@ -373,8 +413,16 @@ def _check_roles(
             roles[name] = role
 
 
-def _parse_time(column: pd.Series, name: str) -> pd.Series:
-    """Numbers stay numbers (e.g. years); anything else must parse as dates."""
+def _parse_time(
+    column: pd.Series,
+    name: str,
+    *,
+    dayfirst: bool | None = None,
+    time_format: str | None = None,
+    notes: list[str] | None = None,
+) -> pd.Series:
+    """Numbers stay numbers (e.g. years); anything else must parse as dates, in the day/month
+    order the data shows (:func:`rnnkit.data.csv_dialect.parse_dates`)."""
     missing = column.isna().to_numpy()
     if missing.any():
         rows = np.flatnonzero(missing)[:_EXAMPLES] + 1
@@ -386,7 +434,9 @@ def _parse_time(column: pd.Series, name: str) -> pd.Series:
         return column.astype(np.float64) if column.dtype.kind == "f" else column.astype(np.int64)
     if pd.api.types.is_datetime64_any_dtype(column):
         return column
-    parsed = pd.to_datetime(column.astype(str), errors="coerce", format="mixed")
+    parsed, note = parse_dates(column, name, dayfirst=dayfirst, time_format=time_format)
+    if note is not None and notes is not None:
+        notes.append(note)
     bad = parsed.isna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
