@@ -73,3 +73,20 @@ def test_ordinary_files_read_exactly_as_before(tmp_path) -> None:
     table = load_series_table(path, time_column="day", targets=["y"])
     np.testing.assert_allclose(table.frame["y"], frame["y"])
     assert table.report.reading == []
+
+
+def test_a_long_format_csv_without_id_column_gets_the_hint_and_messages_name_the_file(
+    tmp_path,
+) -> None:
+    from rnnkit.data.classification_data import read_classification_data
+
+    path = tmp_path / "gestures.csv"
+    pd.DataFrame({"seq": [1, 1, 2, 2], "x": [0.1, 0.2, 0.3, 0.4], "label": ["a", "a", "b", "b"]}
+                 ).to_csv(path, index=False)
+    columns = {"text_column": "text", "label_column": "label", "id_column": None,
+               "time_column": None, "feature_columns": None, "format": "auto"}
+    with pytest.raises(ValueError, match=r"long format\), pass id_column \(--id-column NAME\)"):
+        read_classification_data(path, columns)
+    with pytest.raises(ValueError, match=r"'.*gestures.csv'.*feature_columns"):
+        read_classification_data(path, {**columns, "id_column": "seq",
+                                        "feature_columns": ["y"]})

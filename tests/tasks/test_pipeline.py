@@ -124,3 +124,11 @@ def test_rnnkit_train_stays_the_function_after_the_engine_is_imported() -> None:
 
     assert callable(rnnkit.train) and rnnkit.train.__module__ == "rnnkit.api"
     assert TrainConfig().epochs == 10
+
+
+def test_what_the_command_line_needs_is_a_dependency_not_an_extra() -> None:
+    import importlib.metadata
+
+    required = importlib.metadata.requires("rnnkit") or []
+    plain = [r.split(";")[0].replace(" ", "") for r in required if "extra ==" not in r]
+    assert any(r.startswith("pandas") for r in plain), required

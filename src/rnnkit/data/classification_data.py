@@ -203,6 +203,17 @@ def read_classification_data(
         return sequence_data(read_ts(path))
     df = _read_table(path, fmt)
     names = [str(c) for c in df.columns]
+    if fmt != "long_csv" and config.text_column not in names and config.id_column is None:
+        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+        if len(numeric) >= max(1, len(names) // 2):  # mostly numbers: steps of sequences
+            raise ValueError(
+                f"{name!r} has no text column {config.text_column!r}"
+                f"{did_you_mean(config.text_column, names)} and mostly numeric columns "
+                f"({', '.join(names[:8])}{', ...' if len(names) > 8 else ''}): if it holds "
+                "numeric sequences one step per row (long format), pass id_column "
+                "(--id-column NAME) naming the sequence-id column, and label_column; for text, "
+                "pass text_column"
+            )
     if fmt != "long_csv" and (config.text_column in names or config.id_column is None):
         if not labelled and label_column not in names:
             label_column = None
@@ -219,6 +230,7 @@ def read_classification_data(
         time_column=config.time_column,
         feature_columns=config.feature_columns,
         label_column=label_column,
+        where=repr(name),
     )
     return sequence_data(seqs, config.id_column)
 

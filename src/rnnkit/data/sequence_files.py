@@ -101,6 +101,7 @@ def read_long_csv(
     time_column: str | None = None,
     feature_columns: Sequence[str] | None = None,
     label_column: str | None = None,
+    where: str | None = None,
 ) -> SequenceSet:
     """Read sequences stored one step per row (long format).
 
@@ -111,6 +112,7 @@ def read_long_csv(
         feature_columns: the F numeric channels (None: every column but id, time and label).
         label_column: the sequence's class; it must be the same on all rows of a sequence
             (None: unlabelled, e.g. for prediction).
+        where: how messages name a DataFrame source (e.g. the file it was read from).
 
     Raises:
         ValueError: a missing column (with the closest name), a non-numeric value (row and
@@ -119,7 +121,7 @@ def read_long_csv(
     import pandas as pd
 
     if isinstance(source, pd.DataFrame):
-        df, where = source, "data frame"
+        df, where = source, where or "data frame"
     else:
         path = _check_file(source, "data path")
         try:
