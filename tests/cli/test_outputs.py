@@ -156,6 +156,15 @@ def test_dash_writes_to_standard_output_and_nothing_else(run_dir, workdir) -> No
     assert "model" in json.loads(result.stdout)  # one JSON document, nothing else
 
 
+def test_evaluate_dash_sends_the_table_to_standard_error(run_dir, capfd) -> None:
+    assert main(["evaluate", str(run_dir), "-o", "-"]) == 0
+    captured = capfd.readouterr()
+    # JSON alone (a table would not parse), strict (no NaN or Infinity).
+    metrics = json.loads(captured.out, parse_constant=lambda c: pytest.fail(f"not strict: {c}"))
+    assert set(metrics) >= {"model", "naive"}
+    assert "wrote -" in captured.err and "model" in captured.err
+
+
 @pytest.mark.parametrize("command", ["predict", "evaluate"])
 @pytest.mark.parametrize("case", ["missing-folder", "a-folder", "parent-is-a-file"])
 def test_a_bad_output_fails_before_anything_is_loaded(workdir, tmp_path, capsys, command,

@@ -30,7 +30,10 @@ def run(args: argparse.Namespace) -> int:
     elif not args.json:
         print(task.format_evaluation(metrics), file=sys.stderr if to_stdout else None)
     if out is not None:
-        out.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=jsonable) + "\n")
+        # On standard output, strict JSON as with --json (NaN as null) for every parser; a file
+        # keeps the format of metrics.json.
+        document = _strict(metrics) if to_stdout else metrics
+        out.write_text(json.dumps(document, indent=2, sort_keys=True, default=jsonable) + "\n")
         if not args.json:
             print(f"wrote {out.given}", file=sys.stderr if to_stdout else None)
     return 0
