@@ -196,7 +196,7 @@ def check_output(
     # A regular file, or nothing yet: the real path behind any links is what gets replaced.
     target = Path(os.path.realpath(given))
     if st is None and not target.parent.is_dir():
-        where = "" if target == Path(given).absolute() else f" (it links to {str(target)!r})"
+        where = f" (it links to {str(target)!r})" if os.path.islink(given) else ""
         raise ValueError(f"{what}'s folder must exist, got {given!r}{where}")
     if st is not None:
         _refuse_protected(given, target, st, protected, what)
