@@ -5,27 +5,37 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from pathlib import Path
+import sys
 
-from rnnkit.runs import write_json
+from rnnkit.cli.outputs import run_files
+from rnnkit.core.files import check_output
+from rnnkit.runs import jsonable
 
 
 def run(args: argparse.Namespace) -> int:
     from rnnkit.api import load_with_task
 
-    out = Path(args.output) if args.output else None
-    if out is not None and not out.parent.is_dir():
-        raise ValueError(f"--output's folder must exist, got {str(out.parent)!r}")
+    # Checked before the model is loaded: a bad -o fails at once, and never over the run's files
+    # or the data.
+    out = None
+    if args.output is not None:
+        out = check_output(
+            args.output, protected=[*run_files(args.model), ("the input DATA", args.data)]
+        )
     task, loaded = load_with_task(args.model)  # the artifact is read and verified once
     metrics = task.evaluate(loaded, args.data)
-    if args.json:  # standard output holds the JSON object and nothing else
+    to_stdout = out is not None and out.to_stdout  # then stdout holds the JSON and nothing else
+    if args.json and not to_stdout:  # standard output holds the JSON object and nothing else
         print(json.dumps(_strict(metrics), default=_plain, allow_nan=False))
-    else:
-        print(task.format_evaluation(metrics))
+    elif not args.json:
+        print(task.format_evaluation(metrics), file=sys.stderr if to_stdout else None)
     if out is not None:
-        write_json(out, metrics)
+        # On standard output, strict JSON as with --json (NaN as null) for every parser; a file
+        # keeps the format of metrics.json.
+        document = _strict(metrics) if to_stdout else metrics
+        out.write_text(json.dumps(document, indent=2, sort_keys=True, default=jsonable) + "\n")
         if not args.json:
-            print(f"wrote {out}")
+            print(f"wrote {out.given}", file=sys.stderr if to_stdout else None)
     return 0
 
 
@@ -65,7 +75,11 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         nargs="?",
         help="labelled data file or bundled dataset name (default: the model's own test data)",
     )
-    p.add_argument("-o", "--output", help="also write the metrics to this JSON file")
+    p.add_argument(
+        "-o", "--output",
+        help="also write the metrics to this JSON file ('-': standard output, then the table "
+        "goes to standard error); never a file of the run or the data",
+    )
     p.add_argument(
         "--json",
         action="store_true",

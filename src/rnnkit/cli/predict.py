@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import sys
 
-from rnnkit.runs import write_text
+from rnnkit.cli.outputs import run_files
+from rnnkit.core.files import check_output
 
 
 def run(args: argparse.Namespace) -> int:
     from rnnkit.api import predict
 
-    out = Path(args.output)
-    if out.is_dir():
-        raise ValueError(f"--output must be a file path, got the folder {str(out)!r}")
-    if not out.parent.is_dir():
-        raise ValueError(f"--output's folder must exist, got {str(out.parent)!r}")
+    # Checked before the model is loaded: a bad -o fails at once, and never over the run's files
+    # or the input.
+    out = check_output(
+        args.output, protected=[*run_files(args.model), ("the input INPUT", args.input)]
+    )
     frame = predict(args.model, args.input)
-    write_text(out, frame.to_csv(index=False))  # atomic: an existing file is never half-written
-    print(f"wrote {len(frame)} rows to {out}")
+    out.write_text(frame.to_csv(index=False))
+    # With '-o -' standard output holds the CSV and nothing else.
+    print(f"wrote {len(frame)} rows to {out.given}", file=sys.stderr if out.to_stdout else None)
     return 0
 
 
@@ -38,5 +40,8 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
     )
     p.add_argument("model", metavar="RUN_OR_ARTIFACT", help="run directory or model.safetensors")
     p.add_argument("input", metavar="INPUT", help="data file (or bundled dataset name)")
-    p.add_argument("-o", "--output", required=True, help="CSV file to write")
+    p.add_argument(
+        "-o", "--output", required=True,
+        help="CSV file to write ('-': standard output); never a file of the run or the input",
+    )
     p.set_defaults(run=run)

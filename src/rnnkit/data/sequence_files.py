@@ -9,6 +9,8 @@ sequence so that predictions can be written next to the input's identifying colu
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +85,8 @@ def require_columns(columns: Sequence[str], wanted: dict[str, str | None], sourc
         for arg, col in wanted.items()
         if col is not None and col not in columns
     ]
+    if problems and len(columns) == 1 and ";" in str(columns[0]):  # read with ',', written with ';'
+        problems.append("the file looks ';'-separated, not ','-separated")
     if problems:
         raise ValueError(f"{source}: " + "; ".join(problems) + f". Columns found: {list(columns)}")
 
@@ -221,11 +225,18 @@ def read_npz(
         lengths_key: optional (N,) valid lengths; steps past a length are dropped.
     """
     path = _check_file(path, "data path")
+    not_npz = f"{str(path)!r} is not a valid NPZ archive of numeric arrays x, y[, lengths]"
+    handle = open(path, "rb")  # ours: numpy leaks its own when a zip's directory is broken
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise ValueError(f"{str(path)!r} is not a readable .npz file: {err}") from err
-    with archive:
+        archive = np.load(handle, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        handle.close()
+        # Not numpy's text: for any file that is not a zip it advises loading with allow_pickle.
+        raise ValueError(f"{not_npz} (it is not a zip archive of .npy arrays)") from err
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        handle.close()
+        raise ValueError(f"{not_npz} (it is a single .npy array; save it with numpy.savez)")
+    with handle, archive:
         keys = list(archive.files)
 
         def pick(key: str | None, defaults: Sequence[str], argument: str) -> str | None:
@@ -245,13 +256,17 @@ def read_npz(
                 f"(or pass x_key), got arrays {keys}"
             )
         yk = pick(y_key, _NPZ_Y_KEYS, "y_key")
-        x = np.asarray(archive[xk])
-        y = np.asarray(archive[yk]) if yk is not None else None
-        lengths = np.asarray(archive[lengths_key]) if lengths_key in keys else None
+        try:
+            x = np.asarray(archive[xk])
+            y = np.asarray(archive[yk]) if yk is not None else None
+            lengths = np.asarray(archive[lengths_key]) if lengths_key in keys else None
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+            # Object arrays (pickles, never loaded) and damaged members.
+            raise ValueError(f"{not_npz} ({_no_pickle_advice(err)})") from err
     if x.ndim not in (3, 4, 5) or not np.issubdtype(x.dtype, np.number):
         raise ValueError(
-            f"array {xk!r} must be numeric of shape (N, T, F), (N, T, H, W) or (N, T, H, W, C), "
-            f"got dtype {x.dtype} and shape {x.shape}"
+            f"array {xk!r} in {str(path)!r} must be numeric of shape (N, T, F), (N, T, H, W) or "
+            f"(N, T, H, W, C), got dtype {x.dtype} and shape {x.shape}"
         )
     x = x.astype(np.float32)
     n, t = x.shape[:2]
@@ -269,6 +284,11 @@ def read_npz(
     if y is not None and y.shape != (n,):
         raise ValueError(f"array {yk!r} must have shape ({n},), got {y.shape}")
     return SequenceSet(sequences, y)
+
+
+def _no_pickle_advice(err: Exception) -> str:
+    text = str(err)
+    return "it holds Python objects, which rnnkit never unpickles" if "pickle" in text else text
 
 
 def read_ts(path: str | os.PathLike[str]) -> SequenceSet:

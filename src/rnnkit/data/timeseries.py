@@ -277,11 +277,14 @@ class SeriesTable:
 def check_columns(frame: pd.DataFrame, argument: str, names: Sequence[str]) -> None:
     """Every name in ``names`` must be a column of ``frame``; the error suggests the closest."""
     columns = [str(c) for c in frame.columns]
+    # Read with ',' but written with ';': the whole header is one column's name.
+    one = len(columns) == 1 and ";" in columns[0]
+    hint = " (the file looks ';'-separated, not ','-separated)" if one else ""
     for name in names:
         if name not in columns:
             raise ValueError(
                 f"{argument} must name columns of the data, but {name!r} is not one"
-                f"{did_you_mean(name, columns)}; the columns are: {', '.join(columns)}"
+                f"{did_you_mean(name, columns)}; the columns are: {', '.join(columns)}{hint}"
             )
 
 
