@@ -71,8 +71,12 @@ SEMICOLON = "datum;filiale;menge;aktion\n2024-01-01;1;5;0\n2024-01-02;1;7;1\n202
 def test_a_semicolon_file_read_as_one_column_says_so(tmp_path) -> None:
     path = tmp_path / "sales.csv"
     path.write_text(SEMICOLON)
+    # Read with its own separator (detected), the file has every column ...
+    table = load_series_table(path, time_column="datum", targets=["menge"])
+    assert "separator ';' detected" in "\n".join(table.report.lines())
+    # ... and forced to ',' it is one column, and the message says what the file looks like.
     with pytest.raises(ValueError, match="looks ';'-separated") as info:
-        load_series_table(path, time_column="datum", targets=["menge"])
+        load_series_table(path, time_column="datum", targets=["menge"], sep=",")
     assert "'datum'" in str(info.value)
     with pytest.raises(ValueError, match="looks ';'-separated"):
         read_long_csv(path, id_column="filiale", label_column="aktion")
@@ -83,12 +87,14 @@ def test_a_semicolon_file_read_as_one_column_says_so(tmp_path) -> None:
     assert "separated" not in str(info.value) and "did you mean 'datum'" in str(info.value)
 
 
-def test_the_hint_reaches_the_command_line(tmp_path, capsys) -> None:
+def test_a_semicolon_file_reaches_the_row_checks_from_the_command_line(tmp_path, capsys) -> None:
     path = tmp_path / "sales.csv"
     path.write_text(SEMICOLON)
-    err = error_of(capsys, ["train", "--data", str(path), "--time-column", "datum",
-                            "--targets", "menge", "--runs-dir", str(tmp_path / "runs")])
-    assert "looks ';'-separated" in err
+    assert main(["train", "--data", str(path), "--time-column", "datum", "--targets", "menge",
+                 "--runs-dir", str(tmp_path / "runs")]) == 2
+    captured = capsys.readouterr()
+    assert "separator ';' detected" in captured.out  # the data report, before the checks
+    assert "too few rows" in captured.err and "separated" not in captured.err
 
 
 def _garbage(path: Path) -> None:
