@@ -94,7 +94,7 @@ def test_a_semicolon_file_reaches_the_row_checks_from_the_command_line(tmp_path,
                  "--runs-dir", str(tmp_path / "runs")]) == 2
     captured = capsys.readouterr()
     assert "separator ';' detected" in captured.out  # the data report, before the checks
-    assert "too few rows" in captured.err and "separated" not in captured.err
+    assert "provide more rows" in captured.err and "separated" not in captured.err
 
 
 def _garbage(path: Path) -> None:
