@@ -107,6 +107,22 @@ def test_a_huge_hidden_size_is_refused_before_anything_is_allocated() -> None:
     assert isinstance(err, MemoryError)
 
 
+def test_by_default_the_message_names_the_options_of_the_largest_tensor() -> None:
+    with pytest.raises(ModelTooLargeError, match=r"Lower --hidden-size \(the recurrent weights "
+                       r"grow with its square\) or --num-layers\.$"):
+        build_model_within_memory(lambda: SequenceRegressor(2, 100_000, cell="gru"))
+
+    class Embedded(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = torch.nn.Embedding(10_000_000, 100_000)
+
+    with pytest.raises(ModelTooLargeError, match=r"the largest tensor is embedding.weight "
+                       r"\(10000000, 100000\)\)\. Lower --embedding-dim \(or the vocabulary "
+                       r"size: --min-freq, --max-vocab\)\.$"):
+        build_model_within_memory(Embedded)
+
+
 def test_the_optimizer_sets_how_many_copies_are_counted(monkeypatch) -> None:
     from rnnkit.train import memory
 
@@ -117,6 +133,27 @@ def test_the_optimizer_sets_how_many_copies_are_counted(monkeypatch) -> None:
     with pytest.raises(ModelTooLargeError, match=r"training it needs .* on cpu"):
         build_model_within_memory(lambda: SequenceRegressor(2, 16, cell="gru"),
                                   optimizer="adam")
+
+
+def test_on_a_gpu_the_cpu_holds_the_weights_and_the_gpu_everything(monkeypatch) -> None:
+    from rnnkit.train import memory
+
+    size = measure(lambda: SequenceRegressor(2, 16))
+    free = {"cpu": size.bytes, "cuda": size.bytes * 4 - 1}  # the GPU lacks one byte for adam
+    monkeypatch.setattr(memory, "available_memory",
+                        lambda device="cpu": free[torch.device(device).type])
+    with pytest.raises(ModelTooLargeError) as caught:
+        build_model_within_memory(lambda: SequenceRegressor(2, 16), device="cuda")
+    assert str(caught.value).startswith(
+        f"The model does not fit in memory: training it needs {size.bytes * 4 / 1024**3:.1f} GiB "
+        "on cuda, and this machine has "
+    )
+    assert caught.value.available_bytes == size.bytes * 4 - 1
+    free["cuda"] += 1
+    build_model_within_memory(lambda: SequenceRegressor(2, 16), device="cuda")
+    free["cpu"] -= 1  # now the CPU cannot even hold the weights while building
+    with pytest.raises(ModelTooLargeError, match=r"building it needs .* on cpu"):
+        build_model_within_memory(lambda: SequenceRegressor(2, 16), device="cuda")
 
 
 def test_measuring_counts_exactly_and_leaves_the_initial_weights_unchanged() -> None:

@@ -135,6 +135,15 @@ def available_memory(device: torch.device | str = "cpu") -> int | None:
         return None
 
 
+def options_to_lower(size: ModelSize | None) -> str:
+    """The options that shrink the largest tensor: the embedding's for an embedding table,
+    else the recurrent layers' (every task has --hidden-size and --num-layers)."""
+    name = "" if size is None or size.largest is None else size.largest[0]
+    if "embedding" in name.rsplit(".", 1)[0].lower():
+        return "--embedding-dim (or the vocabulary size: --min-freq, --max-vocab)"
+    return "--hidden-size (the recurrent weights grow with its square) or --num-layers"
+
+
 def _too_large(size: ModelSize | None, copies: int, cause: str, lower: str,
                available: int | None) -> ModelTooLargeError:
     need = ("its size could not be measured beforehand" if size is None
@@ -162,7 +171,7 @@ def build_model_within_memory(
     *,
     optimizer: str = "adam",
     device: torch.device | str = "cpu",
-    lower: str = "the model's size options (--hidden-size, --num-layers, --embedding-dim)",
+    lower: str | None = None,
 ) -> nn.Module:
     """``build()``, after checking that the model's training fits in memory.
 
@@ -173,7 +182,8 @@ def build_model_within_memory(
             training keeps (:data:`OPTIMIZER_COPIES`).
         device: the training device; its available memory is checked too (the model is built
             on the CPU and then moved there).
-        lower: the options named in the message as the ones to lower.
+        lower: the options named in the message as the ones to lower; by default they are
+            read from the largest tensor (:func:`options_to_lower`).
 
     Raises:
         ModelTooLargeError: the weights, gradients and optimiser state need more memory than
@@ -182,6 +192,8 @@ def build_model_within_memory(
     """
     copies = OPTIMIZER_COPIES.get(optimizer, 4)
     size = measure(build)
+    if lower is None:
+        lower = options_to_lower(size)
     if size is not None:
         device = torch.device(device)
         places = [torch.device("cpu")] + ([device] if device.type != "cpu" else [])
