@@ -23,8 +23,8 @@ from rnnkit.errors import RNNKitError
 from rnnkit.train.seeding import rng_state, set_rng_state
 
 #: Copies of every parameter a training step keeps: weights, gradients and optimiser state
-#: (adam and adamw keep two moments, sgd with momentum and rmsprop one buffer, rmsprop with
-#: momentum two).
+#: (adam and adamw keep two moments; sgd its momentum buffer and rmsprop its square average,
+#: as with TrainConfig's defaults).
 OPTIMIZER_COPIES = {"adam": 4, "adamw": 4, "sgd": 3, "rmsprop": 3}
 
 _GB = 1024**3
