@@ -53,7 +53,8 @@ FORWARD_ERRORS = [
      "LSTM: input must be 2-D (unbatched) or 3-D (batched), got a 4-D tensor of shape "
      "(2, 5, 3, 4)"),
     (lambda: lstm(torch.randn(5, 3, 7)), ValueError,
-     "LSTM: input.size(-1) must be equal to input_size=4, got 7 (input shape (5, 3, 7))"),
+     "LSTM: input.size(-1) must be equal to input_size=4, got 7 (input shape (5, 3, 7), "
+     "time-major (T, B, F))"),
     (lambda: lstm(x.double()), TypeError,
      "LSTM: input must have the parameters' dtype torch.float32, got torch.float64"),
     (lambda: lstm(x.long()), TypeError,

@@ -67,6 +67,8 @@ class TorchBackend:
         hx: Tensor | tuple[Tensor, ...] = (
             tuple(s.unsqueeze(0) for s in state) if len(state) > 1 else state[0].unsqueeze(0)
         )
+        if lengths is not None and x.shape[1] == 0:
+            lengths = None  # an empty batch has nothing to pack (torch cannot pack it)
         if reverse:
             x = reverse_padded(x, lengths)
         if lengths is None:

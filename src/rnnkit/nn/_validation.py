@@ -55,12 +55,26 @@ def check_rank(layer: str, name: str, x: Tensor, batched_rank: int) -> bool:
     return x.dim() == batched_rank
 
 
-def check_features(layer: str, x: Tensor, input_size: int) -> None:
-    """The last dimension of the input must be ``input_size``."""
+def input_layout(x: Tensor, batch_first: bool) -> str:
+    """How a sequence input of rank 2 or 3 is read, e.g. ``batch-first (B, T, F)``."""
+    if x.dim() == 2:
+        return "unbatched (T, F)"
+    return "batch-first (B, T, F)" if batch_first else "time-major (T, B, F)"
+
+
+def check_features(
+    layer: str, x: Tensor, input_size: int, layout: str | None = None, what: str = "input shape"
+) -> None:
+    """The last dimension of the input must be ``input_size``.
+
+    ``x`` must be the tensor as the user passed it (before any transpose or unsqueeze), so the
+    shape in the message is the one they can find in their code; ``layout`` says how it is read.
+    """
     if x.shape[-1] != input_size:
+        where = f"{what} {tuple(x.shape)}" + (f", {layout}" if layout else "")
         raise ValueError(
             f"{layer}: input.size(-1) must be equal to input_size={input_size}, "
-            f"got {x.shape[-1]} (input shape {tuple(x.shape)})"
+            f"got {x.shape[-1]} ({where})"
         )
 
 

@@ -96,6 +96,7 @@ class ElmanRNN(ElmanStreaming, nn.Module):
         name = "ElmanRNN"
         x = v.check_tensor(name, "input", input)
         batched = v.check_rank(name, "input", x, 3)
+        v.check_features(name, x, self.input_size, v.input_layout(x, self.batch_first))
         if not batched:
             if lengths is not None:
                 raise ValueError(f"{name}: lengths= needs batched 3-D input, got 2-D input")
@@ -104,7 +105,6 @@ class ElmanRNN(ElmanStreaming, nn.Module):
             x = x.transpose(0, 1)
         if x.shape[0] == 0:
             raise ValueError(f"{name}: input must have at least one time step, got 0")
-        v.check_features(name, x, self.input_size)
         v.check_like_parameters(name, "input", x, self.W)
         batch = x.shape[1]
         lens = None if lengths is None else v.normalize_lengths(name, lengths, batch, x.shape[0])

@@ -209,12 +209,14 @@ class RNNBase(LayerStreaming, nn.Module):
         if packed:
             if lengths is not None:
                 raise ValueError(f"{name}: lengths= cannot be combined with a PackedSequence input")
+            v.check_features(name, input.data, self.input_size, what="PackedSequence data shape")
             x, lens = pad_packed_sequence(input)  # (T, B, F), original batch order
             lens = lens.to(torch.int64)
             batched = True
         else:
             x = v.check_tensor(name, "input", input)
             batched = v.check_rank(name, "input", x, 3)
+            v.check_features(name, x, self.input_size, v.input_layout(x, self.batch_first))
             if not batched:
                 if lengths is not None:
                     raise ValueError(f"{name}: lengths= needs batched 3-D input, got 2-D input")
@@ -226,7 +228,6 @@ class RNNBase(LayerStreaming, nn.Module):
             lens = None
             if lengths is not None:
                 lens = v.normalize_lengths(name, lengths, x.shape[1], x.shape[0])
-        v.check_features(name, x, self.input_size)
         v.check_like_parameters(name, "input", x, ref)
         state = self._prepare_state(hx, x.shape[1], batched, ref)
 

@@ -44,6 +44,7 @@ from rnnkit.io.artifact import Artifact, load_artifact, save_artifact
 from rnnkit.runs import jsonable, write_text
 from rnnkit.train import TrainConfig, Trainer, seed_everything
 from rnnkit.train.callbacks import BestWeights, default_callbacks
+from rnnkit.train.memory import build_model_within_memory
 
 #: ``say(text)``: print a progress line unless the run is quiet.
 Say = Callable[[str], None]
@@ -368,7 +369,11 @@ def run(
 
     prepared = task.prepare(config, training, say)
     seed_everything(training.seed)
-    model = task.build_model(prepared)
+    # Sized on the meta device first: a model too large for memory is a clear error, not an
+    # allocator traceback (the random state is restored, so the weights are as without it).
+    model = build_model_within_memory(
+        lambda: task.build_model(prepared), optimizer=training.optimizer, device=training.device
+    )
     fitted = fit_model(model, prepared.train_batches, prepared.val_batches, training)
     if fitted.stopped_by:
         say(f"training ended: {fitted.stopped_by}")

@@ -34,6 +34,7 @@ from rnnkit.train.distributed import (
 )
 from rnnkit.train.divergence import DivergenceError
 from rnnkit.train.history import History
+from rnnkit.train.memory import ModelTooLargeError, build_model_within_memory
 from rnnkit.train.optim import LRSchedule, PlateauReducer, build_optimizer
 from rnnkit.train.plots import PlotDependencyError, plot_comparison, plot_history
 from rnnkit.train.protocol import ProtocolError, State, TaskModel
@@ -56,6 +57,7 @@ __all__ = [
     "LRSchedule",
     "LearningCurves",
     "ModelCheckpoint",
+    "ModelTooLargeError",
     "PlateauReducer",
     "PlotDependencyError",
     "ProgressBar",
@@ -67,6 +69,7 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "TruncatedBPTT",
+    "build_model_within_memory",
     "build_optimizer",
     "clip_gradients",
     "default_callbacks",

@@ -320,6 +320,44 @@ def _fit_rows(state: State | None, batch_size: int) -> State | None:
     return state if first.shape[STATE_BATCH_DIM] == batch_size else None
 
 
+def bidirectional_layers(model: nn.Module) -> list[str]:
+    """Names of the innermost submodules of ``model`` that run in both directions
+    (``bidirectional`` set, as on ``torch.nn.RNN/LSTM/GRU`` and ``rnnkit.nn`` layers; a wrapper
+    that only passes the flag on is left out); '' is the model itself."""
+    flagged = [name for name, module in model.named_modules()
+               if getattr(module, "bidirectional", False) is True]
+    return [name for name in flagged
+            if not any(other != name and (name == "" or other.startswith(name + "."))
+                       for other in flagged)]
+
+
+def check_strategy_fits(model: nn.Module, strategy: BPTTStrategy, *,
+                        owner: str = "Trainer") -> None:
+    """Refuse truncated or stateful BPTT for a model with a bidirectional layer.
+
+    Truncation cuts each sequence into windows run forward in time, and a stateful stream
+    carries the state from one batch into the next; a backward direction reads each sequence
+    from its end, so it would see only the window's end (not the sequence's) and would carry
+    a state backwards across unrelated windows and batches. A :class:`TruncatedBPTT` with
+    ``k1=None`` that carries nothing (one window per whole batch) is full BPTT and is allowed.
+    """
+    if not isinstance(strategy, TruncatedBPTT):
+        return
+    if strategy.k1 is None and not strategy.carry_across_batches:
+        return
+    layers = bidirectional_layers(model)
+    if not layers:
+        return
+    shown = ", ".join(repr(name) if name else type(model).__name__ for name in layers[:3])
+    raise ValueError(
+        f"{owner}: bptt={strategy.name!r} ({strategy.describe()}) needs a unidirectional "
+        f"model, got a bidirectional one ({shown}): a backward direction reads each sequence "
+        "from its end, so it cannot be cut into windows run forward in time nor carry its state "
+        "from one batch to the next; use bptt='full' (--bptt full) or a unidirectional model "
+        "(bidirectional=False)"
+    )
+
+
 def make_strategy(bptt: str, k1: int | None = None, k2: int | None = None) -> BPTTStrategy:
     """The strategy named by ``TrainConfig.bptt``: 'full', 'truncated' or 'stateful'."""
     if bptt == "full":

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnkit.core.checks import check_int
+from rnnkit.core.suggest import did_you_mean
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.history import write_history
 from rnnkit.train.optim import improves
@@ -60,15 +61,41 @@ class Callback:
         """Restore what :meth:`state_dict` returned."""
 
 
+def _monitor_problem(row: dict[str, Any], monitor: str, owner: str,
+                     has_validation: bool | None) -> str:
+    """Why ``monitor`` is not in ``row``: what the rows do have, and the closest name."""
+    val = sorted(k for k in row if k.startswith("val_"))
+    train = sorted(k for k in row if k.startswith("train_"))
+    if val:
+        have = f"the validation rows have {val} and the training rows {train}"
+    elif monitor.startswith("val_") and has_validation is not True:
+        have = (f"the training rows have {train}; no validation data was given to fit, so there "
+                "are no 'val_' values")
+    else:
+        have = f"the training rows have {train} and there are no 'val_' values"
+    return (f"{owner}: monitor={monitor!r} is not among this run's epoch values: {have}"
+            f"{did_you_mean(monitor, val + train)}")
+
+
 def monitored(row: dict[str, Any], monitor: str, owner: str) -> float:
     """The monitored value of an epoch row; a clear error if the row does not have it."""
     if monitor not in row:
-        available = sorted(k for k in row if k.startswith(("train_", "val_")))
-        hint = " (no validation data was given to fit)" if monitor.startswith("val_") else ""
-        raise ValueError(
-            f"{owner}: monitor={monitor!r} is not among this run's epoch values {available}{hint}"
-        )
+        raise ValueError(_monitor_problem(row, monitor, owner, None))
     return float(row[monitor])
+
+
+def check_monitor(row: dict[str, Any], monitor: str, *, has_validation: bool,
+                  owner: str = "Trainer") -> None:
+    """Refuse a ``monitor`` that an epoch row of this run lacks although it should have it.
+
+    A 'val_' monitor without validation data is the one allowed absence (a run without
+    ``val`` keeps the default monitor; early stopping and reduce-on-plateau refuse it at fit
+    start). Anything else missing is a misspelt or unknown name, which would otherwise leave
+    the best checkpoint and best weights silently unchosen.
+    """
+    if monitor in row or (monitor.startswith("val_") and not has_validation):
+        return
+    raise ValueError(_monitor_problem(row, monitor, owner, has_validation))
 
 
 class EarlyStopping(Callback):

@@ -38,8 +38,9 @@ class TrainConfig:
             that passes it and keeps the best weights so far (``None``: no limit).
         seed: seeds python, numpy and torch at the start of a fresh run (a CPU run with the same
             seed is bit-for-bit repeatable).
-        device: where the model and batches live ('cpu', 'cuda', 'cuda:1'); under torchrun
-            each process uses its local GPU when this is 'cuda'.
+        device: where the model and batches live ('cpu', 'cuda', 'cuda:1', 'mps'), checked
+            against this machine's devices; under torchrun each process uses its local GPU
+            when this is 'cuda'.
 
     Backpropagation through time
         bptt: 'full' (whole sequences), 'truncated' (chunks of k1 steps, gradients over k2
@@ -177,8 +178,9 @@ def _problems(c: TrainConfig) -> list[str]:
         except ValueError as err:
             out.append(str(err))
     integer("seed", 0)
-    if not isinstance(c.device, str) or not c.device:
-        out.append(f"device must be a device string such as 'cpu' or 'cuda', got {c.device!r}")
+    from rnnkit.train.distributed import device_problem
+
+    add(device_problem(c.device))
     choice("bptt", BPTT_MODES)
     integer("k1", 1, optional=True)
     integer("k2", 1, optional=True)

@@ -108,11 +108,59 @@ def shutdown_distributed() -> None:
         dist.destroy_process_group()
 
 
+#: The device forms training accepts ('cuda:N' is GPU N, 'mps' Apple's GPU).
+DEVICE_FORMS = "'cpu', 'cuda', 'cuda:N' (GPU number N) or 'mps'"
+_DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def _cuda_absent_reason() -> str:
+    """Why this torch sees no CUDA GPU, in words."""
+    if torch.version.cuda is None:
+        return f"this torch ({torch.__version__}) was built without CUDA"
+    return (f"this torch ({torch.__version__}, CUDA {torch.version.cuda}) finds no usable GPU "
+            "(no driver, no device, or CUDA_VISIBLE_DEVICES hides them)")
+
+
+def device_problem(device: object) -> str | None:
+    """What is wrong with a training ``device`` string on this machine, or None.
+
+    Checked when a :class:`~rnnkit.train.TrainConfig` is made, before any data is read: the
+    form ('cpu', 'cuda', 'cuda:N', 'mps'), then whether this machine has that device.
+    """
+    if not isinstance(device, str) or not device.strip():
+        return f"device must be {DEVICE_FORMS}, got {device!r}"
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, ValueError):
+        chosen = None
+    if chosen is None or chosen.type not in _DEVICE_TYPES:
+        from rnnkit.core.suggest import did_you_mean
+
+        return (f"device must be {DEVICE_FORMS}, got {device!r}"
+                f"{did_you_mean(device.split(':')[0], _DEVICE_TYPES)}")
+    if chosen.type == "cuda":
+        if not torch.cuda.is_available():
+            return (f"device must be a device this machine has, got {device!r}, but CUDA is not "
+                    f"available: {_cuda_absent_reason()}; use device='cpu' (--device cpu)")
+        count = torch.cuda.device_count()
+        if chosen.index is not None and chosen.index >= count:
+            return (f"device must be a GPU of this machine, 'cuda:0' to 'cuda:{count - 1}' "
+                    f"({count} GPU(s) visible), got {device!r}")
+    if chosen.type == "mps" and not torch.backends.mps.is_available():
+        return (f"device must be a device this machine has, got {device!r}, but Apple's MPS "
+                "backend is not available; use device='cpu' (--device cpu)")
+    return None
+
+
 def resolve_device(device: str, ctx: DistributedContext) -> torch.device:
-    """The device of this process: 'cuda' means this process's GPU (``cuda:LOCAL_RANK``)."""
+    """The device of this process: 'cuda' means this process's GPU (``cuda:LOCAL_RANK``).
+
+    Raises ``ValueError`` (see :func:`device_problem`) for a device this machine does not have.
+    """
+    problem = device_problem(device)
+    if problem is not None:
+        raise ValueError(f"Trainer: {problem}")
     chosen = torch.device(device)
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device must be available, got {device!r} but CUDA is not available")
     if chosen.type == "cuda" and chosen.index is None:
         return torch.device("cuda", ctx.local_rank if ctx.enabled else torch.cuda.current_device())
     return chosen

@@ -42,8 +42,20 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.data.batching import Loader, SequenceBatch
-from rnnkit.train.bptt import BPTTStrategy, make_strategy, run_model, windows
-from rnnkit.train.callbacks import Callback, ModelCheckpoint, default_callbacks, monitored
+from rnnkit.train.bptt import (
+    BPTTStrategy,
+    check_strategy_fits,
+    make_strategy,
+    run_model,
+    windows,
+)
+from rnnkit.train.callbacks import (
+    Callback,
+    ModelCheckpoint,
+    check_monitor,
+    default_callbacks,
+    monitored,
+)
 from rnnkit.train.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.train.clipping import ClipResult, clip_gradients
 from rnnkit.train.config import TrainConfig
@@ -54,7 +66,13 @@ from rnnkit.train.distributed import (
     resolve_device,
     wrap_model,
 )
-from rnnkit.train.divergence import DivergenceReport, divergence_error
+from rnnkit.train.divergence import (
+    EXPLOSION_FACTOR,
+    DivergenceReport,
+    divergence_error,
+    explosion_error,
+    is_explosion,
+)
 from rnnkit.train.history import History
 from rnnkit.train.meters import Meters
 from rnnkit.train.optim import LRSchedule, PlateauReducer, build_optimizer, set_lr
@@ -74,7 +92,13 @@ class Trainer:
         distributed: the data-parallel context; default: the active process group, if any.
 
     After :meth:`fit`, ``trainer.history`` holds every epoch row and update.
+
+    ``divergence_factor``: a finite loss more than this many times the first update's loss
+    (at least 1) stops training as divergence (:mod:`rnnkit.train.divergence`); set it to
+    None on a subclass or an instance to switch that check off.
     """
+
+    divergence_factor: float | None = EXPLOSION_FACTOR
 
     def __init__(
         self,
@@ -119,6 +143,10 @@ class Trainer:
         self.last_batch_size = 0
         self.last_finite_loss: float | None = None
         self.last_finite_step: int | None = None
+        # The loss of the first update (the untrained weights), what an exploding loss is
+        # measured against; kept in checkpoints so a resumed run measures against the same.
+        self.first_loss: float | None = None
+        self.first_loss_step: int | None = None
         self.last_checkpoint: tuple[str, int] | None = None
 
     # --- small facts ----------------------------------------------------------------------
@@ -158,6 +186,9 @@ class Trainer:
         Returns:
             The history (also ``self.history``).
         """
+        # A bidirectional model cannot be cut into windows run forward in time: refuse
+        # truncated or stateful BPTT before any work.
+        check_strategy_fits(self.model, self.strategy, owner="Trainer.fit")
         train = self._shard(train, "train")
         val = self._shard(val, "val") if val is not None else None
         self.batches_per_epoch = len(train)
@@ -276,6 +307,9 @@ class Trainer:
             row.update(self.evaluate(val, prefix="val"))
         row["lr"] = self.lr_at(max(self.step - 1, 0))
         row["seconds"] = self.meters.seconds
+        # A monitor this run never produces would leave early stopping, the best checkpoint and
+        # the best weights silently idle: say so after the first epoch, with what exists.
+        check_monitor(row, self.config.monitor, has_validation=val is not None)
         if self.plateau is not None:
             value = monitored(row, self.config.monitor, "reduce-on-plateau")
             if self.plateau.update(value):
@@ -345,6 +379,12 @@ class Trainer:
             shown = local if not finite else float("nan")
             raise divergence_error("loss", shown, self._report())
         value = weighted / count if count else local
+        if self.first_loss is None:
+            self.first_loss, self.first_loss_step = value, self.step
+        elif is_explosion(value, self.first_loss, self.divergence_factor):
+            self.optimizer.zero_grad(set_to_none=True)
+            raise explosion_error(value, self.first_loss, self.first_loss_step or 0,
+                                  self._report(), self.divergence_factor)
         self.last_finite_loss, self.last_finite_step = value, self.step
         return value
 
@@ -425,7 +465,8 @@ class Trainer:
             "callbacks": callbacks,
             "history": self.history.state_dict(),
             "guard": {"last_finite_loss": self.last_finite_loss,
-                      "last_finite_step": self.last_finite_step},
+                      "last_finite_step": self.last_finite_step,
+                      "first_loss": self.first_loss, "first_loss_step": self.first_loss_step},
             "config": self.config.to_dict(),
         }
 
@@ -457,6 +498,10 @@ class Trainer:
         self.history.load_state_dict(state["history"])
         self.last_finite_loss = state["guard"]["last_finite_loss"]
         self.last_finite_step = state["guard"]["last_finite_step"]
+        # Checkpoints written before the explosion check lack these: the check then starts
+        # from the first update after the resume.
+        self.first_loss = state["guard"].get("first_loss")
+        self.first_loss_step = state["guard"].get("first_loss_step")
         set_rng_state(state["rng"])
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnnkit.functional import CellSpec, LayerWeights, Recurrence, State
+from rnnkit.functional import CellSpec, LayerWeights, Recurrence, State, run_sequence
 from rnnkit.kernels.registry import LayerCall
 
 DTYPES = (torch.float32, torch.float64)
@@ -145,6 +145,11 @@ class NumbaBackend:
         kernel = _CELL_KERNELS.get(recurrence.name) or cell_kernel(recurrence.name)
         if kernel is None:
             raise ValueError(f"numba backend: no kernel for mode {recurrence.name!r}")
+        if x.shape[1] == 0:
+            # An empty batch has nothing to compute, and the compiled loops' buffers cannot be
+            # shaped from zero rows: the reference loop returns torch.nn's empty outputs, with
+            # autograd giving zero parameter gradients and empty input/state gradients.
+            return run_sequence(recurrence, x, state, weights, lengths, reverse)
         x = x.contiguous()  # (T, B, F); batch-first inputs arrive as a transposed view
         state = tuple(s.contiguous() for s in state)
         weights = LayerWeights(*(None if w is None else w.contiguous() for w in weights))
