@@ -76,7 +76,7 @@ def identify_source(data: Any, *, prefer_dataset: bool = False) -> dict[str, Any
     return None
 
 
-def test_data_identity(
+def identify_test_data(
     data: Any, selection: dict[str, Any] | None = None, *, prefer_dataset: bool = False
 ) -> dict[str, Any]:
     """``{"source": identify_source(data), "selection": selection}``; the default selection

@@ -44,10 +44,10 @@ from rnnkit.data.classification_inputs import ClassificationPreprocessing
 from rnnkit.data.labels import LabelSet
 from rnnkit.data.provenance import (
     Rows,
+    identify_test_data,
     rows_selection,
     selected_rows,
     stored_source,
-    test_data_identity,
 )
 from rnnkit.data.sequence_files import SequenceSet
 from rnnkit.data.splits import stratified_sample, stratified_split, three_way_split
@@ -164,10 +164,10 @@ class ClassifyTask(Task):
             val_batches = BucketLoader(inputs["val"], targets["val"], batch_size=256, shuffle=False)
         state = {"data": parts, "inputs": inputs, "targets": targets}
         if c.test_data is not None:
-            identity = test_data_identity(c.test_data)
+            identity = identify_test_data(c.test_data)
         else:  # the same seeded split, replayed on row numbers: which rows are the test
             test_rows = split(Rows.of(data), c, training.seed, None)["test"].rows
-            identity = test_data_identity(c.data, rows_selection(test_rows))
+            identity = identify_test_data(c.data, rows_selection(test_rows))
         return Prepared(c, train_batches, val_batches, pre, state, identity)
 
     def build_model(self, prepared: Prepared) -> SequenceClassifier:

@@ -38,7 +38,7 @@ from rnnkit.data.forecast_inputs import (
     read_series,
     window_loaders,
 )
-from rnnkit.data.provenance import stored_source, test_data_identity
+from rnnkit.data.provenance import identify_test_data, stored_source
 from rnnkit.data.timeseries import (
     QualityReport,
     SeriesTable,
@@ -183,7 +183,7 @@ class ForecastTask(Task):
             windows["train"], windows["val"], c.decoder, c.batch_size, training.seed
         )
         parts = {"table": table, "split": split, "counts": counts}
-        identity = test_data_identity(c.data, split.to_dict(), prefer_dataset=True)
+        identity = identify_test_data(c.data, split.to_dict(), prefer_dataset=True)
         return Prepared(c, train_batches, val_batches, pre, parts, identity)
 
     def build_model(self, prepared: Prepared) -> Forecaster:

@@ -103,7 +103,7 @@ class Prepared:
     val_batches: Iterable[Any] | None
     preprocessing: Any
     parts: dict[str, Any] = field(default_factory=dict)
-    #: Which data the test split is (:func:`rnnkit.data.provenance.test_data_identity`); the
+    #: Which data the test split is (:func:`rnnkit.data.provenance.identify_test_data`); the
     #: runner stores it in the artifact's preprocessing under :data:`TEST_DATA_KEY`, for
     #: ``evaluate(loaded, None)``. None: not recorded.
     test_data: dict[str, Any] | None = None

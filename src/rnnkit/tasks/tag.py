@@ -27,10 +27,10 @@ import pandas as pd
 from rnnkit.data.bucketing import BucketLoader, pad_sequences
 from rnnkit.data.provenance import (
     Rows,
+    identify_test_data,
     rows_selection,
     selected_rows,
     stored_source,
-    test_data_identity,
 )
 from rnnkit.data.registry import list_datasets
 from rnnkit.data.splits import random_sample, random_split, three_way_split
@@ -127,10 +127,10 @@ class TagTask(Task):
             vx, vy = pre.pieces(parts["val"])
             val_batches = BucketLoader(vx, vy, batch_size=256, shuffle=False, target_at="every")
         if c.test_data is not None:
-            identity = test_data_identity(c.test_data)
+            identity = identify_test_data(c.test_data)
         else:  # the same seeded split, replayed on row numbers: which sentences are the test
             test_rows = split(Rows.of(corpus), c, training.seed, None)["test"].rows
-            identity = test_data_identity(c.data, rows_selection(test_rows))
+            identity = identify_test_data(c.data, rows_selection(test_rows))
         return Prepared(c, train_batches, val_batches, pre, parts, identity)
 
     def build_model(self, prepared: Prepared) -> SequenceTagger:
