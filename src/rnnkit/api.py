@@ -29,6 +29,7 @@ from rnnkit.runs import (
     RunInterrupted,
     check_new_run,
     make_run_dir,
+    write_json,
     write_summary,
     write_text,
 )
@@ -186,12 +187,17 @@ def train(
 
     if resume is not None:
         spec, cfg, training, run_dir = _resume_run(Path(resume), task, config, name, options)
-        _write_config(run_dir, spec, cfg, training)  # raised epochs hold for a later resume
         checkpoint = run_dir / LAST_CHECKPOINT
+
+        def same_data(prepared: Any) -> Path:
+            _check_same_data(run_dir, prepared)
+            _write_config(run_dir, spec, cfg, training)  # raised epochs hold for a next resume
+            return run_dir
+
         result = _interruptible(
             run_dir,
             lambda: run(
-                spec, cfg, run_dir, training=training,
+                spec, cfg, None, training=training, create=same_data,
                 resume=checkpoint if checkpoint.is_file() else None,
             ),
         )
@@ -208,6 +214,8 @@ def train(
         run_dir = make_run_dir(runs_root, name, _prefix(spec, cfg))
         made.append(run_dir)
         _write_config(run_dir, spec, cfg, training)  # as given; rewritten resolved at the end
+        if prepared.test_data is not None:  # what a resume checks it reads again
+            write_json(run_dir / DATA_RECORD, prepared.test_data)
         return run_dir
 
     result = _interruptible(made, lambda: run(spec, cfg, None, training=training, create=create))
@@ -234,6 +242,32 @@ def _interruptible(run_dir: Path | list[Path], fit: Any) -> TaskResult:
         if made is None or isinstance(err, RunInterrupted):
             raise
         raise RunInterrupted(made, getattr(err, "signum", signal.SIGINT)) from err
+
+
+#: The run's record of its data (source, SHA-256, test selection), checked on resume.
+DATA_RECORD = "data.json"
+
+
+def _check_same_data(run_dir: Path, prepared: Any) -> None:
+    """Refuse to resume on data other than the run's own (a changed file, another split)."""
+    import json
+
+    from rnnkit.runs import jsonable
+
+    record = run_dir / DATA_RECORD
+    if prepared.test_data is None or not record.is_file():
+        return
+    before = json.loads(record.read_text(encoding="utf-8"))
+    now = json.loads(json.dumps(prepared.test_data, default=jsonable))
+    if now != before:
+        what = "its test split"
+        if now.get("source") != before.get("source"):
+            what = f"the data source (it was {before.get('source')}, now {now.get('source')})"
+        raise ValueError(
+            f"resume: the data of the run in {str(run_dir)!r} are not the ones it started "
+            f"with: {what} differs, so continuing would not give the run's model; train a "
+            "new run instead"
+        )
 
 
 def _resume_run(

@@ -5,6 +5,7 @@ data leaves no folder behind; the help shows each task's own training defaults."
 from __future__ import annotations
 
 import copy
+import json
 import os
 import signal
 import subprocess
@@ -100,8 +101,6 @@ def test_sigkill_then_resume_is_bit_identical(workdir, reference) -> None:
     mine = rnnkit.load(run).model.state_dict()
     assert all(torch.equal(v, rnnkit.load(reference).model.state_dict()[k])
                for k, v in mine.items())
-    import json
-
     trained = json.loads((run / "metrics.json").read_text())
     expected = json.loads((reference / "metrics.json").read_text())
     assert trained["test"] == expected["test"]
@@ -143,6 +142,25 @@ def test_resume_refuses_options_that_change_the_model_or_data(workdir, tmp_path)
         rnnkit.train(resume=run / "config.toml")
     with pytest.raises(ValueError, match="the run trained the task 'forecast', got task='tag'"):
         rnnkit.train("tag", resume=run)
+
+
+def test_resume_refuses_data_that_changed_since_the_run_started(workdir, tmp_path) -> None:
+    run = tmp_path / "runs" / "half"
+    run.mkdir(parents=True)
+    config = (
+        f'task = "forecast"\n[forecast]\ndata = "{workdir / "sun.csv"}"\ntime_column = "year"\n'
+        'targets = ["sunspots"]\nhidden_size = 8\n[training]\nepochs = 3\nquiet = true\n'
+    )
+    (run / "config.toml").write_text(config)
+    from rnnkit.data.provenance import identify_test_data
+
+    record = identify_test_data(workdir / "sun.csv")
+    record["source"]["sha256"] = "0" * 64  # as if the file had other bytes when the run began
+    (run / "data.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="are not the ones it started with: the data source"):
+        rnnkit.train(resume=run)
+    assert sorted(p.name for p in run.iterdir()) == ["config.toml", "data.json"]
+    assert (run / "config.toml").read_text() == config  # nothing rewritten
 
 
 def test_failed_runs_leave_no_folder_and_the_name_stays_free(workdir, tmp_path) -> None:

@@ -371,9 +371,9 @@ def run(
         resume: a checkpoint of this run (``run_dir/last.safetensors``) to continue from; the
             data are prepared again from the same options, and the result is identical to
             that of a run that was never interrupted.
-        create: called with the prepared data to make the run directory (instead of
-            ``run_dir``): a run whose data cannot be read, split or checked fails before any
-            folder exists, so nothing is left behind to block a retry.
+        create: called with the prepared data to make (or check and return) the run
+            directory, instead of ``run_dir``: a run whose data cannot be read, split or
+            checked fails before any folder exists, so nothing is left behind to block a retry.
 
     Raises:
         ValueError: bad data or options (the message says which and why).
