@@ -4,6 +4,8 @@
 
     runs/forecast-seattle-weather-20261127-101500/
         config.toml        the resolved configuration (file + flags + dataset defaults)
+        data.json          which data: source (absolute path + SHA-256, or dataset name) and
+                           test selection; ``--resume`` checks it
         model.safetensors  the trained model artifact (rnnkit.load reads it)
         metrics.json       metrics on validation and test, beside the baselines'
         history.csv/.json  per-epoch losses and metrics (steps.csv: per update)
@@ -14,6 +16,8 @@
 
 Every file is written through a temporary file and an atomic rename, so an interrupted run never
 leaves a half-written file in place of a good one.
+An interrupted run continues with ``rnnkit train --resume runs/NAME``
+(:func:`rnnkit.api.train`); a run that fails on its options or data leaves no folder.
 """
 
 from __future__ import annotations
