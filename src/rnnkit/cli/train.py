@@ -155,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
     except RunInterrupted as stop:
         print(_interrupted_message(stop), file=sys.stderr)
         return 128 + int(stop.signum)  # 130 for SIGINT, 143 for SIGTERM, as shells report
+    except Terminated as stop:  # before the run directory existed: nothing to continue
+        print("rnnkit train: terminated (SIGTERM) before training began; no run directory "
+              "was made", file=sys.stderr)
+        return 128 + stop.signum
     finally:
         if handles:
             signal.signal(signal.SIGTERM, previous)
