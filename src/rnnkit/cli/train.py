@@ -155,9 +155,9 @@ def run(args: argparse.Namespace) -> int:
     except RunInterrupted as stop:
         print(_interrupted_message(stop), file=sys.stderr)
         return 128 + int(stop.signum)  # 130 for SIGINT, 143 for SIGTERM, as shells report
-    except Terminated as stop:  # before the run directory existed: nothing to continue
-        print("rnnkit train: terminated (SIGTERM) before training began; no run directory "
-              "was made", file=sys.stderr)
+    except Terminated as stop:  # while the data were read, or once the model was saved
+        print("rnnkit train: terminated (SIGTERM) outside training: there is nothing to resume",
+              file=sys.stderr)
         return 128 + stop.signum
     finally:
         if handles:
