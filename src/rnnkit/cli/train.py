@@ -17,8 +17,12 @@ import types
 import typing
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rnnkit.config import Option, describe_type, options_of, read_toml
+
+if TYPE_CHECKING:
+    from rnnkit.runs import RunInterrupted
 
 
 def _flag(name: str) -> str:
@@ -171,10 +175,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _interrupted_message(stop: object) -> str:
+def _interrupted_message(stop: RunInterrupted) -> str:
     """Where the checkpoint is and the exact command that continues the run."""
-    run_dir, checkpoint = stop.run_dir, stop.checkpoint  # type: ignore[attr-defined]
-    name = signal.Signals(stop.signum).name  # type: ignore[attr-defined]
+    run_dir, checkpoint = stop.run_dir, stop.checkpoint
+    name = signal.Signals(stop.signum).name
     command = f"rnnkit train --resume {shlex.quote(str(run_dir))}"
     if checkpoint is not None:
         saved = f"The last checkpoint is {checkpoint}."
