@@ -11,7 +11,7 @@ kind picks the task.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,15 @@ from rnnkit.config import (
     to_toml,
 )
 from rnnkit.io.artifact import ArtifactError, load_artifact, read_kind
-from rnnkit.runs import make_run_dir, write_summary, write_text
+from rnnkit.runs import (
+    LAST_CHECKPOINT,
+    RunInterrupted,
+    check_new_run,
+    make_run_dir,
+    write_json,
+    write_summary,
+    write_text,
+)
 
 if TYPE_CHECKING:
     from rnnkit.tasks.pipeline import Task, TaskResult
@@ -56,10 +64,17 @@ def task_option_classes(task: Task) -> list[type]:
 
 
 def training_options(task: Task) -> dict[str, Any]:
-    """Option name -> Option for the training options a user may set for ``task``."""
+    """Option name -> Option for the training options a user may set for ``task``, each with
+    the task's own default (``task.training_defaults``: e.g. 60 epochs for forecasting), which
+    is what a run without that option gets, rather than the engine's generic one."""
     from rnnkit.train import TrainConfig
 
-    return {k: v for k, v in options_of([TrainConfig]).items() if k not in RUN_MANAGED}
+    defaults = task.training_defaults(None)
+    return {
+        k: replace(v, default=defaults[k]) if k in defaults else v
+        for k, v in options_of([TrainConfig]).items()
+        if k not in RUN_MANAGED
+    }
 
 
 def build_task_configs(
@@ -128,15 +143,24 @@ class TrainOutcome:
         return self.result.metrics
 
 
+#: Training options that may differ from the run's own when it is resumed: none of them
+#: changes the model, the data or the updates already made (``epochs`` may only be raised).
+RESUME_OPTIONS = ("epochs", "max_time", "quiet", "plots", "checkpoint_every")
+
+
 def train(
     task: str | None = None,
     config: str | os.PathLike[str] | None = None,
     *,
     runs_root: str | os.PathLike[str] = "runs",
     name: str | None = None,
+    resume: str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> TrainOutcome:
     """Train a model for ``task`` and write a run directory; returns its :class:`TrainOutcome`.
+
+    Every option is checked, and the data are read, split and checked, before the run
+    directory is made: a run that fails on its options or its data leaves nothing behind.
 
     Args:
         task: 'forecast', 'classify' or 'tag' (None: the config file's ``task``, else
@@ -144,26 +168,165 @@ def train(
         config: a TOML file of options (sections only group them); ``options`` override it.
         runs_root: the folder that holds run directories.
         name: the run directory's name (None: ``<task>-<data>-<timestamp>``).
+        resume: a run directory whose training was interrupted (killed, Ctrl-C, SIGTERM):
+            it continues from its ``last.safetensors`` with the options of its own
+            ``config.toml``, and ends with the model an uninterrupted run would have made.
+            Only :data:`RESUME_OPTIONS` may be given with it (``epochs`` only raised).
         **options: task and training options, e.g. ``data='sunspots', hidden_size=32,
             epochs=5, quiet=True`` (strings are converted as on the command line).
+
+    Raises:
+        ConfigError, ValueError: bad options or data (nothing is written).
+        RunInterrupted: training was interrupted; the run directory is kept for ``resume``.
 
     Example:
         >>> outcome = rnnkit.train("forecast", data="sunspots", epochs=5, quiet=True)
         >>> outcome.metrics["test"]["model"]["mase"]
     """
+    from rnnkit.tasks.pipeline import run
+
+    if resume is not None:
+        spec, cfg, training, run_dir = _resume_run(Path(resume), task, config, name, options)
+        checkpoint = run_dir / LAST_CHECKPOINT
+
+        def same_data(prepared: Any) -> Path:
+            _check_same_data(run_dir, prepared)
+            _write_config(run_dir, spec, cfg, training)  # raised epochs hold for a next resume
+            return run_dir
+
+        result = _interruptible(
+            run_dir,
+            lambda: run(
+                spec, cfg, None, training=training, create=same_data,
+                resume=checkpoint if checkpoint.is_file() else None,
+            ),
+        )
+        return _finish(run_dir, spec, result)
+
     file_values = read_toml(config) if config is not None else {}
     task_name = task or file_values.get("task") or "forecast"
     spec = get_task(task_name)
     cfg, training = build_task_configs(spec, file_values, options)
-    run_dir = make_run_dir(runs_root, name, _prefix(spec, cfg))
-    _write_config(run_dir, spec, cfg, training)  # as given; rewritten resolved at the end
-    from rnnkit.tasks.pipeline import run
+    check_new_run(runs_root, name)  # before the data are read: a taken name fails at once
+    made: list[Path] = []
 
-    result = run(spec, cfg, run_dir, training=training)
+    def create(prepared: Any) -> Path:
+        run_dir = make_run_dir(runs_root, name, _prefix(spec, cfg))
+        made.append(run_dir)
+        _write_config(run_dir, spec, cfg, training)  # as given; rewritten resolved at the end
+        if prepared.test_data is not None:  # what a resume checks it reads again
+            write_json(run_dir / DATA_RECORD, prepared.test_data)
+        return run_dir
+
+    result = _interruptible(made, lambda: run(spec, cfg, None, training=training, create=create))
+    return _finish(made[0], spec, result)
+
+
+def _finish(run_dir: Path, spec: Task, result: TaskResult) -> TrainOutcome:
     _write_config(run_dir, spec, result.config, result.training)
     sections = {"Result": result.summary(), "Files": _files_list(run_dir)}
     summary = write_summary(run_dir, f"rnnkit {spec.name} run `{run_dir.name}`", sections)
     return TrainOutcome(run_dir, result, summary)
+
+
+def _interruptible(run_dir: Path | list[Path], fit: Any) -> TaskResult:
+    """``fit()``, with an interruption after the run directory exists re-raised as
+    :class:`RunInterrupted` naming it (``run_dir``: the folder, or a list that holds it once
+    made)."""
+    import signal
+
+    try:
+        return fit()
+    except KeyboardInterrupt as err:
+        made = run_dir if isinstance(run_dir, Path) else (run_dir[0] if run_dir else None)
+        if made is None or isinstance(err, RunInterrupted):
+            raise
+        raise RunInterrupted(made, getattr(err, "signum", signal.SIGINT)) from err
+
+
+#: The run's record of its data (source, SHA-256, test selection), checked on resume.
+DATA_RECORD = "data.json"
+
+
+def _check_same_data(run_dir: Path, prepared: Any) -> None:
+    """Refuse to resume on data other than the run's own (a changed file, another split)."""
+    import json
+
+    from rnnkit.runs import jsonable
+
+    record = run_dir / DATA_RECORD
+    if prepared.test_data is None or not record.is_file():
+        return
+    before = json.loads(record.read_text(encoding="utf-8"))
+    now = json.loads(json.dumps(prepared.test_data, default=jsonable))
+    if now != before:
+        what = "its test split"
+        if now.get("source") != before.get("source"):
+            what = f"the data source (it was {before.get('source')}, now {now.get('source')})"
+        raise ValueError(
+            f"resume: the data of the run in {str(run_dir)!r} are not the ones it started "
+            f"with: {what} differs, so continuing would not give the run's model; train a "
+            "new run instead"
+        )
+
+
+def _resume_run(
+    run_dir: Path, task: str | None, config: Any, name: str | None, options: dict[str, Any]
+) -> tuple[Task, Any, Any, Path]:
+    """The task, task config, training config and folder of an interrupted run to resume.
+
+    Raises:
+        ValueError, ConfigError: not a resumable run directory, or options that would change
+            the model or data (each named, with the run's value and the given one).
+    """
+    if not run_dir.is_dir():
+        hint = (
+            f" (give the run directory {str(run_dir.parent)!r}, not a file in it)"
+            if run_dir.is_file() else ""
+        )
+        raise ValueError(f"resume must be a run directory, got {str(run_dir)!r}{hint}")
+    stored = run_dir / "config.toml"
+    if not stored.is_file():
+        raise ValueError(
+            f"resume: run directory {str(run_dir)!r} has no config.toml, so its options are "
+            "unknown; it cannot be resumed"
+        )
+    if (run_dir / "model.safetensors").exists():
+        raise ValueError(
+            f"resume: the run in {str(run_dir)!r} has finished (it holds model.safetensors), "
+            "so there is nothing to resume; train a new run with another --name"
+        )
+    given = [k for k, v in (("config", config), ("name", name)) if v is not None]
+    if given:
+        raise ValueError(
+            f"resume: {' and '.join(given)} cannot be given with resume (the run's own "
+            f"{str(stored)!r} gives the options and its folder is the run), got "
+            + ", ".join(f"{k}={v!r}" for k, v in (("config", config), ("name", name)) if v)
+        )
+    file_values = read_toml(stored)
+    spec = get_task(str(file_values.get("task") or "forecast"))
+    if task is not None and task != spec.name:
+        raise ValueError(f"resume: the run trained the task {spec.name!r}, got task={task!r}")
+    cfg_run, training_run = build_task_configs(spec, file_values, {})
+    cfg, training = build_task_configs(spec, file_values, options)
+    problems = [
+        f"{k} (the run has {before!r}, got {after!r})"
+        for old, new in ((cfg_run, cfg), (training_run, training))
+        for k, before in asdict(old).items()
+        if k not in RESUME_OPTIONS and (after := asdict(new)[k]) != before
+    ]
+    if problems:
+        raise ConfigError(
+            f"resume: options that change the model, the data or the training so far cannot "
+            f"be changed when resuming {str(run_dir)!r}: " + "; ".join(problems)
+            + f" (only {', '.join(RESUME_OPTIONS)} may be given)"
+        )
+    if training.epochs < training_run.epochs:
+        raise ConfigError(
+            f"resume: epochs may only be raised when resuming (the run has "
+            f"{training_run.epochs}), got {training.epochs}"
+        )
+    return spec, cfg, training, run_dir
 
 
 def _files_list(run_dir: Path) -> str:
@@ -181,13 +344,39 @@ def resolve_artifact(path: str | os.PathLike[str]) -> Path:
     if path.is_dir():
         candidate = path / "model.safetensors"
         if not candidate.is_file():
+            resumable = (path / LAST_CHECKPOINT).is_file()
             raise ArtifactError(
-                f"run directory {str(path)!r} has no model.safetensors (did the run finish?)"
+                f"run directory {str(path)!r} has no model.safetensors: its training did not "
+                "finish"
+                + (f"; continue it with: rnnkit train --resume {path}" if resumable else "")
             )
         return candidate
     if not path.exists():
         raise ArtifactError(f"no run directory or artifact file at {str(path)!r}")
+    if _is_checkpoint(path):
+        raise ArtifactError(
+            f"{str(path)!r} is a training checkpoint, not a model artifact: a finished run's "
+            f"model is {str(path.parent / 'model.safetensors')!r}, and an interrupted run "
+            f"continues with: rnnkit train --resume {path.parent}"
+        )
     return path
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a trainer checkpoint (from its safetensors header alone)."""
+    import json
+
+    from rnnkit.train.checkpoint import KIND
+
+    try:
+        with path.open("rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            if size > 100_000_000:  # safetensors' own limit: not a header
+                return False
+            header = json.loads(f.read(size))
+        return bool(header.get("__metadata__", {}).get("kind") == KIND)
+    except (OSError, ValueError, AttributeError, UnicodeDecodeError):
+        return False
 
 
 def task_of_artifact(path: str | os.PathLike[str]) -> Task:

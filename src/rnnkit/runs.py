@@ -4,6 +4,8 @@
 
     runs/forecast-seattle-weather-20261127-101500/
         config.toml        the resolved configuration (file + flags + dataset defaults)
+        data.json          which data: source (absolute path + SHA-256, or dataset name) and
+                           test selection; ``--resume`` checks it
         model.safetensors  the trained model artifact (rnnkit.load reads it)
         metrics.json       metrics on validation and test, beside the baselines'
         history.csv/.json  per-epoch losses and metrics (steps.csv: per update)
@@ -14,6 +16,8 @@
 
 Every file is written through a temporary file and an atomic rename, so an interrupted run never
 leaves a half-written file in place of a good one.
+An interrupted run continues with ``rnnkit train --resume runs/NAME``
+(:func:`rnnkit.api.train`); a run that fails on its options or data leaves no folder.
 """
 
 from __future__ import annotations
@@ -26,6 +30,50 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.core.files import atomic_write_bytes
+
+#: The resumable checkpoint the trainer keeps in a run directory.
+LAST_CHECKPOINT = "last.safetensors"
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Training was interrupted (Ctrl-C, or SIGTERM through the command line); the run
+    directory is kept and can be resumed from its last checkpoint.
+
+    A ``KeyboardInterrupt``, so code that stops on Ctrl-C keeps doing so.
+
+    Attributes:
+        run_dir: the run directory.
+        checkpoint: ``run_dir / 'last.safetensors'`` if it was written, else None.
+        signum: the signal that interrupted the run (``signal.SIGINT`` or ``SIGTERM``).
+    """
+
+    def __init__(self, run_dir: Path, signum: int) -> None:
+        checkpoint = run_dir / LAST_CHECKPOINT
+        self.run_dir = run_dir
+        self.checkpoint = checkpoint if checkpoint.is_file() else None
+        self.signum = signum
+        super().__init__(f"training in {run_dir} interrupted")
+
+
+def check_new_run(root: str | Path, name: str | None) -> None:
+    """Refuse a run ``name`` that is not a plain folder name or whose folder under ``root``
+    already has files (checked before any data is read, and again on creation).
+
+    Raises:
+        ValueError: naming the run and what to do.
+    """
+    if name is None:
+        return
+    if not name or not re.fullmatch(r"[\w.\-]+", name) or name in (".", ".."):
+        raise ValueError(
+            f"run name must be a plain folder name (letters, digits, '.', '-', '_'), got {name!r}"
+        )
+    path = Path(root) / name
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise ValueError(
+            f"run directory {str(path)!r} already exists and is not empty; choose another "
+            f"--name, remove it, or continue it with: rnnkit train --resume {path}"
+        )
 
 
 def make_run_dir(root: str | Path, name: str | None, prefix: str) -> Path:
@@ -40,12 +88,7 @@ def make_run_dir(root: str | Path, name: str | None, prefix: str) -> Path:
         ValueError: ``name`` is not a plain folder name, or names a run that already has files.
     """
     root = Path(root)
-    if name is not None and (
-        not name or not re.fullmatch(r"[\w.\-]+", name) or name in (".", "..")
-    ):
-        raise ValueError(
-            f"run name must be a plain folder name (letters, digits, '.', '-', '_'), got {name!r}"
-        )
+    check_new_run(root, name)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -57,11 +100,7 @@ def make_run_dir(root: str | Path, name: str | None, prefix: str) -> Path:
             n += 1
             name = f"{base}-{n}"
     path = root / name
-    if path.exists() and any(path.iterdir()):
-        raise ValueError(
-            f"run directory {str(path)!r} already exists and is not empty; choose another "
-            "--name or remove it"
-        )
+    check_new_run(root, name)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

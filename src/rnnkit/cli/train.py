@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
+import signal
+import sys
+import threading
 import types
 import typing
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rnnkit.config import Option, describe_type, options_of, read_toml
+
+if TYPE_CHECKING:
+    from rnnkit.runs import RunInterrupted
 
 
 def _flag(name: str) -> str:
@@ -83,6 +92,13 @@ def task_parser(
     run.add_argument(
         "--runs-dir", default="runs", help="folder holding run directories [default: runs]"
     )
+    run.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue an interrupted run (e.g. runs/NAME) from its last checkpoint, with the "
+        "options of its own config.toml; only --epochs (raised), --max-time, --quiet, --plots "
+        "and --checkpoint-every may be given with it",
+    )
     _add_options(parser.add_argument_group(f"{task.name} options"), options_of([task.config_class]))
     _add_options(parser.add_argument_group("training options"), training_options(task))
     return parser
@@ -95,22 +111,61 @@ def parse_args(
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--task")
     pre.add_argument("--config")
+    pre.add_argument("--resume")
     known, _ = pre.parse_known_args(argv)
     task = known.task
     if task is None and known.config is not None:
         task = read_toml(known.config).get("task")
+    stored = Path(known.resume or "") / "config.toml"
+    if task is None and known.resume is not None and stored.is_file():
+        task = read_toml(stored).get("task")  # the run's task decides which options exist
     parser = task_parser(task or "forecast", parents)
     args = parser.parse_args(argv)
     args.command, args.run = "train", run
     return args
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during ``rnnkit train``: unwinds like Ctrl-C (history and files are closed on
+    the way out) and is reported with exit code 143."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__("terminated")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
 def run(args: argparse.Namespace) -> int:
     from rnnkit.api import get_task, task_option_classes, train
+    from rnnkit.runs import RunInterrupted
 
     names = set(options_of(task_option_classes(get_task(args.task))))
     options = {k: v for k, v in vars(args).items() if k in names}
-    outcome = train(args.task, args.config, runs_root=args.runs_dir, name=args.name, **options)
+    where = {"config": args.config, "name": args.name} if args.resume else {}
+    handles = threading.current_thread() is threading.main_thread()  # signal() needs it
+    previous = signal.signal(signal.SIGTERM, _terminate) if handles else None
+    try:
+        if args.resume:
+            outcome = train(
+                args.task, resume=args.resume, **{k: v for k, v in where.items() if v}, **options
+            )
+        else:
+            outcome = train(
+                args.task, args.config, runs_root=args.runs_dir, name=args.name, **options
+            )
+    except RunInterrupted as stop:
+        print(_interrupted_message(stop), file=sys.stderr)
+        return 128 + int(stop.signum)  # 130 for SIGINT, 143 for SIGTERM, as shells report
+    except Terminated as stop:  # while the data were read, or once the model was saved
+        print("rnnkit train: terminated (SIGTERM) outside training: there is nothing to resume",
+              file=sys.stderr)
+        return 128 + stop.signum
+    finally:
+        if handles:
+            signal.signal(signal.SIGTERM, previous)
     if outcome.result.training.quiet:
         print(outcome.run_dir)
     else:
@@ -118,6 +173,24 @@ def run(args: argparse.Namespace) -> int:
         print(outcome.summary)
         print(f"Run directory: {outcome.run_dir}")
     return 0
+
+
+def _interrupted_message(stop: RunInterrupted) -> str:
+    """Where the checkpoint is and the exact command that continues the run."""
+    run_dir, checkpoint = stop.run_dir, stop.checkpoint
+    name = signal.Signals(stop.signum).name
+    command = f"rnnkit train --resume {shlex.quote(str(run_dir))}"
+    if checkpoint is not None:
+        saved = f"The last checkpoint is {checkpoint}."
+    else:
+        saved = (
+            "No checkpoint was written yet (the first comes at the end of epoch 1, or after "
+            "--checkpoint-every N updates), so resuming starts the training over."
+        )
+    return (
+        f"rnnkit train: interrupted ({name}); the run directory {run_dir} is kept. {saved} "
+        f"Continue the run with:\n  {command}"
+    )
 
 
 def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:

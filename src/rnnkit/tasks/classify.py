@@ -42,6 +42,13 @@ from rnnkit.data.classification_data import (
 )
 from rnnkit.data.classification_inputs import ClassificationPreprocessing
 from rnnkit.data.labels import LabelSet
+from rnnkit.data.provenance import (
+    Rows,
+    identify_test_data,
+    rows_selection,
+    selected_rows,
+    stored_source,
+)
 from rnnkit.data.sequence_files import SequenceSet
 from rnnkit.data.splits import stratified_sample, stratified_split, three_way_split
 from rnnkit.io.artifact import Artifact
@@ -62,7 +69,15 @@ from rnnkit.tasks.classify_config import (
     ClassifyConfig,
     resolve,
 )
-from rnnkit.tasks.pipeline import Prepared, Say, Scores, Task, TaskResult, training_line
+from rnnkit.tasks.pipeline import (
+    TEST_DATA_KEY,
+    Prepared,
+    Say,
+    Scores,
+    Task,
+    TaskResult,
+    training_line,
+)
 from rnnkit.tasks.pipeline import run as run_task
 from rnnkit.train import TrainConfig
 
@@ -85,6 +100,8 @@ class LoadedClassifier:
     preprocessing: ClassificationPreprocessing
     config: ClassifyConfig
     metrics: dict[str, Any]
+    #: Which data the test split is (:mod:`rnnkit.data.provenance`); None in older artifacts.
+    test_data: dict[str, Any] | None = None
 
 
 class ClassifyTask(Task):
@@ -146,7 +163,12 @@ class ClassifyTask(Task):
         if len(parts["val"]):
             val_batches = BucketLoader(inputs["val"], targets["val"], batch_size=256, shuffle=False)
         state = {"data": parts, "inputs": inputs, "targets": targets}
-        return Prepared(c, train_batches, val_batches, pre, state)
+        if c.test_data is not None:
+            identity = identify_test_data(c.test_data)
+        else:  # the same seeded split, replayed on row numbers: which rows are the test
+            test_rows = split(Rows.of(data), c, training.seed, None)["test"].rows
+            identity = identify_test_data(c.data, rows_selection(test_rows))
+        return Prepared(c, train_batches, val_batches, pre, state, identity)
 
     def build_model(self, prepared: Prepared) -> SequenceClassifier:
         return build_model(prepared.config, prepared.preprocessing, prepared.parts["data"]["train"])
@@ -238,6 +260,7 @@ class ClassifyTask(Task):
             ClassificationPreprocessing.from_json(artifact.preprocessing),
             ClassifyConfig.from_dict(artifact.config["task"]),
             artifact.metrics,
+            artifact.preprocessing.get(TEST_DATA_KEY),
         )
 
     def evaluate(self, loaded: LoadedClassifier, data: Any = None) -> dict[str, Any]:
@@ -387,17 +410,10 @@ def read_for(loaded: LoadedClassifier, data: Any, *, labelled: bool) -> Classifi
     elif isinstance(data, ClassificationData):
         return data
     if data is None:
-        # The model's own test data: a bundled dataset's fixed test split, or the same seeded
-        # split of the training file.
-        if c.test_data is not None:
-            return read_classification_data(c.test_data, columns)
-        full = read_classification_data(c.data, columns)
-        if full.split is not None:
-            return full.subset(np.flatnonzero(full.split == "test"))
-        raise ValueError(
-            f"data must be given to evaluate a model trained on the file {c.data!r} (its test "
-            f"split is not stored in the artifact)"
-        )
+        # The model's own test data: exactly the recorded test rows of the unchanged source.
+        full = read_classification_data(stored_source(loaded.test_data), columns)
+        rows = selected_rows(loaded.test_data, len(full))
+        return full if rows is None else full.subset(rows)
     if isinstance(data, (str, os.PathLike)) and is_bundled(str(data)) and not Path(data).exists():
         full = read_classification_data(str(data), columns)
         return full.subset(np.flatnonzero(full.split == "test")) if full.split is not None else full
@@ -452,8 +468,9 @@ def evaluate(
 
     Args:
         artifact: an artifact path (or a :class:`LoadedClassifier`).
-        data: a file, a text DataFrame, a bundled dataset name (its test split), or None (the
-            training data's test split, for bundled datasets and separate test files).
+        data: a file, a text DataFrame, a bundled dataset name (its test split), or None
+            (exactly the test split recorded at training, refused if its file moved or
+            changed).
 
     Returns:
         metrics: accuracy, macro_f1, per_class precision/recall/F1/support, confusion_matrix.

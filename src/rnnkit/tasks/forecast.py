@@ -38,6 +38,7 @@ from rnnkit.data.forecast_inputs import (
     read_series,
     window_loaders,
 )
+from rnnkit.data.provenance import identify_test_data, stored_source
 from rnnkit.data.timeseries import (
     QualityReport,
     SeriesTable,
@@ -51,6 +52,7 @@ from rnnkit.models.forecaster import (
 )
 from rnnkit.tasks.forecast_config import ForecastConfig, resolve, split_names
 from rnnkit.tasks.pipeline import (
+    TEST_DATA_KEY,
     Fitted,
     Prepared,
     Say,
@@ -92,6 +94,8 @@ class LoadedForecaster:
     preprocessor: ForecastPreprocessor
     preprocessing: dict[str, Any]
     config: ForecastConfig
+    #: Which data the test period is (:mod:`rnnkit.data.provenance`); None in older artifacts.
+    test_data: dict[str, Any] | None = None
 
     @property
     def split(self) -> TimeSplit:
@@ -179,7 +183,8 @@ class ForecastTask(Task):
             windows["train"], windows["val"], c.decoder, c.batch_size, training.seed
         )
         parts = {"table": table, "split": split, "counts": counts}
-        return Prepared(c, train_batches, val_batches, pre, parts)
+        identity = identify_test_data(c.data, split.to_dict(), prefer_dataset=True)
+        return Prepared(c, train_batches, val_batches, pre, parts, identity)
 
     def build_model(self, prepared: Prepared) -> Forecaster:
         return build_model(prepared.config, prepared.preprocessing)
@@ -294,7 +299,8 @@ class ForecastTask(Task):
         model = self.rebuild_model(Forecaster, artifact)
         pre = ForecastPreprocessor.from_dict(artifact.preprocessing)
         config = ForecastConfig.from_dict(artifact.config["task"])
-        return LoadedForecaster(model, pre, artifact.preprocessing, config)
+        test_data = artifact.preprocessing.get(TEST_DATA_KEY)
+        return LoadedForecaster(model, pre, artifact.preprocessing, config, test_data)
 
     def evaluate(
         self,
@@ -308,7 +314,8 @@ class ForecastTask(Task):
 
         if part not in ("test", "all"):
             raise ValueError(f"part must be 'test' or 'all', got {part!r}")
-        table = _read_for(loaded, loaded.config.data if data is None else data)
+        # None: the recorded file or dataset (checked unchanged), split at the stored point.
+        table = _read_for(loaded, stored_source(loaded.test_data) if data is None else data)
         pre = loaded.preprocessor
         split = loaded.split
         if part == "all":
@@ -455,7 +462,8 @@ def evaluate(
     Args:
         artifact: a ``model.safetensors`` written by :func:`train` (or a loaded forecaster).
         data: a file, a bundled dataset name, or a DataFrame with the training columns; None:
-            the data the model was trained on.
+            the data the model was trained on (its recorded file, refused if it moved or
+            changed).
         part: 'test' scores the windows whose targets fall in the training run's test period
             or later (all of them for data that follows the training data); 'all' scores every
             window of ``data``.

@@ -82,6 +82,10 @@ class TaskConfig:
         return cls(**values)
 
 
+#: Where the runner stores :attr:`Prepared.test_data` in an artifact's preprocessing.
+TEST_DATA_KEY = "test_data"
+
+
 @dataclass
 class Prepared:
     """What :meth:`Task.prepare` returns: the resolved config, batches and the task's state.
@@ -92,6 +96,7 @@ class Prepared:
         val_batches: the validation loader, or None without validation data.
         preprocessing: the task's fitted preprocessing; ``artifact_state`` turns it into JSON.
         parts: the task's data splits and whatever scoring needs (task-specific).
+        test_data: the identity of the test split (source, SHA-256, selection), or None.
     """
 
     config: Any
@@ -99,6 +104,10 @@ class Prepared:
     val_batches: Iterable[Any] | None
     preprocessing: Any
     parts: dict[str, Any] = field(default_factory=dict)
+    #: Which data the test split is (:func:`rnnkit.data.provenance.identify_test_data`); the
+    #: runner stores it in the artifact's preprocessing under :data:`TEST_DATA_KEY`, for
+    #: ``evaluate(loaded, None)``. None: not recorded.
+    test_data: dict[str, Any] | None = None
 
 
 @dataclass
@@ -310,6 +319,8 @@ def fit_model(
     train_batches: Iterable[Any],
     val_batches: Iterable[Any] | None,
     training: TrainConfig,
+    *,
+    resume: str | os.PathLike[str] | None = None,
 ) -> Fitted:
     """Train ``model`` and leave it holding the weights of its best epoch, in eval mode.
 
@@ -317,13 +328,17 @@ def fit_model(
     ``val_*`` monitor falls back to the training loss (and early stopping and plateau
     reduction, which would watch a value that never comes, are switched off). ``training`` is
     changed in place to record that fallback.
+
+    ``resume``: a checkpoint (e.g. ``run_dir/last.safetensors``) to continue from exactly; the
+    best epoch found before it was written is part of it.
     """
     if val_batches is None and training.monitor.startswith("val_"):
         training.monitor = "train_loss"
         training.early_stopping = training.plateau_patience = None
     best = BestWeights(training.monitor, training.monitor_mode)
-    trainer = Trainer(model, training, callbacks=[*default_callbacks(training), best])
-    trainer.fit(train_batches, val_batches)
+    # Best weights first: the checkpoint written at the same epoch end must already hold them.
+    trainer = Trainer(model, training, callbacks=[best, *default_callbacks(training)])
+    trainer.fit(train_batches, val_batches, resume=resume)
     if best.weights is not None:
         model.load_state_dict(best.weights)
     model.eval()
@@ -333,59 +348,78 @@ def fit_model(
 def run(
     task: Task,
     config: Any,
-    run_dir: str | os.PathLike[str],
+    run_dir: str | os.PathLike[str] | None,
     *,
     training: TrainConfig | None = None,
     quiet: bool = False,
+    resume: str | os.PathLike[str] | None = None,
+    create: Callable[[Prepared], Path] | None = None,
 ) -> TaskResult:
     """Train, score and save a model for ``task`` into ``run_dir``.
 
     Writes ``model.safetensors`` (the artifact), ``metrics.json``, the task's plots and what
-    the trainer writes (history, learning curves, best/last checkpoints).
+    the trainer writes (history, learning curves, best/last checkpoints). The artifact also
+    records which data the test split is (:mod:`rnnkit.data.provenance`), so that evaluating
+    the model on "its own test data" later scores exactly that split.
 
     Args:
         task: the task (see :mod:`rnnkit.tasks.registry`).
         config: the task's options (None / 'auto' options are resolved by the task).
-        run_dir: an existing folder for the run's files.
+        run_dir: an existing folder for the run's files; None with ``create``.
         training: trainer options (default: the task's for ``config``); its ``out_dir``
-            defaults to ``run_dir`` and ``quiet`` is or-ed with ``quiet``.
+            defaults to the run directory and ``quiet`` is or-ed with ``quiet``.
         quiet: no progress bar and no printed lines.
+        resume: a checkpoint of this run (``run_dir/last.safetensors``) to continue from; the
+            data are prepared again from the same options, and the result is identical to
+            that of a run that was never interrupted.
+        create: called with the prepared data to make (or check and return) the run
+            directory, instead of ``run_dir``: a run whose data cannot be read, split or
+            checked fails before any folder exists, so nothing is left behind to block a retry.
 
     Raises:
         ValueError: bad data or options (the message says which and why).
     """
     started = time.perf_counter()
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ValueError(f"run_dir must be an existing folder, got {str(run_dir)!r}")
+    if (run_dir is None) == (create is None):
+        raise TypeError("run: give exactly one of run_dir (an existing folder) and create")
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise ValueError(f"run_dir must be an existing folder, got {str(run_dir)!r}")
     training = copy.deepcopy(training) if training is not None else task.default_training(config)
     training.quiet = training.quiet or quiet
-    if training.out_dir is None:
-        training.out_dir = str(run_dir)
 
     def say(text: str) -> None:
         if not training.quiet:
             print(text, flush=True)
 
     prepared = task.prepare(config, training, say)
+    run_dir = Path(create(prepared) if create is not None else run_dir)  # type: ignore[arg-type]
+    if training.out_dir is None:
+        training.out_dir = str(run_dir)
     seed_everything(training.seed)
     # Sized on the meta device first: a model too large for memory is a clear error, not an
     # allocator traceback (the random state is restored, so the weights are as without it).
     model = build_model_within_memory(
         lambda: task.build_model(prepared), optimizer=training.optimizer, device=training.device
     )
-    fitted = fit_model(model, prepared.train_batches, prepared.val_batches, training)
+    fitted = fit_model(
+        model, prepared.train_batches, prepared.val_batches, training, resume=resume
+    )
     if fitted.stopped_by:
         say(f"training ended: {fitted.stopped_by}")
     scores = task.score(model, prepared, training.seed)
     metrics = {**scores.metrics, "training": fitted.summary(time.perf_counter() - started)}
+    state = task.artifact_state(prepared)
+    if prepared.test_data is not None:  # beside the fitted state: which data the test split is
+        state = {**state, TEST_DATA_KEY: prepared.test_data}
     artifact_path = save_artifact(
         run_dir / "model.safetensors",
         Artifact(
             kind=task.artifact_kind,
             config={"model": _jsonable(model.config), "task": _jsonable(prepared.config.to_dict())},
             tensors=dict(model.state_dict()),
-            preprocessing=_jsonable(task.artifact_state(prepared)),
+            preprocessing=_jsonable(state),
             metrics=_jsonable(scores.summary),
         ),
     )

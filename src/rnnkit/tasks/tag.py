@@ -25,6 +25,13 @@ import numpy as np
 import pandas as pd
 
 from rnnkit.data.bucketing import BucketLoader, pad_sequences
+from rnnkit.data.provenance import (
+    Rows,
+    identify_test_data,
+    rows_selection,
+    selected_rows,
+    stored_source,
+)
 from rnnkit.data.registry import list_datasets
 from rnnkit.data.splits import random_sample, random_split, three_way_split
 from rnnkit.data.tagging import TaggedCorpus, bmes_to_words
@@ -38,7 +45,15 @@ from rnnkit.models.classification_metrics import (
     segmentation_scores,
 )
 from rnnkit.models.tagger import SequenceTagger
-from rnnkit.tasks.pipeline import Prepared, Say, Scores, Task, TaskResult, training_line
+from rnnkit.tasks.pipeline import (
+    TEST_DATA_KEY,
+    Prepared,
+    Say,
+    Scores,
+    Task,
+    TaskResult,
+    training_line,
+)
 from rnnkit.tasks.pipeline import run as run_task
 from rnnkit.tasks.tag_config import DATASET_TRAINING, TAG_TRAINING_DEFAULTS, TagConfig, resolve
 from rnnkit.train import TrainConfig
@@ -63,6 +78,8 @@ class LoadedTagger:
     model: SequenceTagger
     preprocessing: TagPreprocessing
     config: TagConfig
+    #: Which data the test split is (:mod:`rnnkit.data.provenance`); None in older artifacts.
+    test_data: dict[str, Any] | None = None
 
 
 class TagTask(Task):
@@ -109,7 +126,12 @@ class TagTask(Task):
         if len(parts["val"]):
             vx, vy = pre.pieces(parts["val"])
             val_batches = BucketLoader(vx, vy, batch_size=256, shuffle=False, target_at="every")
-        return Prepared(c, train_batches, val_batches, pre, parts)
+        if c.test_data is not None:
+            identity = identify_test_data(c.test_data)
+        else:  # the same seeded split, replayed on row numbers: which sentences are the test
+            test_rows = split(Rows.of(corpus), c, training.seed, None)["test"].rows
+            identity = identify_test_data(c.data, rows_selection(test_rows))
+        return Prepared(c, train_batches, val_batches, pre, parts, identity)
 
     def build_model(self, prepared: Prepared) -> SequenceTagger:
         c, pre = prepared.config, prepared.preprocessing
@@ -207,12 +229,18 @@ class TagTask(Task):
             model,
             TagPreprocessing.from_json(artifact.preprocessing),
             TagConfig.from_dict(artifact.config["task"]),
+            artifact.preprocessing.get(TEST_DATA_KEY),
         )
 
     def evaluate(self, loaded: LoadedTagger, data: Any = None) -> dict[str, Any]:
         bundled = {d.name for d in list_datasets("tag")}
-        if data is None or (isinstance(data, str) and data in bundled):
-            corpus = read_corpus(loaded.config.data if data is None else data)
+        if data is None:  # exactly the recorded test sentences of the unchanged source
+            corpus = read_corpus(stored_source(loaded.test_data), loaded.config.format)
+            rows = selected_rows(loaded.test_data, len(corpus))
+            corpus = corpus if rows is None else corpus.subset(rows)
+            tokens, gold_tags = corpus.tokens, corpus.tags
+        elif isinstance(data, str) and data in bundled:
+            corpus = read_corpus(data)
             if corpus.split is not None:
                 corpus = corpus.subset(np.flatnonzero(corpus.split == "test"))
             tokens, gold_tags = corpus.tokens, corpus.tags

@@ -171,6 +171,14 @@ class BestWeights(Callback):
             self.best, self.epoch = float(value), int(row["epoch"])
             self.weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
 
+    # In every checkpoint, so a resumed run ends holding the same best epoch as an
+    # uninterrupted one (without it the epochs before the interruption were forgotten).
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "epoch": self.epoch, "weights": self.weights}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.epoch, self.weights = state["best"], state["epoch"], state["weights"]
+
 
 class ModelCheckpoint(Callback):
     """Write ``last.safetensors`` (resumable) and ``best.safetensors`` (best ``monitor``).
