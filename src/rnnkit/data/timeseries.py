@@ -383,10 +383,37 @@ def _parse_time(column: pd.Series, name: str) -> pd.Series:
             f"row(s) {', '.join(map(str, rows))}"
         )
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        return column.astype(np.float64) if column.dtype.kind == "f" else column.astype(np.int64)
-    if pd.api.types.is_datetime64_any_dtype(column):
-        return column
-    parsed = pd.to_datetime(column.astype(str), errors="coerce", format="mixed")
+        if column.dtype.kind == "f":
+            infinite = ~np.isfinite(column.to_numpy(dtype=np.float64))
+            if infinite.any():
+                row = int(np.flatnonzero(infinite)[0])
+                raise ValueError(
+                    f"time_column {name!r} must hold finite times, but data row {row + 1} has "
+                    f"{column.iloc[row]!r}"
+                )
+            return column.astype(np.float64)
+        return column.astype(np.int64)
+    try:
+        parsed = (
+            column
+            if pd.api.types.is_datetime64_any_dtype(column)
+            else pd.to_datetime(column.astype(str), errors="coerce", format="mixed")
+        )
+        if not pd.api.types.is_datetime64_any_dtype(parsed):  # e.g. naive and zoned times
+            raise ValueError(f"parsed as {parsed.dtype}, not as one datetime type")
+        # The rest of rnnkit works in nanoseconds; pandas may have parsed year 1 in seconds.
+        parsed = parsed.dt.as_unit("ns")
+    except (pd.errors.OutOfBoundsDatetime, OverflowError) as err:
+        # errors='coerce' does not cover dates outside pandas' range (years 1677-2262).
+        raise ValueError(
+            f"time_column {name!r} must hold dates between 1677 and 2262 (pandas' range), "
+            f"got {err}"
+        ) from err
+    except ValueError as err:  # e.g. times in several time zones, which have no one axis
+        raise ValueError(
+            f"time_column {name!r} must hold dates on one time axis (one time zone or none), "
+            f"got {str(err).split('. ')[0]}"
+        ) from err
     bad = parsed.isna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
