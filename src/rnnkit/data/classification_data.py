@@ -8,6 +8,7 @@ the result is one :class:`ClassificationData` either way. ``columns`` options (w
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from rnnkit.data.sequence_files import (
     read_long_csv,
     read_npz,
     read_ts,
+    read_utf8,
     require_columns,
 )
 
@@ -98,9 +100,27 @@ def _format_of(path: Path, format: str | None) -> str:
     return "csv"
 
 
+def _check_jsonl(path: Path) -> None:
+    """Every non-blank line of a JSONL file is one JSON object (a record); pandas would fail on
+    anything else with an error that names neither the file nor the line."""
+    for n, line in enumerate(read_utf8(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as err:
+            raise ValueError(f"{str(path)!r} line {n}: not valid JSON ({err})") from err
+        if not isinstance(record, dict):
+            raise ValueError(
+                f"{str(path)!r} line {n}: expected one JSON object (a record) per line, "
+                f"got {line[:60]!r}"
+            )
+
+
 def _read_table(path: Path, format: str) -> pd.DataFrame:
     try:
         if format == "jsonl":
+            _check_jsonl(path)
             df = pd.read_json(path, lines=True, dtype=False)
         else:
             df = pd.read_csv(

@@ -33,6 +33,10 @@ _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d{1,3}(\.\d{3})*,\d+\s*$|^\s*[-+]?\d+,\d
 _DMY = re.compile(r"^\s*(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})(?:[ T].*)?$")
 
 
+class DateOrderError(ValueError):
+    """The day/month order of a date column is ambiguous, mixed, or not the one given."""
+
+
 @dataclass
 class Dialect:
     """How a CSV file is written.
@@ -181,7 +185,7 @@ def parse_dates(
         try:
             return pd.to_datetime(text, format=time_format, errors="coerce"), None
         except ValueError as err:
-            raise ValueError(
+            raise DateOrderError(
                 f"time_format must be a strptime format, got {time_format!r}: {err}"
             ) from None
     parts = text.str.extract(_DMY)
@@ -193,7 +197,7 @@ def parse_dates(
         day_first_seen = bool((first > 12).any())
         month_first_seen = bool((second > 12).any())
         if day_first_seen and month_first_seen:
-            raise ValueError(
+            raise DateOrderError(
                 f"time_column {name!r} must write every date in one order, but some dates read "
                 f"day-first ({_example(text, first > 12)}) and others month-first "
                 f"({_example(text, second > 12)})"
@@ -203,7 +207,7 @@ def parse_dates(
                 example = text.iloc[0]
                 as_day = pd.to_datetime(example, dayfirst=True, errors="coerce")
                 as_month = pd.to_datetime(example, dayfirst=False, errors="coerce")
-                raise ValueError(
+                raise DateOrderError(
                     f"time_column {name!r} has dates that read both day-first and month-first: "
                     f"{example!r} is {_iso(as_day)} day-first and {_iso(as_month)} month-first; "
                     "pass --dayfirst true or --dayfirst false (or --time-format, e.g. "
@@ -216,7 +220,7 @@ def parse_dates(
             )
         elif (dayfirst and month_first_seen) or (dayfirst is False and day_first_seen):
             bad = second > 12 if dayfirst else first > 12
-            raise ValueError(
+            raise DateOrderError(
                 f"dayfirst={dayfirst} does not fit time_column {name!r}: "
                 f"{_example(text, bad)} has no month {'second' if dayfirst else 'first'}"
             )

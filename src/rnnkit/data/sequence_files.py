@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import zipfile
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +90,19 @@ def require_columns(columns: Sequence[str], wanted: dict[str, str | None], sourc
         raise ValueError(f"{source}: " + "; ".join(problems) + f". Columns found: {list(columns)}")
 
 
+def read_utf8(path: Path) -> str:
+    """The text of ``path`` (newlines as ``\\n``); a file that is not UTF-8 is a ValueError that
+    names it and the first bad byte, instead of a UnicodeDecodeError from deep in a reader."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{str(path)!r} must be UTF-8 text, got byte {err.object[err.start]:#04x} at offset "
+            f"{err.start} that is not (a binary file, or text in another encoding?)"
+        ) from err
+
+
 def _check_file(path: str | os.PathLike[str], argument: str) -> Path:
     path = Path(path)
     if not path.is_file():
@@ -152,7 +164,7 @@ def read_long_csv(
         )
     if not feature_columns:
         raise ValueError(f"{where}: feature_columns must name at least one column, got none")
-    values = np.empty((len(df), len(feature_columns)), dtype=np.float32)
+    wide = np.empty((len(df), len(feature_columns)), dtype=np.float64)
     for j, col in enumerate(feature_columns):
         numeric = pd.to_numeric(df[col], errors="coerce")
         bad = numeric.isna() & df[col].notna()
@@ -162,12 +174,17 @@ def read_long_csv(
                 f"{where}: column {col!r} must be numeric, got {df[col].iloc[row]!r} at data "
                 f"row {row + 1}"
             )
-        values[:, j] = numeric.to_numpy(dtype=np.float64)
+        wide[:, j] = numeric.to_numpy(dtype=np.float64)
+    with np.errstate(over="ignore"):  # beyond float32's range: inf, refused just below
+        values = wide.astype(np.float32)
     finite = np.isfinite(values)
     if not finite.all():
         row, j = (int(k) for k in np.argwhere(~finite)[0])
         raise ValueError(
-            f"{where}: features must be finite, got {values[row, j]} in column "
+            f"{where}: features must be finite, got {values[row, j]}"
+            + (f" (from {wide[row, j]!r}, beyond float32's range)"
+               if np.isfinite(wide[row, j]) else "")
+            + " in column "
             f"{feature_columns[j]!r} at data row {row + 1} (drop or fill such rows first)"
         )
     # Group rows by id in order of first appearance; sort steps by time when a column says so.
@@ -225,70 +242,94 @@ def read_npz(
         lengths_key: optional (N,) valid lengths; steps past a length are dropped.
     """
     path = _check_file(path, "data path")
-    not_npz = f"{str(path)!r} is not a valid NPZ archive of numeric arrays x, y[, lengths]"
-    handle = open(path, "rb")  # ours: numpy leaks its own when a zip's directory is broken
-    try:
-        archive = np.load(handle, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        handle.close()
-        # Not numpy's text: for any file that is not a zip it advises loading with allow_pickle.
-        raise ValueError(f"{not_npz} (it is not a zip archive of .npy arrays)") from err
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        handle.close()
-        raise ValueError(f"{not_npz} (it is a single .npy array; save it with numpy.savez)")
-    with handle, archive:
-        keys = list(archive.files)
-
-        def pick(key: str | None, defaults: Sequence[str], argument: str) -> str | None:
-            if key is not None:
-                if key not in keys:
-                    raise ValueError(
-                        f"{argument}={key!r} is not an array in {str(path)!r}"
-                        f"{did_you_mean(key, keys)}; arrays found: {keys}"
-                    )
-                return key
-            return next((k for k in defaults if k in keys), None)
-
-        xk = pick(x_key, _NPZ_X_KEYS, "x_key")
-        if xk is None:
-            raise ValueError(
-                f"{str(path)!r} must hold an input array named one of {list(_NPZ_X_KEYS)} "
-                f"(or pass x_key), got arrays {keys}"
-            )
-        yk = pick(y_key, _NPZ_Y_KEYS, "y_key")
+    # Opened here so that it is closed: numpy leaves its own handle open on a damaged zip.
+    with open(path, "rb") as handle:
         try:
-            x = np.asarray(archive[xk])
-            y = np.asarray(archive[yk]) if yk is not None else None
-            lengths = np.asarray(archive[lengths_key]) if lengths_key in keys else None
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-            # Object arrays (pickles, never loaded) and damaged members.
-            raise ValueError(f"{not_npz} ({_no_pickle_advice(err)})") from err
-    if x.ndim not in (3, 4, 5) or not np.issubdtype(x.dtype, np.number):
+            archive = np.load(handle, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+            # Never numpy's text: for any file that is not a zip it advises allow_pickle.
+            raise ValueError(f"{_not_npz(path)} (it is not a zip archive of .npy arrays)") from err
+        if not isinstance(archive, np.lib.npyio.NpzFile):  # a bare .npy array
+            raise ValueError(
+                f"{_not_npz(path)} (it is a single .npy array of shape "
+                f"{getattr(archive, 'shape', '?')}; save named arrays with numpy.savez)"
+            )
+        with archive:
+            keys = list(archive.files)
+
+            def pick(key: str | None, defaults: Sequence[str], argument: str) -> str | None:
+                if key is not None:
+                    if key not in keys:
+                        raise ValueError(
+                            f"{argument}={key!r} is not an array in {str(path)!r}"
+                            f"{did_you_mean(key, keys)}; arrays found: {keys}"
+                        )
+                    return key
+                return next((k for k in defaults if k in keys), None)
+
+            xk = pick(x_key, _NPZ_X_KEYS, "x_key")
+            if xk is None:
+                raise ValueError(
+                    f"{str(path)!r} must hold an input array named one of {list(_NPZ_X_KEYS)} "
+                    f"(or pass x_key), got arrays {keys}"
+                )
+            yk = pick(y_key, _NPZ_Y_KEYS, "y_key")
+            try:  # each array is read (and can be found damaged) only here
+                x = np.asarray(archive[xk])
+                y = np.asarray(archive[yk]) if yk is not None else None
+                lengths = np.asarray(archive[lengths_key]) if lengths_key in keys else None
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+                raise _unreadable_npz(path, err) from err
+    if x.ndim not in (3, 4, 5) or x.dtype.kind not in "biuf":  # real numbers (or booleans)
         raise ValueError(
-            f"array {xk!r} in {str(path)!r} must be numeric of shape (N, T, F), (N, T, H, W) or "
-            f"(N, T, H, W, C), got dtype {x.dtype} and shape {x.shape}"
+            f"array {xk!r} in {str(path)!r} must be numeric (real numbers) of shape (N, T, F), "
+            f"(N, T, H, W) or (N, T, H, W, C), got dtype {x.dtype} and shape {x.shape}"
         )
-    x = x.astype(np.float32)
+    with np.errstate(over="ignore"):  # beyond float32's range: inf, refused below
+        x = x.astype(np.float32)
     n, t = x.shape[:2]
     if lengths is None:
         lengths = np.full(n, t)
-    elif lengths.shape != (n,) or (lengths < 1).any() or (lengths > t).any():
+    elif (
+        lengths.shape != (n,)
+        or lengths.dtype.kind not in "iu"
+        or (lengths < 1).any()
+        or (lengths > t).any()
+    ):
+        shown = (
+            f"range [{lengths.min()}, {lengths.max()}]"
+            if lengths.size and lengths.dtype.kind in "iuf"
+            else f"dtype {lengths.dtype}"
+        )
         raise ValueError(
-            f"array {lengths_key!r} must hold N={n} lengths in [1, {t}], got shape "
-            f"{lengths.shape} with range [{lengths.min()}, {lengths.max()}]"
+            f"array {lengths_key!r} must hold N={n} lengths in [1, {t}] (integers), got shape "
+            f"{lengths.shape} with {shown}"
         )
     sequences = [x[i, : int(lengths[i])] for i in range(n)]
     for i, s in enumerate(sequences):
         if not np.isfinite(s).all():
             raise ValueError(f"array {xk!r} must be finite, got NaN/Inf in sequence {i}")
-    if y is not None and y.shape != (n,):
-        raise ValueError(f"array {yk!r} must have shape ({n},), got {y.shape}")
+    if y is not None and (y.shape != (n,) or y.dtype.kind not in "biufU"):
+        raise ValueError(
+            f"array {yk!r} must hold N={n} labels (numbers or strings) of shape ({n},), got "
+            f"{y.dtype} of shape {y.shape}"
+        )
     return SequenceSet(sequences, y)
 
 
-def _no_pickle_advice(err: Exception) -> str:
-    text = str(err)
-    return "it holds Python objects, which rnnkit never unpickles" if "pickle" in text else text
+def _not_npz(path: Path) -> str:
+    return f"{str(path)!r} is not a valid NPZ archive of numeric arrays x, y[, lengths]"
+
+
+def _unreadable_npz(path: Path, err: Exception) -> ValueError:
+    """The error for an archive member numpy cannot read; pickled data is named as such, never
+    with numpy's advice to allow pickle (unpickling a file can run code)."""
+    if "pickle" in str(err):
+        return ValueError(
+            f"{_not_npz(path)} (it holds pickled Python objects, which rnnkit never loads "
+            "because unpickling can run code; save numeric arrays with numpy.savez)"
+        )
+    return ValueError(f"{_not_npz(path)} ({err})")
 
 
 def read_ts(path: str | os.PathLike[str]) -> SequenceSet:
@@ -303,46 +344,46 @@ def read_ts(path: str | os.PathLike[str]) -> SequenceSet:
     sequences: list[np.ndarray] = []
     labels: list[str] = []
     in_data = False
-    with open(path, encoding="utf-8") as f:
-        for lineno, raw in enumerate(f, 1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            if not in_data:
-                if not line.startswith("@"):
-                    raise ValueError(
-                        f"{str(path)!r} line {lineno}: expected a @tag, got {line[:40]!r}"
-                    )
-                tag, _, value = line[1:].partition(" ")
-                tag = tag.lower()
-                if tag == "data":
-                    in_data = True
-                    if header.get("timestamps", "false").lower() == "true":
-                        raise ValueError(f"{str(path)!r}: @timeStamps true is not supported")
-                else:
-                    header[tag] = value.strip()
-                continue
-            has_label = header.get("classlabel", "false").split(" ")[0].lower() == "true"
-            parts = line.split(":")
-            if has_label:
-                labels.append(parts[-1].strip())
-                parts = parts[:-1]
-            dims = [p.split(",") for p in parts]
-            if len({len(d) for d in dims}) != 1:
+    for lineno, raw in enumerate(read_utf8(path).split("\n"), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not in_data:
+            if not line.startswith("@"):
                 raise ValueError(
-                    f"{str(path)!r} line {lineno}: every dimension must have the same length, "
-                    f"got lengths {[len(d) for d in dims]}"
+                    f"{str(path)!r} line {lineno}: expected a @tag, got {line[:40]!r}"
                 )
-            try:
+            tag, _, value = line[1:].partition(" ")
+            tag = tag.lower()
+            if tag == "data":
+                in_data = True
+                if header.get("timestamps", "false").lower() == "true":
+                    raise ValueError(f"{str(path)!r}: @timeStamps true is not supported")
+            else:
+                header[tag] = value.strip()
+            continue
+        has_label = header.get("classlabel", "false").split(" ")[0].lower() == "true"
+        parts = line.split(":")
+        if has_label:
+            labels.append(parts[-1].strip())
+            parts = parts[:-1]
+        dims = [p.split(",") for p in parts]
+        if len({len(d) for d in dims}) != 1:
+            raise ValueError(
+                f"{str(path)!r} line {lineno}: every dimension must have the same length, "
+                f"got lengths {[len(d) for d in dims]}"
+            )
+        try:
+            with np.errstate(over="ignore"):  # beyond float32's range: inf, refused below
                 arr = np.array(dims, dtype=np.float64).T.astype(np.float32)  # (T, D)
-            except ValueError as err:
-                raise ValueError(
-                    f"{str(path)!r} line {lineno}: values must be numbers (missing values '?' "
-                    f"are not supported): {err}"
-                ) from err
-            if not np.isfinite(arr).all():
-                raise ValueError(f"{str(path)!r} line {lineno}: values must be finite")
-            sequences.append(arr)
+        except ValueError as err:
+            raise ValueError(
+                f"{str(path)!r} line {lineno}: values must be numbers (missing values '?' "
+                f"are not supported): {err}"
+            ) from err
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{str(path)!r} line {lineno}: values must be finite")
+        sequences.append(arr)
     if not sequences:
         raise ValueError(f"{str(path)!r} must hold at least one series after @data, got none")
     dims = {s.shape[1] for s in sequences}

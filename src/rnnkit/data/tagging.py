@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.data.sequence_files import read_utf8
+
 TAG_FORMATS = ("jsonl", "conll", "slash")
 
 
@@ -128,8 +130,7 @@ def read_tagged(path: str | os.PathLike[str], format: str = "auto") -> TaggedCor
         raise ValueError(f"format must be 'auto' or one of {list(TAG_FORMATS)}, got {format!r}")
     tokens: list[list[str]] = []
     tags: list[list[str]] = []
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
+    lines = read_utf8(path).splitlines()
     if format == "jsonl":
         for n, line in enumerate(lines, 1):
             if not line.strip():

@@ -12,6 +12,7 @@ from typing import Any
 from rnnkit.core.suggest import did_you_mean
 from rnnkit.data.labels import LabelSet
 from rnnkit.data.registry import list_datasets, load_dataset
+from rnnkit.data.sequence_files import read_utf8
 from rnnkit.data.tagging import TaggedCorpus, read_tagged
 from rnnkit.data.text import TextPipeline, Tokenizer, Vocabulary
 
@@ -129,7 +130,7 @@ def read_tokens(
             return corpus.tokens, corpus.tags
         if not path.is_file():
             raise ValueError(f"data must be an existing file, got {str(path)!r} (not found)")
-        texts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        texts = [line for line in read_utf8(path).splitlines() if line.strip()]
     tokens = [pre.split_text(t) for t in texts]
     for i, (text, toks) in enumerate(zip(texts, tokens, strict=True)):
         if not toks:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from rnnkit.core.checks import check_choice
 from rnnkit.core.suggest import did_you_mean
-from rnnkit.data.csv_dialect import parse_dates, read_csv
+from rnnkit.data.csv_dialect import DateOrderError, parse_dates, read_csv
 from rnnkit.data.frequency import Frequency, infer_frequency
 
 MISSING_POLICIES = ("error", "drop", "ffill", "interpolate")
@@ -434,12 +434,40 @@ def _parse_time(
             f"row(s) {', '.join(map(str, rows))}"
         )
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        return column.astype(np.float64) if column.dtype.kind == "f" else column.astype(np.int64)
-    if pd.api.types.is_datetime64_any_dtype(column):
-        return column
-    parsed, note = parse_dates(column, name, dayfirst=dayfirst, time_format=time_format)
-    if note is not None and notes is not None:
-        notes.append(note)
+        if column.dtype.kind == "f":
+            infinite = ~np.isfinite(column.to_numpy(dtype=np.float64))
+            if infinite.any():
+                row = int(np.flatnonzero(infinite)[0])
+                raise ValueError(
+                    f"time_column {name!r} must hold finite times, but data row {row + 1} has "
+                    f"{column.iloc[row]!r}"
+                )
+            return column.astype(np.float64)
+        return column.astype(np.int64)
+    try:
+        if pd.api.types.is_datetime64_any_dtype(column):
+            parsed = column
+        else:
+            parsed, note = parse_dates(column, name, dayfirst=dayfirst, time_format=time_format)
+            if note is not None and notes is not None:
+                notes.append(note)
+        if not pd.api.types.is_datetime64_any_dtype(parsed):  # e.g. naive and zoned times
+            raise ValueError(f"parsed as {parsed.dtype}, not as one datetime type")
+        # The rest of rnnkit works in nanoseconds; pandas may have parsed year 1 in seconds.
+        parsed = parsed.dt.as_unit("ns")
+    except DateOrderError:
+        raise  # its own message: the day/month order of the dates
+    except (pd.errors.OutOfBoundsDatetime, OverflowError) as err:
+        # errors='coerce' does not cover dates outside pandas' range (years 1677-2262).
+        raise ValueError(
+            f"time_column {name!r} must hold dates between 1677 and 2262 (pandas' range), "
+            f"got {err}"
+        ) from err
+    except ValueError as err:  # e.g. times in several time zones, which have no one axis
+        raise ValueError(
+            f"time_column {name!r} must hold dates on one time axis (one time zone or none), "
+            f"got {str(err).split('. ')[0]}"
+        ) from err
     bad = parsed.isna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])

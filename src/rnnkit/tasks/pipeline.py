@@ -250,23 +250,142 @@ class Task:
     # ---- helpers for subclasses -------------------------------------------------------------
 
     def load(self, path: str | os.PathLike[str] | Artifact) -> Any:
-        """Read, verify and rebuild an artifact of this task (the file is read once)."""
+        """Read, verify and rebuild an artifact of this task (the file is read once).
+
+        Whatever in the artifact does not fit this task is an :class:`ArtifactError` naming the
+        field, raised before a loaded model is returned: an older layout that cannot be
+        converted, a ``config.task`` this task's config class refuses, a ``config.model`` that
+        does not match the tensors (:meth:`rebuild_model`), ``preprocessing`` without what the
+        task rebuilds from it.
+        """
+        from rnnkit.io.artifact import ArtifactError
+
         artifact = path if isinstance(path, Artifact) else load_artifact(path)
+        where = repr(artifact.source) if artifact.source else "the artifact"  # set by the reader
         if artifact.kind != self.artifact_kind:
             raise ValueError(
                 f"artifact must be a {self.artifact_kind!r} (from rnnkit train --task "
                 f"{self.name}), got {artifact.kind!r}"
                 + ("" if isinstance(path, Artifact) else f" in {str(path)!r}")
             )
+
+        def reason(err: Exception) -> str:
+            # A KeyError's text is only the key: say that it is missing.
+            return f"missing key {err}" if isinstance(err, KeyError) else str(err)
+
+        # The tasks' own code below reads these without checks: a malformed artifact would
+        # surface as a KeyError or TypeError from deep inside it.
+        expected = (KeyError, TypeError, ValueError, AttributeError, IndexError)
         if artifact.format < CURRENT_LAYOUT:
-            artifact = self.upgrade(artifact)
-        return self.restore(artifact)
+            try:
+                artifact = self.upgrade(artifact)
+            except expected as err:
+                raise ArtifactError(
+                    f"{where}: its format-{artifact.format} metadata cannot be converted to "
+                    f"today's layout: {reason(err)}"
+                ) from err
+        config = artifact.config
+        if not isinstance(config, dict) or sorted(config) != ["model", "task"]:
+            got = sorted(config) if isinstance(config, dict) else type(config).__name__
+            raise ArtifactError(f"{where}: config: expected the keys ['model', 'task'], got {got}")
+        if not isinstance(config["task"], dict):
+            raise ArtifactError(
+                f"{where}: config.task: expected a JSON object, got {type(config['task']).__name__}"
+            )
+        try:
+            self.config_class.from_dict(config["task"])
+        except (TypeError, ValueError) as err:
+            raise ArtifactError(f"{where}: config.task: {err}") from err
+        if not isinstance(artifact.preprocessing, dict):
+            raise ArtifactError(
+                f"{where}: preprocessing: expected a JSON object, "
+                f"got {type(artifact.preprocessing).__name__}"
+            )
+        try:
+            return self.restore(artifact)
+        except ArtifactError as err:  # from rebuild_model: add the file
+            raise ArtifactError(f"{where}: {err}") from err
+        except expected as err:
+            # config.model and config.task were checked: what is left is the preprocessing.
+            raise ArtifactError(
+                f"{where}: preprocessing: the {self.name} task cannot rebuild its preprocessing "
+                f"from it: {reason(err)}"
+            ) from err
 
     @staticmethod
     def rebuild_model(model_class: type[nn.Module], artifact: Artifact) -> Any:
         """``model_class`` built from the artifact's model config, its weights loaded, in eval
-        mode."""
-        model = model_class(**artifact.config["model"])
+        mode.
+
+        The config is checked against the constructor (unknown or missing keys, values it
+        refuses) and the model it builds against the tensors (names, shapes, dtypes) before any
+        weight is loaded; each problem is an :class:`ArtifactError` naming the field, e.g.
+        ``config.model.hidden_size: 16 does not match the tensor encoder.weight_hh_l0 of shape
+        (256, 64)``.
+        """
+        import inspect
+
+        from rnnkit.io.artifact import ArtifactError
+
+        config = artifact.config.get("model") if isinstance(artifact.config, dict) else None
+        if not isinstance(config, dict):
+            raise ArtifactError(
+                f"config.model: expected a JSON object, got {type(config).__name__}"
+            )
+        params = inspect.signature(model_class).parameters
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        names = [n for n, p in params.items() if p.kind in named]
+        required = [n for n in names if params[n].default is inspect.Parameter.empty]
+        unknown = [k for k in config if k not in names]
+        missing = [k for k in required if k not in config]
+        if unknown or missing:
+            shown = ", ".join(repr(k) + did_you_mean(k, names) for k in unknown)
+            parts = [f"unknown key(s) {shown}" if unknown else "",
+                     f"missing key(s) {missing}" if missing else ""]
+            raise ArtifactError(
+                f"config.model: {'; '.join(p for p in parts if p)} "
+                f"({model_class.__name__} takes {names})"
+            )
+        try:
+            model = model_class(**config)
+        except (TypeError, ValueError) as err:
+            raise ArtifactError(f"config.model: {err}") from err
+        wanted = model.state_dict()
+        lacking = sorted(set(wanted) - set(artifact.tensors))
+        surplus = sorted(set(artifact.tensors) - set(wanted))
+        if lacking or surplus:
+            raise ArtifactError(
+                f"config.model does not match the tensors: the {model_class.__name__} it "
+                f"describes has {len(wanted)} tensors; missing from the file: {lacking[:5]}; "
+                f"in the file but not in the model: {surplus[:5]}"
+            )
+        for name, want in wanted.items():
+            got = artifact.tensors[name]
+            if tuple(got.shape) != tuple(want.shape):
+                # Name the int options that size a differing dimension: want = k * value with
+                # a small multiplier k (gates, directions) that also divides the stored size.
+                differ = [
+                    (w, g) for w, g in zip(want.shape, got.shape, strict=False) if w != g
+                ] if want.dim() == got.dim() else []
+                suspects = [
+                    k for k, v in config.items()
+                    if isinstance(v, int) and not isinstance(v, bool) and v > 1
+                    and any(w % v == 0 and w // v <= 8 and g % (w // v) == 0 for w, g in differ)
+                ]
+                field = (
+                    f"config.model.{suspects[0]}: {config[suspects[0]]}"
+                    if len(suspects) == 1
+                    else "config.model"
+                    + (f" (one of {', '.join(suspects)})" if suspects else "")
+                )
+                raise ArtifactError(
+                    f"{field} does not match the tensor {name} of shape {tuple(got.shape)} "
+                    f"(the config builds {tuple(want.shape)})"
+                )
+            if got.dtype != want.dtype:
+                raise ArtifactError(
+                    f"tensor {name}: expected dtype {want.dtype}, got {got.dtype}"
+                )
         model.load_state_dict(artifact.tensors)
         return model.eval()
 
@@ -279,7 +398,7 @@ class Task:
 
 
 #: The artifact format whose layout is ``config = {'model': ..., 'task': ...}``; older formats
-#: are converted by :meth:`Task.upgrade`.
+#: are converted by :meth:`Task.upgrade`. Format 3 kept this layout (it signs the metadata too).
 CURRENT_LAYOUT = 2
 
 
