@@ -34,7 +34,9 @@ INSTALL = "pip install 'rnnkit[bench]'"
 def optional(package: str) -> tuple[Any, str | None]:
     """``(module, None)``, or ``(None, why)`` when ``package`` cannot be imported."""
     try:
-        return importlib.import_module(package), None
+        with warnings.catch_warnings():  # a library's import-time warnings are not ours
+            warnings.simplefilter("ignore")
+            return importlib.import_module(package), None
     except ImportError as err:
         return None, f"{package} is not installed ({err}); {INSTALL}"
 
@@ -104,8 +106,10 @@ def classify_baselines(
     module, why = optional("aeon.classification")
     if module is None:
         return {}, [f"{', '.join(AEON_MODELS)} skipped: {why}"]
-    from aeon.classification.convolution_based import MiniRocketClassifier
-    from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from aeon.classification.convolution_based import MiniRocketClassifier
+        from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
 
     x_train, equal_train = _aeon_input(train[0])
     x_test, equal_test = _aeon_input(test[0])
