@@ -236,15 +236,9 @@ def run_forecast(
                 config, _run_dir(out, dataset.name, seed), training=training, quiet=True
             )
             predicted = forecast.predict(run.artifact_path, frame, seed=seed)
+            result.model.append(_score_forecasts(dataset, predicted))
         except RUN_ERRORS as err:
             errors.append(f"seed {seed}: {type(err).__name__}: {err}")
-            continue
-        per_series = []
-        for s in dataset.series:
-            rows = predicted[predicted["series"] == s.id] if multi else predicted
-            f = rows.sort_values("step")["value"].to_numpy(dtype=np.float64)
-            per_series.append(holdout_scores(s.train, s.holdout, f, dataset.season))
-        result.model.append(mean_scores(per_series))
     if errors and not result.model:
         result.error = errors[0]
     result.notes += [f"model failed on {e}" for e in errors if result.model]
@@ -261,6 +255,19 @@ def run_forecast(
         if len(scores) == len(dataset.series):  # a baseline that missed a series has no score
             result.baselines[name] = mean_scores(scores)
     return result
+
+
+def _score_forecasts(dataset: ForecastDataset, predicted) -> dict[str, float]:
+    """Mean holdout scores of ``predicted`` (the task's forecast table) over the series."""
+    per_series = []
+    for s in dataset.series:
+        rows = predicted
+        if len(dataset.series) > 1:
+            # ids compared as text: a CSV reader may have parsed ids such as '101' as numbers
+            rows = predicted[predicted["series"].astype(str) == s.id]
+        f = rows.sort_values("step")["value"].to_numpy(dtype=np.float64)
+        per_series.append(holdout_scores(s.train, s.holdout, f, dataset.season))
+    return mean_scores(per_series)
 
 
 # ---- classification ---------------------------------------------------------------------------
