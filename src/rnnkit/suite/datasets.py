@@ -283,8 +283,8 @@ def _competition(archive: str, frequency: str, label: str) -> Callable[[], list[
         ]
         first = subset[chosen[0]]
         description = (
-            f"{len(series)} of {len(subset)} {frequency} series of {label} (every "
-            f"{max(1, math.ceil(len(subset) / SERIES_PER_FREQUENCY))}th), official horizon "
+            f"{len(series)} of {len(subset)} {frequency} series of {label} (every k-th, k = "
+            f"{max(1, math.ceil(len(subset) / SERIES_PER_FREQUENCY))}), official horizon "
             f"{first.h}"
         )
         return [
