@@ -1,0 +1,134 @@
+"""Baselines of the suite, each from rnnkit or a maintained library, on exactly the data the
+model sees.
+
+Forecasting (per series, fit on the training part, forecast the holdout's h steps):
+
+* ``seasonal naive`` — rnnkit's own (:func:`rnnkit.eval.baselines.baseline_forecasts`), period m;
+* ``AutoETS``, ``AutoTheta``, ``AutoARIMA`` — statsforecast's automatic models with
+  ``season_length=m`` (``pip install 'rnnkit[bench]'``).
+
+Classification (fit on the archive's train file, scored on its test file): rnnkit's
+``1-nearest-neighbour`` and ``per-channel statistics`` baselines are scored by the
+classification task itself (its metrics carry them); this module adds ``1-NN DTW`` (full
+window) and ``MiniRocket`` from aeon (``pip install 'rnnkit[bench]'``).
+
+A missing optional package skips its baselines with a note instead of failing the suite.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from rnnkit.eval.baselines import baseline_forecasts
+
+STATSFORECAST_MODELS = ("AutoETS", "AutoTheta", "AutoARIMA")
+AEON_MODELS = ("1-NN DTW", "MiniRocket")
+INSTALL = "pip install 'rnnkit[bench]'"
+
+
+def optional(package: str) -> tuple[Any, str | None]:
+    """``(module, None)``, or ``(None, why)`` when ``package`` cannot be imported."""
+    try:
+        with warnings.catch_warnings():  # a library's import-time warnings are not ours
+            warnings.simplefilter("ignore")
+            return importlib.import_module(package), None
+    except ImportError as err:
+        return None, f"{package} is not installed ({err}); {INSTALL}"
+
+
+def seasonal_naive(train: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    """rnnkit's seasonal naive forecast (h,) after ``train`` (n,); m = 1 when n < m."""
+    m = season if len(train) >= season else 1
+    y = np.asarray(train, dtype=np.float64)[:, None]
+    out = baseline_forecasts(y, np.array([len(y) - 1]), horizon, m)
+    return out["seasonal_naive"][0, :, 0]
+
+
+def _statsforecast_models(season: int) -> dict[str, Callable[[], Any]]:
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta
+
+    return {
+        "AutoETS": lambda: AutoETS(season_length=season),
+        "AutoTheta": lambda: AutoTheta(season_length=season),
+        "AutoARIMA": lambda: AutoARIMA(season_length=season),
+    }
+
+
+def forecast_baselines(
+    series: list[tuple[np.ndarray, int]], season: int
+) -> tuple[dict[str, list[np.ndarray | None]], list[str]]:
+    """Forecasts of every baseline for ``series`` = [(train (n,), horizon h)].
+
+    Returns ``({baseline: [forecast (h,) or None per series]}, notes)``; None marks a fit that
+    failed (the note says which and why; the baseline then has no score on the dataset).
+    """
+    out: dict[str, list[np.ndarray | None]] = {
+        "seasonal naive": [seasonal_naive(y, h, season) for y, h in series]
+    }
+    notes: list[str] = []
+    module, why = optional("statsforecast.models")
+    if module is None:
+        notes.append(f"{', '.join(STATSFORECAST_MODELS)} skipped: {why}")
+        return out, notes
+    for name in STATSFORECAST_MODELS:
+        forecasts: list[np.ndarray | None] = []
+        for i, (y, h) in enumerate(series):
+            m = season if len(y) > 2 * season else 1  # under two seasons: a non-seasonal fit
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model = _statsforecast_models(m)[name]().fit(np.asarray(y, dtype=float))
+                    forecasts.append(np.asarray(model.predict(h)["mean"], dtype=np.float64))
+            except Exception as err:  # a library's fit failing on one series is a result
+                notes.append(f"{name} failed on series {i}: {type(err).__name__}: {err}")
+                forecasts.append(None)
+        out[name] = forecasts
+    return out, notes
+
+
+def _aeon_input(sequences: list[np.ndarray]) -> tuple[Any, bool]:
+    """aeon's layout: (N, C, T) when all lengths agree, else a list of (C, T_i)."""
+    arrays = [np.asarray(s, dtype=np.float64).reshape(len(s), -1).T for s in sequences]
+    equal = len({a.shape[1] for a in arrays}) == 1
+    return (np.stack(arrays) if equal else arrays), equal
+
+
+def classify_baselines(
+    train: tuple[list[np.ndarray], np.ndarray], test: tuple[list[np.ndarray], np.ndarray]
+) -> tuple[dict[str, float], list[str]]:
+    """Test accuracy of aeon's 1-NN DTW and MiniRocket: ``train``/``test`` are (sequences
+    (T_i, C), labels (N,)). Returns ``({baseline: accuracy}, notes)``."""
+    module, why = optional("aeon.classification")
+    if module is None:
+        return {}, [f"{', '.join(AEON_MODELS)} skipped: {why}"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from aeon.classification.convolution_based import MiniRocketClassifier
+        from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
+
+    x_train, equal_train = _aeon_input(train[0])
+    x_test, equal_test = _aeon_input(test[0])
+    y_train, y_test = np.asarray(train[1]).astype(str), np.asarray(test[1]).astype(str)
+    makers: dict[str, Callable[[], Any]] = {
+        "1-NN DTW": lambda: KNeighborsTimeSeriesClassifier(n_neighbors=1, distance="dtw"),
+        "MiniRocket": lambda: MiniRocketClassifier(random_state=0),
+    }
+    scores: dict[str, float] = {}
+    notes: list[str] = []
+    for name, make in makers.items():
+        if name == "MiniRocket" and not (equal_train and equal_test):
+            notes.append("MiniRocket skipped: it needs sequences of one length")
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                predicted = make().fit(x_train, y_train).predict(x_test)
+            scores[name] = float(np.mean(np.asarray(predicted).astype(str) == y_test))
+        except Exception as err:  # a library failing on one dataset is a result, not a crash
+            notes.append(f"{name} failed: {type(err).__name__}: {err}")
+    return scores, notes

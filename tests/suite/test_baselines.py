@@ -1,0 +1,77 @@
+"""Baselines: rnnkit's seasonal naive by hand; missing optional packages skip with a note."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from rnnkit.suite.baselines import (
+    classify_baselines,
+    forecast_baselines,
+    optional,
+    seasonal_naive,
+)
+
+
+def test_seasonal_naive_repeats_the_last_season():
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    assert seasonal_naive(y, 5, 3).tolist() == [5.0, 6.0, 7.0, 5.0, 6.0]
+    assert seasonal_naive(y, 2, 1).tolist() == [7.0, 7.0]
+    assert seasonal_naive(y[:2], 2, 12).tolist() == [2.0, 2.0]  # shorter than m: m = 1
+
+
+def test_missing_statsforecast_skips_its_baselines_with_a_note(monkeypatch):
+    monkeypatch.setitem(sys.modules, "statsforecast.models", None)  # import raises ImportError
+    module, why = optional("statsforecast.models")
+    assert module is None and "rnnkit[bench]" in why
+    forecasts, notes = forecast_baselines([(np.arange(10.0), 3)], season=1)
+    assert list(forecasts) == ["seasonal naive"]
+    assert forecasts["seasonal naive"][0].tolist() == [9.0, 9.0, 9.0]
+    assert notes == [f"AutoETS, AutoTheta, AutoARIMA skipped: {why}"]
+
+
+def test_missing_aeon_skips_its_baselines_with_a_note(monkeypatch):
+    monkeypatch.setitem(sys.modules, "aeon.classification", None)
+    scores, notes = classify_baselines(([np.zeros((3, 1))], np.array(["a"])), ([], np.array([])))
+    assert scores == {}
+    assert len(notes) == 1 and notes[0].startswith("1-NN DTW, MiniRocket skipped: aeon")
+
+
+def test_statsforecast_baselines_forecast_the_horizon():
+    pytest.importorskip("statsforecast.models")
+    t = np.arange(48.0)
+    y = 10 + 0.5 * t + np.tile([0.0, 2.0, 4.0, 2.0], 12)
+    forecasts, notes = forecast_baselines([(y, 4)], season=4)
+    assert notes == []
+    assert set(forecasts) == {"seasonal naive", "AutoETS", "AutoTheta", "AutoARIMA"}
+    truth = 10 + 0.5 * np.arange(48, 52) + np.array([0.0, 2.0, 4.0, 2.0])
+    naive_error = np.mean(np.abs(forecasts["seasonal naive"][0] - truth))
+    assert naive_error == pytest.approx(2.0)  # one season of trend (4 × 0.5) behind
+    for name in ("AutoETS", "AutoTheta", "AutoARIMA"):
+        assert forecasts[name][0].shape == (4,)
+        # a clean trend + season: every automatic model beats the seasonal naive
+        assert np.mean(np.abs(forecasts[name][0] - truth)) < naive_error, name
+
+
+def test_aeon_baselines_separate_two_obvious_classes():
+    pytest.importorskip("aeon.classification")
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 1, 30)
+
+    def make(n):
+        xs, ys = [], []
+        for i in range(n):
+            up = i % 2 == 0
+            xs.append(((t if up else -t) + 0.05 * rng.normal(size=30))[:, None])
+            ys.append("up" if up else "down")
+        return xs, np.array(ys)
+
+    scores, notes = classify_baselines(make(10), make(20))
+    assert notes == []
+    assert scores == {"1-NN DTW": 1.0, "MiniRocket": 1.0}
+    # unequal lengths: MiniRocket is skipped with a note, 1-NN DTW still runs
+    xs, ys = make(10)
+    xs[0] = xs[0][:20]
+    scores, notes = classify_baselines((xs, ys), make(6))
+    assert "MiniRocket" not in scores and scores["1-NN DTW"] == 1.0
+    assert notes == ["MiniRocket skipped: it needs sequences of one length"]
