@@ -70,7 +70,8 @@ def options_of(classes: Sequence[type]) -> dict[str, Option]:
     for cls in classes:
         hints = typing.get_type_hints(cls)
         helps = field_help(cls)
-        for f in dataclasses.fields(cls):
+        # Keyword-only fields (mixins such as the file options) after the class's own.
+        for f in sorted(dataclasses.fields(cls), key=lambda f: bool(f.kw_only)):
             if f.name.startswith("_") or f.name in out or not f.init:
                 continue
             if f.default is not dataclasses.MISSING:

@@ -90,3 +90,21 @@ def test_a_long_format_csv_without_id_column_gets_the_hint_and_messages_name_the
     with pytest.raises(ValueError, match=r"'.*gestures.csv'.*feature_columns"):
         read_classification_data(path, {**columns, "id_column": "seq",
                                         "feature_columns": ["y"]})
+
+
+def test_the_forecast_task_takes_the_file_options(tmp_path) -> None:
+    from rnnkit.tasks.forecast import TASK, ForecastConfig
+
+    path = tmp_path / "umsatz.csv"
+    european_csv(path, n=200)
+    training = TASK.default_training(None, quiet=True)
+    said: list[str] = []
+    config = ForecastConfig(data=str(path), time_column="datum", targets=["menge"], horizon=3)
+    prepared = TASK.prepare(config, training, said.append)
+    assert prepared.parts["table"].report.frequency == "1 day"
+    assert any("separator ';' detected" in line for line in said)
+    with pytest.raises(ValueError, match="looks ';'-separated"):
+        TASK.prepare(ForecastConfig(data=str(path), time_column="datum", targets=["menge"],
+                                    sep=","), training, said.append)
+    with pytest.raises(ValueError, match="decimal must be one of"):
+        ForecastConfig(data=str(path), time_column="datum", targets=["menge"], decimal=";")

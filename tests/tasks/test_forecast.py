@@ -235,3 +235,34 @@ def test_train_on_a_small_real_series(tmp_path):
     out = predict(result.artifact_path, "sunspots")
     assert out["year"].tolist() == [2009, 2010, 2011, 2012, 2013]
     assert "| seasonal_naive |" in result.summary()
+
+
+def test_defaults_learn_a_trending_multiplicative_monthly_series(tmp_path):
+    """Nothing but data, time column, target and horizon set: the season is inferred (12), the
+    log transform chosen, and the forecast beats seasonal naive, which lags a year of trend.
+    (A smaller network and min_updates, and no early stopping, keep the test short.)"""
+    n = 120
+    t = np.arange(n)
+    rng = np.random.default_rng(0)
+    y = (100 + 3 * t) * (1 + 0.25 * np.sin(2 * np.pi * t / 12)) * (1 + rng.normal(0, 0.01, n))
+    frame = pd.DataFrame({"month": pd.date_range("2000-01-01", periods=n, freq="MS"), "y": y})
+    frame.to_csv(tmp_path / "monthly.csv", index=False)
+    cfg = ForecastConfig(
+        data=str(tmp_path / "monthly.csv"), time_column="month", targets=["y"], horizon=6,
+        test_fraction=0.2, hidden_size=8, min_updates=400,
+    )
+    training = default_training(cfg, early_stopping=None, plots=False)  # 60 epochs of 8 batches
+    result = train(cfg, tmp_path, training=training, quiet=True)
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["season_length"] == 12
+    pre = m["preprocessing"]
+    assert pre["season_length"]["why"] == "monthly: 12 months a year"
+    assert (pre["transform"]["value"], pre["normalization"]["value"]) == ("log", "instance")
+    assert pre["batch_size"] == {"value": 8, "source": "auto"}
+    assert (pre["budget"]["updates_per_epoch"], pre["budget"]["epochs"]) == (7, 60)
+    assert m["training"]["monitor"] == "val_mae_scaled"
+    test = m["test"]
+    assert test["model"]["mase"] < 0.8 * test["seasonal_naive"]["mase"]
+    assert test["model"]["mape"] < test["seasonal_naive"]["mape"]
+    assert "MAPE %" in result.summary() and "season length 12 (monthly" in result.summary()
+    assert load_forecaster(result.artifact_path).preprocessor.transform == "log"

@@ -97,6 +97,10 @@ class _Series:
     index: int  # row in the scalers
 
 
+#: An 'instance' window whose spread is under this share of the series' σ counts as flat.
+_FLAT = 1e-3
+
+
 class ForecastPreprocessor:
     """Scalers, calendar features and windowing for one forecasting configuration.
 
@@ -105,7 +109,7 @@ class ForecastPreprocessor:
         calendar: resolved calendar feature names (K = 2·len(calendar)).
         input_length: T, observed steps per window.
         horizon: h, steps to forecast.
-        normalization: 'window' or 'series' (see :mod:`rnnkit.data.scaling`).
+        normalization: 'window', 'series' or 'instance' (see :mod:`rnnkit.data.scaling`).
         transform: 'none' or 'log' applied to the targets before scaling.
         frequency, time_column, series_column: as in the training table.
     """
@@ -176,6 +180,7 @@ class ForecastPreprocessor:
                 check_positive(y, self.targets, f"series {sid!r}" if sid else "the data")
             train_targets[sid] = y[:a]
             train_covs[sid] = part[self.covariates].to_numpy(np.float64)[:a]
+        # 'window' predicts changes, so one step of change is the unit; the others, levels.
         spread = "diff_std" if self.normalization == "window" else "std"
         self.target_scaler = SeriesScaler.fit(
             train_targets, transform=self.transform, spread=spread
@@ -254,12 +259,19 @@ class ForecastPreprocessor:
         scaler = self._scaler()
         scale = scaler.scale[s.index]  # (C,)
         gy_past, gy_future = gather_windows(s.gy, origins, T, h)  # (B, T, C), (B, h, C)
+        B = len(origins)
         if self.normalization == "window":
             loc = gy_past[:, -1, :]  # the last observed value of each window
+        elif self.normalization == "instance":
+            loc = gy_past.mean(axis=1)  # (B, C): RevIN's window mean and spread
+            sd = gy_past.std(axis=1)
+            # A flat window has no spread of its own: fall back on the series' σ.
+            scale = np.where(sd > _FLAT * scale, sd, scale)
         else:
-            loc = np.broadcast_to(scaler.mean[s.index], (len(origins), self.n_targets))
-        z_past = (gy_past - loc[:, None, :]) / scale
-        z_future = (gy_future - loc[:, None, :]) / scale
+            loc = np.broadcast_to(scaler.mean[s.index], (B, self.n_targets))
+        scale = np.broadcast_to(scale, loc.shape)  # (B, C)
+        z_past = (gy_past - loc[:, None, :]) / scale[:, None, :]
+        z_future = (gy_future - loc[:, None, :]) / scale[:, None, :]
         side = np.concatenate([s.cov, s.cal], axis=1)  # (N, P + K)
         side_past, _ = gather_windows(side, origins, T, h)
         if future_times is None:
@@ -270,7 +282,6 @@ class ForecastPreprocessor:
             known = calendar_features(pd.Series(list(future_times)), self.calendar)[None]
             y_future = np.full((1, h, self.n_targets), np.nan)
             times = future_times[None, :]
-        B = len(origins)
         future_rows = np.concatenate(
             [np.nan_to_num(z_future, nan=0.0), np.zeros((B, h, self.n_covariates)), known], axis=2
         )
@@ -279,7 +290,7 @@ class ForecastPreprocessor:
             inputs=np.concatenate([past_rows, future_rows], axis=1).astype(np.float32),
             target=np.concatenate([z_past, z_future], axis=1).astype(np.float32),
             loc=np.array(loc, dtype=np.float64),
-            scale=np.broadcast_to(scale, loc.shape).astype(np.float64),
+            scale=np.array(scale, dtype=np.float64),
             series=np.full(B, s.index, dtype=np.int64),
             origin=origins.astype(np.int64),
             actual=y_future,
@@ -452,8 +463,10 @@ def read_series(
     covariates: list[str],
     missing: str,
     gaps: str,
+    **file_options: Any,
 ) -> SeriesTable:
-    """A checked table from a bundled dataset name, a file, or a DataFrame."""
+    """A checked table from a bundled dataset name, a file, or a DataFrame; ``file_options``
+    (sep, decimal, encoding, dayfirst, time_format) say how a CSV file is written."""
     source = load_dataset(data) if isinstance(data, str) and data in FORECAST_DEFAULTS else data
     return load_series_table(
         source,
@@ -463,6 +476,7 @@ def read_series(
         covariates=covariates,
         missing=missing,
         gaps=gaps,
+        **file_options,
     )
 
 

@@ -154,3 +154,36 @@ def infer_frequency(series_times: Sequence[pd.Series]) -> Frequency:
     if 365 <= days <= 366:
         return Frequency("year", 1)
     return Frequency("timedelta", seconds)
+
+
+#: Seasons of a few fixed durations (seconds → period m in steps): a week of days, a year of
+#: weeks. Sub-daily steps that divide a day get the daily cycle (hourly: 24).
+_DAY, _WEEK = 86400.0, 604800.0
+
+
+def season_length_for(frequency: Frequency, rows: int) -> tuple[int, str]:
+    """The seasonal period m a frequency suggests, and why (for the report).
+
+    Monthly 12, quarterly 4, daily 7, business days 5, weekly 52, hourly 24 (any sub-daily step
+    that divides a day: steps per day), yearly and numeric time columns 1. A period is used only
+    when ``rows`` (the training rows of the shortest series) hold at least two whole seasons,
+    else m = 1: seasonal naive and MASE's scale need a season of history, and one season is too
+    little to tell a cycle from noise.
+    """
+    m, why = 1, f"no seasonal period for a {frequency.label} frequency"
+    if frequency.kind == "month" and frequency.n in (1, 3):
+        m = 12 if frequency.n == 1 else 4
+        why = "monthly: 12 months a year" if m == 12 else "quarterly: 4 quarters a year"
+    elif frequency.kind == "business_day" and frequency.n == 1:
+        m, why = 5, "business days: 5 a week"
+    elif frequency.kind == "timedelta":
+        if frequency.n == _DAY:
+            m, why = 7, "daily: 7 days a week"
+        elif frequency.n == _WEEK:
+            m, why = 52, "weekly: 52 weeks a year"
+        elif frequency.n < _DAY and (_DAY / frequency.n).is_integer():
+            m = int(_DAY / frequency.n)
+            why = f"{frequency.label} steps: {m} a day"
+    if m > 1 and rows < 2 * m:
+        return 1, f"{why}, but the training period has {rows} rows (< 2 seasons): m = 1"
+    return m, why

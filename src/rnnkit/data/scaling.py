@@ -13,6 +13,12 @@ forecasters only compete with classical methods when the series are normalised):
   the forecast origin, and an output of 0 is the naive forecast), σ_s the standard deviation of
   the first differences of g(y) over the training rows (so one step of change is O(1)). Suits
   trending or random-walk-like series, and works for seasonal ones too.
+* 'instance': reversible instance normalisation (RevIN, Kim et al. 2022): loc = the mean of g(y)
+  over the window's T observed steps and σ = their standard deviation (σ_s of the series when the
+  window is flat). Every window reaches the network at level 0 and spread 1, whatever level or
+  amplitude the series has reached, and the head's output is mapped back with the window's own
+  loc and σ; so a series that trends out of its training range is still forecast in familiar
+  units.
 
 Covariates are always standardised per series with their training mean and standard deviation.
 The statistics are learned from training rows only, so no validation or test value leaks into
@@ -27,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-NORMALIZATIONS = ("window", "series")
+NORMALIZATIONS = ("window", "series", "instance")
 TRANSFORMS = ("none", "log")
 _TINY = 1e-8  # a constant column gets σ = 1 rather than a division by zero
 
@@ -116,6 +122,78 @@ class SeriesScaler:
             transform=str(d["transform"]),
             spread=str(d["spread"]),
         )
+
+
+def level_elasticity(y: np.ndarray, block: int) -> float:
+    """How the spread of a series grows with its level: the slope β of log(sd_b) on log(mean_b)
+    over consecutive blocks b of ``block`` rows (sd of the first differences inside the block,
+    so a trend does not count as spread). β ≈ 0: additive changes (spread independent of the
+    level); β ≈ 1: multiplicative (spread proportional to the level, which a log makes constant).
+
+    Shapes: y (N,) positive values. Returns NaN when fewer than 4 blocks have a positive spread
+    or the block means do not vary.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    k = len(y) // block
+    if k < 4 or block < 2:
+        return float("nan")
+    blocks = y[len(y) - k * block :].reshape(k, block)  # the most recent whole blocks
+    mean = blocks.mean(axis=1)
+    sd = np.diff(blocks, axis=1).std(axis=1)
+    keep = (sd > 0) & (mean > 0)
+    if keep.sum() < 4:
+        return float("nan")
+    x, v = np.log(mean[keep]), np.log(sd[keep])
+    if np.ptp(x) < 1e-6:
+        return float("nan")
+    return float(np.polyfit(x, v, 1)[0])
+
+
+#: The automatic transform takes the log when the spread grows at least this fast with the level
+#: (β ≥ 0.5: closer to multiplicative than to additive) and the level moved by this factor.
+LOG_ELASTICITY = 0.5
+LOG_LEVEL_RATIO = 1.5
+
+
+def choose_transform(train: Mapping[str, np.ndarray], all_positive: bool, season: int) -> dict:
+    """The automatic target transform ('log' or 'none') and why, from training rows only.
+
+    'log' when every target value is positive (``all_positive``), the median elasticity β of
+    the spread to the level (:func:`level_elasticity`, blocks of one season, or of a tenth of
+    the rows for m < 4) is at least :data:`LOG_ELASTICITY`, and the block levels span a factor
+    of at least :data:`LOG_LEVEL_RATIO` (without a level change there is nothing to learn the
+    slope from). ``train[s]``: (N_s, C) training rows of series s.
+
+    Returns ``{'transform', 'elasticity', 'level_ratio', 'reason'}`` for the data report.
+    """
+    betas, ratios = [], []
+    for values in train.values():
+        values = np.asarray(values, dtype=np.float64)
+        n = len(values)
+        block = season if season >= 4 else max(5, n // 10)
+        for j in range(values.shape[1]):
+            beta = level_elasticity(values[:, j], block)
+            if np.isfinite(beta):
+                betas.append(beta)
+                k = n // block
+                means = values[n - k * block :, j].reshape(k, block).mean(axis=1)
+                if means.min() > 0:
+                    ratios.append(float(means.max() / means.min()))
+    beta = float(np.median(betas)) if betas else float("nan")
+    ratio = float(np.median(ratios)) if ratios else float("nan")
+    if not all_positive:
+        return {"transform": "none", "elasticity": beta, "level_ratio": ratio,
+                "reason": "not every target value is positive"}
+    if not np.isfinite(beta):
+        return {"transform": "none", "elasticity": beta, "level_ratio": ratio,
+                "reason": "too few training rows to measure how the spread follows the level"}
+    if beta >= LOG_ELASTICITY and ratio >= LOG_LEVEL_RATIO:
+        return {"transform": "log", "elasticity": beta, "level_ratio": ratio,
+                "reason": f"the spread grows with the level (elasticity {beta:.2f} >= "
+                f"{LOG_ELASTICITY}, level ratio {ratio:.2f} >= {LOG_LEVEL_RATIO})"}
+    return {"transform": "none", "elasticity": beta, "level_ratio": ratio,
+            "reason": f"the spread does not grow with the level enough (elasticity {beta:.2f}, "
+            f"level ratio {ratio:.2f}; log needs >= {LOG_ELASTICITY} and >= {LOG_LEVEL_RATIO})"}
 
 
 def check_positive(values: np.ndarray, columns: Sequence[str], what: str) -> None:

@@ -54,11 +54,12 @@ class BacktestResult:
 def metrics_table(
     metrics: dict[str, dict[str, float]], methods: Sequence[str] | None = None
 ) -> str:
-    """Markdown table: rows = methods, columns = MAE, RMSE, sMAPE, MASE (+ probabilistic)."""
+    """Markdown table: rows = methods, columns = MAE, RMSE, sMAPE, MAPE (positive series only),
+    MASE (+ probabilistic)."""
     methods = list(methods or metrics)
-    columns = ["mae", "rmse", "smape", "mase", "pinball", "coverage"]
+    columns = ["mae", "rmse", "smape", "mape", "mase", "pinball", "coverage"]
     columns = [c for c in columns if any(c in metrics[m] for m in methods)]
-    names = {"smape": "sMAPE %", "mase": "MASE"}
+    names = {"smape": "sMAPE %", "mape": "MAPE %", "mase": "MASE"}
     head = "| method | " + " | ".join(
         names.get(c, c.upper() if len(c) <= 4 else c) for c in columns
     )
@@ -67,7 +68,7 @@ def metrics_table(
         cells = []
         for c in columns:
             v = metrics[m].get(c)
-            cells.append("" if v is None else f"{v:.3f}" if c != "smape" else f"{v:.2f}")
+            cells.append("" if v is None else f"{v:.2f}" if c in ("smape", "mape") else f"{v:.3f}")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -5,6 +5,8 @@ Legend: A actual values, F point forecasts, e = A − F, all of one shape (..., 
 * MAE   = mean |e|
 * RMSE  = √(mean e²)
 * sMAPE = 100 · mean( 2|e| / (|A| + |F|) )  in percent (a term with A = F = 0 counts 0)
+* MAPE  = 100 · mean( |e| / A )  in percent, only where every actual value is positive (a zero
+  or negative actual makes it undefined or meaningless)
 * MASE  = mean( |e| / s ),  s = in-sample MAE of the seasonal naive forecast with period m on the
   training rows of the same series and target (Hyndman & Koehler 2006): MASE < 1 means better
   than the one-season-back forecast was inside the training data.
@@ -38,6 +40,14 @@ def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
     return float(100 * np.mean(ratio))
 
 
+def mape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Percent; NaN unless every actual value is positive."""
+    actual = np.asarray(actual, dtype=np.float64)
+    if actual.size == 0 or not np.all(actual > 0):
+        return float("nan")
+    return float(100 * np.mean(np.abs(actual - forecast) / actual))
+
+
 def mase(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> float:
     """``scale`` broadcasts against ``actual`` (e.g. (B, 1, C) per window's series)."""
     return float(np.mean(np.abs(actual - forecast) / scale))
@@ -63,10 +73,14 @@ def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
 
 
 def point_metrics(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> dict[str, float]:
-    """MAE, RMSE, sMAPE and MASE of one forecast."""
-    return {
+    """MAE, RMSE, sMAPE and MASE of one forecast, and MAPE where every actual is positive."""
+    out = {
         "mae": mae(actual, forecast),
         "rmse": rmse(actual, forecast),
         "smape": smape(actual, forecast),
         "mase": mase(actual, forecast, scale),
     }
+    percent = mape(actual, forecast)
+    if np.isfinite(percent):
+        out["mape"] = percent
+    return out

@@ -22,6 +22,7 @@ expected and what was received.
 from __future__ import annotations
 
 import copy
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,9 @@ from rnnkit.data.forecast_inputs import (
     read_series,
     window_loaders,
 )
+from rnnkit.data.frequency import season_length_for
 from rnnkit.data.provenance import identify_test_data, stored_source
+from rnnkit.data.scaling import choose_transform
 from rnnkit.data.timeseries import (
     QualityReport,
     SeriesTable,
@@ -69,13 +72,20 @@ ARTIFACT_KIND = "forecaster"
 
 #: Training options that suit forecasting (a :class:`TrainConfig` built by
 #: :func:`default_training`): small windows train fast, so many epochs with early stopping.
+#: Model selection and early stopping watch the validation MAE of the point forecast (in scaled
+#: units): the Gaussian likelihood rises as soon as the spread is over-confident, long before
+#: the point forecast stops improving, so it stopped training too early on small series.
+#: ``ForecastConfig.min_updates`` raises epochs and patience on small data (see ``prepare``).
 FORECAST_TRAINING_DEFAULTS: dict[str, Any] = {
     "epochs": 60,
     "lr": 3e-3,
     "clip_norm": 1.0,
     "early_stopping": 10,
-    "monitor": "val_loss",
+    "monitor": "val_mae_scaled",
 }
+
+#: Automatic batch size: this share of the training windows, within these bounds.
+BATCH_FRACTION, MIN_BATCH, MAX_BATCH = 1 / 16, 8, 64
 
 
 @dataclass
@@ -124,13 +134,9 @@ class ForecastTask(Task):
     )
 
     def training_defaults(self, config: ForecastConfig | None) -> dict[str, Any]:
-        """:data:`FORECAST_TRAINING_DEFAULTS`; for the autoregressive decoder, model selection
-        by ``val_mae_scaled`` (its validation loss scores mean-fed steps whose spreads are
-        one-step spreads, so it rises as the fit improves)."""
-        out = dict(FORECAST_TRAINING_DEFAULTS)
-        if config is not None and config.decoder == "autoregressive":
-            out["monitor"] = "val_mae_scaled"
-        return out
+        """:data:`FORECAST_TRAINING_DEFAULTS` (model selection by ``val_mae_scaled`` for every
+        decoder and likelihood)."""
+        return dict(FORECAST_TRAINING_DEFAULTS)
 
     def prepare(self, config: ForecastConfig, training: TrainConfig, say: Say) -> Prepared:
         c = resolve(config)
@@ -142,11 +148,15 @@ class ForecastTask(Task):
             covariates=c.covariates,
             missing=c.missing,
             gaps=c.gaps,
+            **c.file_options(),
         )
         for line in table.report.lines():
             say(f"data: {line}")
         times = table.frame[table.time_column].to_numpy()
         split = time_split(times, c.val_fraction, c.test_fraction)
+        choices = _choose_preprocessing(c, table, split)
+        for line in _choice_lines(choices):
+            say(line)
         calendar = resolve_calendar(
             split_names(c.calendar) if c.calendar not in ("auto", "none") else c.calendar,
             table.frequency,
@@ -179,10 +189,21 @@ class ForecastTask(Task):
             test_fraction=c.test_fraction,
         )
         say(f"windows: {counts['train']} train, {counts['val']} validation, {counts['test']} test")
+        if c.batch_size is None:
+            c.batch_size = auto_batch_size(counts["train"])
+            choices["batch_size"] = {"value": c.batch_size, "source": "auto"}
+        else:
+            choices["batch_size"] = {"value": c.batch_size, "source": "config"}
         train_batches, val_batches = window_loaders(
             windows["train"], windows["val"], c.decoder, c.batch_size, training.seed
         )
-        parts = {"table": table, "split": split, "counts": counts}
+        choices["budget"] = apply_update_budget(training, len(train_batches), c.min_updates)
+        say(
+            f"training: batch size {c.batch_size}, {len(train_batches)} updates per epoch, up to "
+            f"{training.epochs} epochs (early stopping after {training.early_stopping} without "
+            f"improvement of {training.monitor})"
+        )
+        parts = {"table": table, "split": split, "counts": counts, "choices": choices}
         identity = identify_test_data(c.data, split.to_dict(), prefer_dataset=True)
         return Prepared(c, train_batches, val_batches, pre, parts, identity)
 
@@ -219,6 +240,7 @@ class ForecastTask(Task):
             "season_length": c.season_length,
             "interval": c.interval,
             "windows": counts,
+            "preprocessing": prepared.parts["choices"],
             "val": results["val"].metrics if "val" in results else {},
             "test": test.metrics,
             "test_per_target": test.per_target,
@@ -265,6 +287,8 @@ class ForecastTask(Task):
             f"{c.decoder} decoder, {c.likelihood} likelihood.",
             "",
             "Data: " + "; ".join(report.lines() if report is not None else []) + ".",
+            "",
+            "Preprocessing: " + "; ".join(_choice_lines(m.get("preprocessing", {}))) + ".",
             "",
             f"Windows: {m['windows']['train']} train, {m['windows']['val']} validation, "
             f"{m['windows']['test']} test (rolling origins, stride {c.backtest_stride}). "
@@ -362,6 +386,80 @@ class ForecastTask(Task):
 TASK = ForecastTask()
 
 
+def auto_batch_size(n_windows: int) -> int:
+    """:data:`BATCH_FRACTION` of the training windows within [MIN_BATCH, MAX_BATCH]: 64 for
+    1,000 windows and more, 8 for 128 and fewer, so small data gets ~16 updates per epoch."""
+    return int(min(MAX_BATCH, max(MIN_BATCH, math.ceil(n_windows * BATCH_FRACTION))))
+
+
+def apply_update_budget(training: TrainConfig, batches: int, min_updates: int) -> dict[str, Any]:
+    """Raise ``training.epochs`` so that the run makes at least ``min_updates`` optimiser updates
+    at ``batches`` updates per epoch, and early stopping's patience to a quarter of those epochs
+    (so that a noisy validation set of a small series cannot end training after a few dozen
+    updates).
+
+    Only values left at the forecasting defaults (:data:`FORECAST_TRAINING_DEFAULTS`) are
+    raised: epochs or a patience a user chose are kept, and so is anything already larger;
+    ``min_updates`` 0 changes nothing. Returns what was decided, for ``metrics.json``.
+    """
+    epochs_needed = math.ceil(min_updates / max(batches, 1)) if min_updates else 0
+    before = {"epochs": training.epochs, "early_stopping": training.early_stopping}
+    if training.epochs == FORECAST_TRAINING_DEFAULTS["epochs"]:
+        training.epochs = max(training.epochs, epochs_needed)
+    if training.early_stopping == FORECAST_TRAINING_DEFAULTS["early_stopping"] and epochs_needed:
+        training.early_stopping = max(training.early_stopping, math.ceil(epochs_needed / 4))
+    changed = before != {"epochs": training.epochs, "early_stopping": training.early_stopping}
+    return {
+        "min_updates": min_updates,
+        "updates_per_epoch": batches,
+        "epochs": training.epochs,
+        "early_stopping": training.early_stopping,
+        "raised_from": before if changed else None,
+    }
+
+
+def _choose_preprocessing(c: ForecastConfig, table: SeriesTable, split: TimeSplit) -> dict:
+    """Fill the options that depend on the data (season length, automatic transform) from the
+    training period, in place on the resolved ``c``; returns what was chosen and why."""
+    train = {}
+    for sid, rows in table.series_slices().items():
+        part = table.frame.iloc[rows]
+        a, _ = split.rows(part[table.time_column].to_numpy())
+        train[sid] = part[c.targets].to_numpy(np.float64)[:a]
+    shortest = min(len(v) for v in train.values())
+    out: dict[str, Any] = {}
+    if c.season_length is None:
+        c.season_length, why = season_length_for(table.frequency, shortest)
+        out["season_length"] = {"value": c.season_length, "source": "frequency", "why": why}
+    else:
+        out["season_length"] = {"value": c.season_length, "source": "config or dataset"}
+    if c.transform == "auto":
+        # Only the signs of later rows are read: a log fit on positive training rows would fail
+        # on a zero in the test period.
+        positive = bool(np.all(table.frame[c.targets].to_numpy(np.float64) > 0))
+        decision = choose_transform(train, positive, c.season_length)
+        c.transform = decision["transform"]
+        out["transform"] = {"value": c.transform, "source": "auto", **decision}
+        del out["transform"]["transform"]
+    else:
+        out["transform"] = {"value": c.transform, "source": "config or dataset"}
+    out["normalization"] = {"value": c.normalization}
+    return out
+
+
+def _choice_lines(choices: dict[str, Any]) -> list[str]:
+    lines = []
+    if "season_length" in choices:
+        s = choices["season_length"]
+        lines.append(f"season length {s['value']}" + (f" ({s['why']})" if "why" in s else ""))
+    if "transform" in choices:
+        t = choices["transform"]
+        lines.append(f"transform {t['value']}" + (f" ({t['reason']})" if "reason" in t else ""))
+    if "normalization" in choices:
+        lines.append(f"normalization {choices['normalization']['value']}")
+    return lines
+
+
 def build_model(c: ForecastConfig, pre: ForecastPreprocessor) -> Forecaster:
     """The forecaster a resolved config asks for, sized for ``pre``'s inputs."""
     return Forecaster(
@@ -407,6 +505,7 @@ def _read_for(loaded: LoadedForecaster, data: Any) -> SeriesTable:
         covariates=pre.covariates,
         missing=p["missing"],
         gaps=p["gaps"],
+        **loaded.config.file_options(),
     )
 
 

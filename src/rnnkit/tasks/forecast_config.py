@@ -17,11 +17,12 @@ from rnnkit.data.series_datasets import FORECAST_DEFAULTS
 from rnnkit.data.timeseries import GAP_POLICIES, MISSING_POLICIES
 from rnnkit.models.backbone import model_cells
 from rnnkit.models.forecaster import DECODERS, LIKELIHOODS
+from rnnkit.tasks.file_options import FileOptions
 from rnnkit.tasks.pipeline import TaskConfig
 
 
 @dataclass
-class ForecastConfig(TaskConfig):
+class ForecastConfig(TaskConfig, FileOptions):
     """Options of a forecasting run (training options live in :class:`rnnkit.train.TrainConfig`).
 
     Options left at None (or 'auto') take the bundled dataset's defaults, else generic ones.
@@ -43,14 +44,17 @@ class ForecastConfig(TaskConfig):
     input_length: observed steps per window, T (None: the dataset's, or max(24, 4·horizon)).
     horizon: steps forecast per window, h (None: the dataset's, or 1).
     season_length: period m of the seasonal-naive baseline and of MASE's scale (None: the
-        dataset's, or 1).
+        dataset's, or the inferred frequency's: monthly 12, quarterly 4, daily 7, business
+        days 5, weekly 52, hourly 24; 1 when the training period holds under two seasons).
     val_fraction, test_fraction: shares of the distinct timestamps, at the end of the data,
         for validation and test.
     stride: steps between training windows (None: the dataset's, or 1).
-    normalization: 'window' (relative to each window's last value) or 'series' (per-series
-        mean and standard deviation); None: the dataset's, or 'window'.
-    transform: 'none' or 'log' (positive targets, multiplicative changes); None: the
-        dataset's, or 'none'.
+    normalization: 'instance' (each window's own mean and spread, reversible instance
+        normalisation), 'window' (relative to each window's last value) or 'series' (per-series
+        mean and standard deviation); None: the dataset's, or 'instance'.
+    transform: 'none', 'log' (positive targets, multiplicative changes) or 'auto' (log when
+        every value is positive and the spread grows with the level in the training period);
+        None: the dataset's, or 'auto'.
     decoder: 'direct' (whole horizon at once) or 'autoregressive' (one step at a time, fed
         back).
     likelihood: 'gaussian' (mean and spread), 'quantile' (pinball loss) or 'point' (squared
@@ -62,7 +66,11 @@ class ForecastConfig(TaskConfig):
     dropout: dropout between layers and before the head.
     bidirectional: two-direction encoder (direct decoder only).
     n_samples: Monte Carlo paths for autoregressive Gaussian intervals.
-    batch_size: windows per training batch.
+    batch_size: windows per training batch (None: a sixteenth of the training windows, within
+        8 … 64, so that small data still gets several updates per epoch).
+    min_updates: the fewest optimiser updates of a run: on small data the epochs, and early
+        stopping's patience (to a quarter of them), are raised to reach it when they are left
+        at the forecasting defaults (60 and 10); 0: epochs as given.
     backtest_stride: steps between backtest origins (1: every origin).
     """
 
@@ -80,8 +88,8 @@ class ForecastConfig(TaskConfig):
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     stride: int | None = None
-    normalization: Literal["window", "series"] | None = None
-    transform: Literal["none", "log"] | None = None
+    normalization: Literal["instance", "window", "series"] | None = None
+    transform: Literal["none", "log", "auto"] | None = None
     decoder: Literal["direct", "autoregressive"] = "direct"
     likelihood: Literal["gaussian", "quantile", "point"] = "gaussian"
     interval: float = 0.8
@@ -91,11 +99,12 @@ class ForecastConfig(TaskConfig):
     dropout: float = 0.0
     bidirectional: bool = False
     n_samples: int = 200
-    batch_size: int = 64
+    batch_size: int | None = None
+    min_updates: int = 1000
     backtest_stride: int = 1
 
     def problems(self) -> list[str]:
-        return _problems(self)
+        return _problems(self) + self.file_problems()
 
 
 def _problems(c: ForecastConfig) -> list[str]:
@@ -105,7 +114,7 @@ def _problems(c: ForecastConfig) -> list[str]:
             ("missing", (None, *MISSING_POLICIES)),
             ("gaps", GAP_POLICIES),
             ("normalization", (None, *NORMALIZATIONS)),
-            ("transform", (None, *TRANSFORMS)),
+            ("transform", (None, *TRANSFORMS, "auto")),
             ("decoder", DECODERS),
             ("likelihood", LIKELIHOODS),
             ("cell", model_cells()),
@@ -121,7 +130,8 @@ def _problems(c: ForecastConfig) -> list[str]:
             ("hidden_size", 1, False),
             ("num_layers", 1, False),
             ("n_samples", 0, False),
-            ("batch_size", 1, False),
+            ("batch_size", 1, True),
+            ("min_updates", 0, False),
             ("backtest_stride", 1, False),
         ),
     )
@@ -156,6 +166,10 @@ def _problems(c: ForecastConfig) -> list[str]:
 def split_names(text: str) -> list[str]:
     """'a, b,c' -> ['a', 'b', 'c']."""
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+#: What a file gets when ``normalization`` is None (bundled datasets name their own).
+DEFAULT_NORMALIZATION = "instance"
 
 
 def is_dataset_name(data: object) -> bool:
@@ -199,8 +213,9 @@ def resolve(config: ForecastConfig) -> ForecastConfig:
     c.missing = c.missing or d.get("missing", "error")
     c.horizon = c.horizon or d.get("horizon", 1)
     c.input_length = c.input_length or d.get("input_length", max(24, 4 * c.horizon))
-    c.season_length = c.season_length or d.get("season_length", 1)
+    # None when neither the user nor the dataset sets it: the task infers it from the frequency.
+    c.season_length = c.season_length or d.get("season_length")
     c.stride = c.stride or d.get("stride", 1)
-    c.normalization = c.normalization or d.get("normalization", "window")
-    c.transform = c.transform or d.get("transform", "none")
+    c.normalization = c.normalization or d.get("normalization", DEFAULT_NORMALIZATION)
+    c.transform = c.transform or d.get("transform", "auto")
     return c
