@@ -400,23 +400,28 @@ def load(path: str | os.PathLike[str]) -> Any:
     return load_with_task(path)[1]
 
 
-def load_with_task(path: str | os.PathLike[str]) -> tuple[Task, Any]:
-    """(task, loaded model) of a run directory or artifact file, reading the file once."""
-    from rnnkit.tasks.registry import task_for_kind
+def load_with_task(path: str | os.PathLike[str] | Any) -> tuple[Task, Any]:
+    """(task, loaded model) of a run directory or artifact file, reading the file once; a model
+    :func:`load` returned is taken as it is."""
+    from rnnkit.tasks.registry import task_for_kind, task_for_loaded
 
+    if not isinstance(path, (str, os.PathLike)):
+        return task_for_loaded(path), path
     file = resolve_artifact(path)
     artifact = load_artifact(file)
     task = task_for_kind(artifact.kind, repr(str(file)))
     return task, task.load(artifact)
 
 
-def evaluate(path: str | os.PathLike[str], data: Any = None) -> dict[str, Any]:
-    """Score a saved model on labelled ``data`` (None: its own test data)."""
+def evaluate(path: str | os.PathLike[str] | Any, data: Any = None) -> dict[str, Any]:
+    """Score a saved model (a run directory, an artifact file or what :func:`load` returned) on
+    labelled ``data`` (None: its own test data)."""
     task, loaded = load_with_task(path)
     return task.evaluate(loaded, data)
 
 
-def predict(path: str | os.PathLike[str], data: Any) -> Any:
-    """Predictions of a saved model for ``data`` as a pandas DataFrame."""
+def predict(path: str | os.PathLike[str] | Any, data: Any) -> Any:
+    """Predictions of a saved model (a run directory, an artifact file or what :func:`load`
+    returned) for ``data`` as a pandas DataFrame."""
     task, loaded = load_with_task(path)
     return task.predict(loaded, data)

@@ -135,3 +135,14 @@ def test_what_the_command_line_needs_is_a_dependency_not_an_extra() -> None:
     required = importlib.metadata.requires("rnnkit") or []
     plain = [r.split(";")[0].replace(" ", "") for r in required if "extra ==" not in r]
     assert any(r.startswith("pandas") for r in plain), required
+
+
+def test_the_api_takes_what_load_returned(tmp_path) -> None:
+    path = LEGACY / "forecaster.safetensors"
+    with pytest.warns(Warning):
+        loaded = rnnkit.load(path)
+    frame = rnnkit.predict(loaded, LEGACY / "series.csv")
+    assert list(frame.columns)[:3] == ["day", "step", "load"] and len(frame) == 3
+    assert rnnkit.evaluate(loaded, LEGACY / "series.csv")["windows"] > 0
+    with pytest.raises(TypeError, match="model must be a run directory, an artifact file or"):
+        rnnkit.predict({"not": "a model"}, LEGACY / "series.csv")

@@ -125,6 +125,7 @@ class ForecastTask(Task):
     description = "forecast future values of time series (CSV/Parquet)"
     config_class = ForecastConfig
     result_class = ForecastResult
+    loaded_class = LoadedForecaster
     training_base = FORECAST_TRAINING_DEFAULTS
     examples = (
         "rnnkit train --task forecast --data seattle-weather",

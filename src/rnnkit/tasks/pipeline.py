@@ -173,6 +173,8 @@ class Task:
     description: ClassVar[str]
     config_class: ClassVar[type]
     result_class: ClassVar[type[TaskResult]] = TaskResult
+    #: The type :meth:`restore` returns, so that a loaded model finds its task again.
+    loaded_class: ClassVar[type | None] = None
     #: Training options that suit this task (a user's options are laid over them).
     training_base: ClassVar[dict[str, Any]] = {}
     #: Example command lines shown by ``rnnkit train --task NAME --help``.

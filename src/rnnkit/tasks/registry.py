@@ -25,6 +25,21 @@ def get_task(name: str) -> Task:
     return TASKS[name]
 
 
+def task_for_loaded(loaded: object) -> Task:
+    """The task whose :meth:`~rnnkit.tasks.pipeline.Task.restore` made ``loaded``.
+
+    Raises:
+        TypeError: ``loaded`` is no task's loaded model.
+    """
+    for task in TASKS.values():
+        if task.loaded_class is not None and isinstance(loaded, task.loaded_class):
+            return task
+    raise TypeError(
+        "model must be a run directory, an artifact file or what rnnkit.load returned, got "
+        f"{type(loaded).__name__}"
+    )
+
+
 def task_for_kind(kind: str, where: str = "the artifact") -> Task:
     """The task whose artifacts are of ``kind``.
 

@@ -90,6 +90,7 @@ class TagTask(Task):
     description = "one label per step (e.g. Chinese word segmentation)"
     config_class = TagConfig
     result_class = TagResult
+    loaded_class = LoadedTagger
     training_base = TAG_TRAINING_DEFAULTS
     examples = ("rnnkit train --task tag --data chinese-segmentation --epochs 3",)
 
