@@ -224,7 +224,11 @@ def train(
 
 def _finish(run_dir: Path, spec: Task, result: TaskResult) -> TrainOutcome:
     _write_config(run_dir, spec, result.config, result.training)
+    from rnnkit.tasks.pipeline import verdict_text
+
     sections = {"Result": result.summary(), "Files": _files_list(run_dir)}
+    if "verdict" in result.metrics:  # said first, a loss above all
+        sections = {"Verdict": verdict_text(result.metrics["verdict"]), **sections}
     summary = write_summary(run_dir, f"rnnkit {spec.name} run `{run_dir.name}`", sections)
     return TrainOutcome(run_dir, result, summary)
 

@@ -63,6 +63,7 @@ class AddingTask(Task):
     description = "sum of the two marked numbers of a sequence (a test task)"
     config_class = AddingConfig
     training_base: ClassVar[dict[str, Any]] = {"epochs": 3, "lr": 1e-2}
+    headline = ("mse", False)
 
     def prepare(self, config: AddingConfig, training: Any, say: Any) -> Prepared:
         x, y = adding_problem(256, config.length, seed=training.seed)
@@ -120,7 +121,11 @@ def test_a_task_defined_outside_rnnkit_runs_end_to_end(tmp_path, registered, cap
     assert metrics["training"]["epochs"] == 3 and metrics["training"]["best_epoch"] >= 1
     # It learns something: better than predicting the mean after 24 updates.
     assert metrics["test"]["model"]["mse"] < metrics["test"]["baselines"]["mean"]["mse"]
-    assert "Adding problem, length 12." in (run / "summary.md").read_text()
+    summary = (run / "summary.md").read_text()
+    assert "Adding problem, length 12." in summary
+    # The comparison with the baseline comes first, before the result's tables.
+    assert summary.index("## Verdict") < summary.index("## Result")
+    assert "The model beats every baseline on the test data (mse" in summary  # no val part
     assert 'task = "adding"' in (run / "config.toml").read_text()
 
     loaded = rnnkit.load(run)

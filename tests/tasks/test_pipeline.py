@@ -146,3 +146,26 @@ def test_the_api_takes_what_load_returned(tmp_path) -> None:
     assert rnnkit.evaluate(loaded, LEGACY / "series.csv")["windows"] > 0
     with pytest.raises(TypeError, match="model must be a run directory, an artifact file or"):
         rnnkit.predict({"not": "a model"}, LEGACY / "series.csv")
+
+
+def test_a_loss_to_a_baseline_is_said_first_and_a_win_plainly() -> None:
+    from rnnkit.tasks.pipeline import compare_with_baselines, verdict_text
+
+    metrics = {"val": {"model": {"mase": 1.2}, "naive": {"mase": 1.5},
+                       "seasonal_naive": {"mase": 0.9}}, "test": {}}
+    verdict = compare_with_baselines(forecast.TASK, metrics)
+    assert verdict == {"part": "val", "metric": "mase", "higher_is_better": False, "model": 1.2,
+                       "best_baseline": "seasonal_naive", "baseline": 0.9, "model_wins": False}
+    assert verdict_text(verdict).startswith(
+        "**The model loses to the seasonal_naive baseline on the validation data** (mase 1.2 "
+        "for the model, 0.9 for seasonal_naive)")
+    metrics = {"test": {"model": {"accuracy": 0.9}, "baselines": {"1-NN": {"accuracy": 0.8}}}}
+    verdict = compare_with_baselines(tag.TASK, metrics)
+    assert verdict["part"] == "test" and verdict["model_wins"]
+    assert verdict_text(verdict).startswith("The model beats every baseline on the test data")
+
+
+def test_the_run_summary_opens_with_the_verdict(tagger_run) -> None:
+    metrics = json.loads((tagger_run / "metrics.json").read_text())
+    assert metrics["verdict"]["metric"] == "accuracy"
+    assert metrics["verdict"]["best_baseline"] == "most-frequent-tag per token"

@@ -126,6 +126,7 @@ class ForecastTask(Task):
     config_class = ForecastConfig
     result_class = ForecastResult
     loaded_class = LoadedForecaster
+    headline = ("mase", False)
     training_base = FORECAST_TRAINING_DEFAULTS
     examples = (
         "rnnkit train --task forecast --data seattle-weather",
@@ -273,6 +274,14 @@ class ForecastTask(Task):
             title=f"{c.data} test backtest",
         )
         return [path]
+
+    def scores_by_method(self, part_metrics: dict[str, Any]) -> dict[str, float]:
+        """MASE of the model and of each baseline (the part maps method -> metrics)."""
+        return {
+            method: float(values["mase"])
+            for method, values in part_metrics.items()
+            if isinstance(values, dict) and isinstance(values.get("mase"), (int, float))
+        }
 
     def table(self, part_metrics: dict[str, Any]) -> str:
         from rnnkit.eval.backtest import metrics_table

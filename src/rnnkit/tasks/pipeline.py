@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -175,6 +176,9 @@ class Task:
     result_class: ClassVar[type[TaskResult]] = TaskResult
     #: The type :meth:`restore` returns, so that a loaded model finds its task again.
     loaded_class: ClassVar[type | None] = None
+    #: The metric that decides whether the model beats its baselines, and whether higher is
+    #: better (e.g. ``("accuracy", True)``); empty: the task makes no such comparison.
+    headline: ClassVar[tuple[str, bool]] = ("", False)
     #: Training options that suit this task (a user's options are laid over them).
     training_base: ClassVar[dict[str, Any]] = {}
     #: Example command lines shown by ``rnnkit train --task NAME --help``.
@@ -221,6 +225,15 @@ class Task:
     def summary(self, result: TaskResult) -> str:
         """Markdown account of a run."""
         raise NotImplementedError
+
+    def scores_by_method(self, part_metrics: dict[str, Any]) -> dict[str, float]:
+        """The headline metric of one part for the model ('model') and each baseline (default:
+        ``part['model']`` and ``part['baselines'][name]``)."""
+        name = self.headline[0]
+        out = {"model": part_metrics["model"].get(name)}
+        for baseline, values in part_metrics.get("baselines", {}).items():
+            out[baseline] = values.get(name)
+        return {k: float(v) for k, v in out.items() if isinstance(v, (int, float))}
 
     def closing_lines(self, result: TaskResult) -> list[str]:
         """What a run that is not quiet prints when training is done."""
@@ -531,6 +544,9 @@ def run(
         say(f"training ended: {fitted.stopped_by}")
     scores = task.score(model, prepared, training.seed)
     metrics = {**scores.metrics, "training": fitted.summary(time.perf_counter() - started)}
+    verdict = compare_with_baselines(task, metrics)
+    if verdict is not None:
+        metrics["verdict"] = verdict
     state = task.artifact_state(prepared)
     if prepared.test_data is not None:  # beside the fitted state: which data the test split is
         state = {**state, TEST_DATA_KEY: prepared.test_data}
@@ -565,3 +581,48 @@ def _jsonable(value: Any) -> Any:
     """``value`` as plain JSON types (numpy and torch scalars and arrays become numbers)."""
     return json.loads(json.dumps(value, default=jsonable))
 
+
+
+def compare_with_baselines(task: Task, metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The model against its best baseline on validation (test when there is no validation):
+    ``{'part', 'metric', 'higher_is_better', 'model', 'best_baseline', 'baseline',
+    'model_wins'}``, or None when the task or the run has nothing to compare."""
+    name, higher = task.headline
+    if not name:
+        return None
+    part = "val" if metrics.get("val") else "test"
+    if not metrics.get(part):
+        return None
+    scores = task.scores_by_method(metrics[part])
+    model = scores.pop("model", None)
+    scores = {k: v for k, v in scores.items() if math.isfinite(v)}
+    if model is None or not math.isfinite(model) or not scores:
+        return None
+    best = (max if higher else min)(scores, key=scores.__getitem__)
+    wins = model >= scores[best] if higher else model <= scores[best]
+    return {
+        "part": part,
+        "metric": name,
+        "higher_is_better": higher,
+        "model": model,
+        "best_baseline": best,
+        "baseline": scores[best],
+        "model_wins": bool(wins),
+    }
+
+
+def verdict_text(verdict: dict[str, Any]) -> str:
+    """The comparison in words, loss first: what a person should read before any table."""
+    part = "validation" if verdict["part"] == "val" else "test"
+    numbers = (
+        f"{verdict['metric']} {verdict['model']:.4g} for the model, {verdict['baseline']:.4g} "
+        f"for {verdict['best_baseline']}"
+    )
+    if verdict["model_wins"]:
+        return f"The model beats every baseline on the {part} data ({numbers})."
+    return (
+        f"**The model loses to the {verdict['best_baseline']} baseline on the {part} data** "
+        f"({numbers}). Before relying on it, try a longer training budget (--epochs, "
+        "--max-time), another cell or hidden size, or use the baseline: on this data it is "
+        "the better model."
+    )

@@ -91,6 +91,7 @@ class TagTask(Task):
     config_class = TagConfig
     result_class = TagResult
     loaded_class = LoadedTagger
+    headline = ("accuracy", True)
     training_base = TAG_TRAINING_DEFAULTS
     examples = ("rnnkit train --task tag --data chinese-segmentation --epochs 3",)
 
