@@ -10,6 +10,7 @@ kind picks the task.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -424,8 +425,22 @@ def evaluate(path: str | os.PathLike[str] | Any, data: Any = None) -> dict[str, 
     return task.evaluate(loaded, data)
 
 
-def predict(path: str | os.PathLike[str] | Any, data: Any) -> Any:
+def predict(
+    path: str | os.PathLike[str] | Any, data: Any, *, on_bad_rows: str | None = None
+) -> Any:
     """Predictions of a saved model (a run directory, an artifact file or what :func:`load`
-    returned) for ``data`` as a pandas DataFrame."""
+    returned) for ``data`` as a pandas DataFrame.
+
+    ``on_bad_rows`` ('error' or 'skip'; None: the model's own setting) decides what happens to
+    rows the model cannot use, e.g. a series it was not trained on.
+    """
     task, loaded = load_with_task(path)
+    if on_bad_rows is not None:
+        from rnnkit.core.checks import check_choice
+        from rnnkit.tasks.file_options import BAD_ROW_POLICIES
+
+        check_choice("on_bad_rows", on_bad_rows, BAD_ROW_POLICIES)
+        loaded = dataclasses.replace(
+            loaded, config=dataclasses.replace(loaded.config, on_bad_rows=on_bad_rows)
+        )
     return task.predict(loaded, data)

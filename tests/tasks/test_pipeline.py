@@ -169,3 +169,32 @@ def test_the_run_summary_opens_with_the_verdict(tagger_run) -> None:
     metrics = json.loads((tagger_run / "metrics.json").read_text())
     assert metrics["verdict"]["metric"] == "accuracy"
     assert metrics["verdict"]["best_baseline"] == "most-frequent-tag per token"
+
+
+def test_an_unseen_series_is_refused_or_skipped_as_asked(tmp_path, capsys) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    frames = [pd.DataFrame({"store": sid, "day": pd.date_range("2024-01-01", periods=60),
+                            "sales": 10 + rng.normal(0, 1, 60)}) for sid in ("a", "b")]
+    pd.concat(frames).to_csv(tmp_path / "train.csv", index=False)
+    config = forecast.ForecastConfig(data=str(tmp_path / "train.csv"), time_column="day",
+                                     targets=["sales"], series_column="store", horizon=2,
+                                     input_length=7, hidden_size=4)
+    run = tmp_path / "run"
+    run.mkdir()
+    forecast.train(config, run, training=forecast.default_training(epochs=1, plots=False),
+                   quiet=True)
+    new = pd.concat([frames[0], frames[1].assign(store="c")])
+    new.to_csv(tmp_path / "new.csv", index=False)
+    with pytest.raises(ValueError, match=r"1 series the model was not trained on \('c'\).*"
+                                         r"--on-bad-rows skip"):
+        rnnkit.predict(run, tmp_path / "new.csv")
+    with pytest.warns(UserWarning, match="skipped 1 series the model was not trained on: 'c'"):
+        out = rnnkit.predict(run, tmp_path / "new.csv", on_bad_rows="skip")
+    assert set(out["store"]) == {"a"} and len(out) == 2
+    out_file = tmp_path / "p.csv"
+    with pytest.warns(UserWarning, match="skipped 1 series"):  # printed on stderr by the CLI
+        assert main(["predict", str(run), str(tmp_path / "new.csv"), "-o", str(out_file),
+                     "--on-bad-rows", "skip"]) == 0
+    assert set(pd.read_csv(out_file)["store"]) == {"a"}

@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     out = check_output(
         args.output, protected=[*run_files(args.model), ("the input INPUT", args.input)]
     )
-    frame = predict(args.model, args.input)
+    frame = predict(args.model, args.input, on_bad_rows=args.on_bad_rows)
     out.write_text(frame.to_csv(index=False))
     # With '-o -' standard output holds the CSV and nothing else.
     print(f"wrote {len(frame)} rows to {out.given}", file=sys.stderr if out.to_stdout else None)
@@ -43,5 +43,11 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
     p.add_argument(
         "-o", "--output", required=True,
         help="CSV file to write ('-': standard output); never a file of the run or the input",
+    )
+    p.add_argument(
+        "--on-bad-rows",
+        choices=("error", "skip"),
+        help="rows the model cannot use (e.g. a series it was not trained on): 'error' refuses "
+        "the file, 'skip' leaves them out with a warning (default: the model's own setting)",
     )
     p.set_defaults(run=run)

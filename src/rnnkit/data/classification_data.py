@@ -63,6 +63,7 @@ class ClassificationData:
     frame: pd.DataFrame = field(default_factory=pd.DataFrame)
     split: np.ndarray | None = None
     feature_names: list[str] | None = None
+    skipped: list[str] = field(default_factory=list)  # rows left out (on_bad_rows='skip')
 
     def __len__(self) -> int:
         return len(self.texts if self.kind == "text" else self.sequences)
@@ -134,35 +135,46 @@ def _read_table(path: Path, format: str) -> pd.DataFrame:
 
 
 def _text_data(
-    df: pd.DataFrame, where: str, text_column: str, label_column: str | None
+    df: pd.DataFrame,
+    where: str,
+    text_column: str,
+    label_column: str | None,
+    on_bad_rows: str = "error",
 ) -> ClassificationData:
+    """Texts (and labels) of ``df``; rows with an empty text or label are refused, or with
+    ``on_bad_rows='skip'`` left out and named in ``ClassificationData.skipped``."""
     require_columns(
         [str(c) for c in df.columns],
         {"text_column": text_column, "label_column": label_column},
         where,
     )
     texts = df[text_column]
-    empty = texts.isna() | (texts.astype(str).str.strip() == "")
-    if empty.any():
-        rows = [int(i) + 1 for i in np.flatnonzero(empty.to_numpy())[:5]]
-        raise ValueError(
-            f"{where}: text column {text_column!r} must hold text on every row, got "
-            f"{int(empty.sum())} empty row(s), first at data row(s) {rows}; remove them first"
-        )
-    labels = None
-    if label_column is not None:
-        missing = df[label_column].isna()
-        if missing.any():
-            rows = [int(i) + 1 for i in np.flatnonzero(missing.to_numpy())[:5]]
-            raise ValueError(
-                f"{where}: label column {label_column!r} must have a label on every row, got "
-                f"{int(missing.sum())} empty, first at data row(s) {rows}"
-            )
-        labels = df[label_column].to_numpy()
-    return ClassificationData(
-        "text", texts.astype(str).tolist(), None, labels, df.reset_index(drop=True)
+    empty = (texts.isna() | (texts.astype(str).str.strip() == "")).to_numpy()
+    missing = df[label_column].isna().to_numpy() if label_column is not None else empty & False
+    if on_bad_rows != "skip":
+        for bad, what, unit in (
+            (empty, f"text column {text_column!r} must hold text on every row", " row(s)"),
+            (missing, f"label column {label_column!r} must have a label on every row", ""),
+        ):
+            if bad.any():
+                rows = [int(i) + 1 for i in np.flatnonzero(bad)[:5]]
+                raise ValueError(
+                    f"{where}: {what}, got {int(bad.sum())} empty{unit}, first at data row(s) "
+                    f"{rows}; "
+                    "remove them, or pass on_bad_rows='skip' (--on-bad-rows skip) to leave "
+                    "them out"
+                )
+    bad = empty | missing
+    skipped = [f"data row {int(i) + 1}" for i in np.flatnonzero(bad)]
+    if bad.all():
+        raise ValueError(f"{where}: every row has an empty text or label, got {len(df)} rows")
+    df = df.loc[~bad]
+    labels = df[label_column].to_numpy() if label_column is not None else None
+    data = ClassificationData(
+        "text", df[text_column].astype(str).tolist(), None, labels, df.reset_index(drop=True)
     )
-
+    data.skipped = skipped
+    return data
 
 def sequence_data(s: SequenceSet, id_name: str = "sequence_id") -> ClassificationData:
     frame = pd.DataFrame({id_name: s.ids})
@@ -176,6 +188,7 @@ def read_classification_data(
     columns: Mapping[str, Any],
     *,
     labelled: bool = True,
+    on_bad_rows: str = "error",
 ) -> ClassificationData:
     """Read ``source`` (a bundled dataset name, a file, or a text DataFrame).
 
@@ -185,13 +198,15 @@ def read_classification_data(
             (long CSV; None: all the others) and ``format`` ('auto' or one of :data:`FORMATS`).
         labelled: whether the label column is required (training, evaluation) or optional
             (prediction: used when present, never required).
+        on_bad_rows: 'error' refuses rows with an empty text or label, 'skip' leaves them out
+            (named in the result's ``skipped``).
     """
     config = _Columns(**{k: columns.get(k) for k in COLUMN_OPTIONS})
     label_column = config.label_column
     if isinstance(source, pd.DataFrame):
         if not labelled and label_column not in source.columns:
             label_column = None
-        return _text_data(source, "data frame", config.text_column, label_column)
+        return _text_data(source, "data frame", config.text_column, label_column, on_bad_rows)
     name = str(source)
     path = Path(name)
     if not path.exists():
@@ -237,7 +252,7 @@ def read_classification_data(
     if fmt != "long_csv" and (config.text_column in names or config.id_column is None):
         if not labelled and label_column not in names:
             label_column = None
-        return _text_data(df, repr(name), config.text_column, label_column)
+        return _text_data(df, repr(name), config.text_column, label_column, on_bad_rows)
     if config.id_column is None:
         raise ValueError(
             f"{name!r}: id_column must name the sequence-id column of a long-format CSV, got None"

@@ -14,6 +14,7 @@ from rnnkit.core.checks import choice_problems
 
 #: The option names, as the readers take them.
 FILE_OPTIONS = ("sep", "decimal", "encoding", "dayfirst", "time_format")
+BAD_ROW_POLICIES = ("error", "skip")
 
 
 @dataclass(kw_only=True)
@@ -27,6 +28,9 @@ class FileOptions:
     dayfirst: dates like 03.01.2024 are day-first (true) or month-first (false); None: the
         order the data shows, and an error naming both readings when every date reads both ways.
     time_format: strptime format of the time column, e.g. '%d.%m.%Y %H:%M' (None: detected).
+    on_bad_rows: rows that cannot be used (an empty text or label; at prediction, a series the
+        model was not trained on): 'error' refuses the file naming them, 'skip' leaves them out
+        and reports which.
     """
 
     sep: str | None = None
@@ -34,10 +38,13 @@ class FileOptions:
     encoding: str | None = None
     dayfirst: bool | None = None
     time_format: str | None = None
+    on_bad_rows: str = "error"
 
     def file_problems(self) -> list[str]:
         """Messages for invalid file options (the task config's ``problems`` adds them)."""
-        out = choice_problems(self, (("decimal", (None, ".", ",")),))
+        out = choice_problems(
+            self, (("decimal", (None, ".", ",")), ("on_bad_rows", BAD_ROW_POLICIES))
+        )
         if self.sep is not None and (not isinstance(self.sep, str) or len(self.sep) != 1):
             out.append(f"sep must be one character, e.g. ';' or '\\t', got {self.sep!r}")
         for name in ("encoding", "time_format"):

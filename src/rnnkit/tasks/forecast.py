@@ -22,8 +22,10 @@ expected and what was received.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -375,7 +377,8 @@ class ForecastTask(Task):
 
     def predict(self, loaded: LoadedForecaster, data: Any, *, seed: int = 0) -> pd.DataFrame:
         pre = loaded.preprocessor
-        windows = pre.future_windows(_read_for(loaded, data))
+        table = _known_series(_read_for(loaded, data), pre, loaded.config.on_bad_rows)
+        windows = pre.future_windows(table)
         f = forecast_windows(loaded.model, pre, windows, seed=seed)
         h = pre.horizon
         out: dict[str, Any] = {}
@@ -517,6 +520,29 @@ def _read_for(loaded: LoadedForecaster, data: Any) -> SeriesTable:
         gaps=p["gaps"],
         **loaded.config.file_options(),
     )
+
+
+def _known_series(table: SeriesTable, pre: ForecastPreprocessor, on_bad_rows: str) -> SeriesTable:
+    """``table`` without the series the model was not trained on when ``on_bad_rows`` is
+    'skip' (a warning names them); with 'error' such a series is refused, naming the option."""
+    if table.series_column is None:
+        return table
+    known = set(pre.series_ids)
+    unseen = [s for s in table.series_ids if s not in known]
+    if not unseen:
+        return table
+    shown = ", ".join(repr(s) for s in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
+    if on_bad_rows != "skip" or len(unseen) == len(table.series_ids):
+        raise ValueError(
+            f"data has {len(unseen)} series the model was not trained on ({shown}), which it "
+            "cannot forecast (it has no scale for them); remove them, or pass "
+            "on_bad_rows='skip' (--on-bad-rows skip) to forecast the others"
+        )
+    warnings.warn(
+        f"skipped {len(unseen)} series the model was not trained on: {shown}", stacklevel=3
+    )
+    keep = ~table.frame[table.series_column].isin(unseen)
+    return dataclasses.replace(table, frame=table.frame.loc[keep].reset_index(drop=True))
 
 
 def _plain(t: Any) -> Any:
