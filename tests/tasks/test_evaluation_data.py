@@ -137,7 +137,9 @@ def test_separate_test_file_is_recorded_whole(tmp_path) -> None:
 
 
 def test_artifacts_without_a_record_and_in_memory_data_are_refused() -> None:
-    with pytest.raises(TestDataError, match="older rnnkit"):
+    from rnnkit.io.artifact import UnsignedMetadataWarning
+
+    with pytest.raises(TestDataError, match="older rnnkit"), pytest.warns(UnsignedMetadataWarning):
         rnnkit.evaluate(FIXTURES / "forecaster.safetensors")
     identity = identify_test_data(pd.DataFrame({"x": [1]}))
     assert identity["source"] is None
