@@ -198,3 +198,18 @@ def test_an_unseen_series_is_refused_or_skipped_as_asked(tmp_path, capsys) -> No
         assert main(["predict", str(run), str(tmp_path / "new.csv"), "-o", str(out_file),
                      "--on-bad-rows", "skip"]) == 0
     assert set(pd.read_csv(out_file)["store"]) == {"a"}
+
+
+def test_a_constant_series_says_why_its_mase_is_undefined(tmp_path) -> None:
+    frame = pd.DataFrame({"day": pd.date_range("2024-01-01", periods=80).strftime("%Y-%m-%d"),
+                          "y": [5.0] * 80})
+    frame.to_csv(tmp_path / "flat.csv", index=False)
+    config = forecast.ForecastConfig(data=str(tmp_path / "flat.csv"), time_column="day",
+                                     targets=["y"], horizon=2, input_length=7, hidden_size=4)
+    run = tmp_path / "run"
+    run.mkdir()
+    result = forecast.train(config, run, training=forecast.default_training(epochs=1,
+                                                                            plots=False),
+                            quiet=True)
+    assert result.metrics["mase_undefined"] == ["the series / y"]
+    assert "MASE is undefined (NaN) for the series / y" in result.summary()

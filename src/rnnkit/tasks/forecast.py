@@ -236,6 +236,14 @@ class ForecastTask(Task):
         prepared.parts["forecasts"] = test.forecasts
         scales = mase_scales(table, split, pre, c.season_length)
         prepared.parts["mase_scale"] = np.where(np.isfinite(scales), scales, -1.0).tolist()
+        # A series whose training period repeats itself exactly (e.g. constant) has no MASE
+        # scale: say which, rather than leave a silent NaN in the tables.
+        undefined = [
+            f"{sid or 'the series'} / {target}"
+            for i, sid in enumerate(pre.series_ids)
+            for j, target in enumerate(pre.targets)
+            if not np.isfinite(scales[i, j])
+        ]
         metrics = {
             "data": c.data,
             "targets": c.targets,
@@ -251,6 +259,8 @@ class ForecastTask(Task):
             "split": split.to_dict(),
             "data_report": table.report.to_dict(),
         }
+        if undefined:
+            metrics["mase_undefined"] = undefined
         summary = {k: metrics[k] for k in ("val", "test", "windows")}
         return Scores(metrics, summary, {"report": table.report})
 
@@ -311,6 +321,14 @@ class ForecastTask(Task):
             "",
             result.table("test"),
         ]
+        if m.get("mase_undefined"):
+            lines += [
+                "",
+                f"MASE is undefined (NaN) for {', '.join(m['mase_undefined'][:5])}: the "
+                f"training period does not change from one season to the next (m = "
+                f"{c.season_length}), so the seasonal naive's in-sample error that scales it is "
+                "0. MAE, RMSE and sMAPE are still compared.",
+            ]
         return "\n".join(lines)
 
     def closing_lines(self, result: TaskResult) -> list[str]:
