@@ -213,3 +213,13 @@ def test_a_constant_series_says_why_its_mase_is_undefined(tmp_path) -> None:
                             quiet=True)
     assert result.metrics["mase_undefined"] == ["the series / y"]
     assert "MASE is undefined (NaN) for the series / y" in result.summary()
+
+
+def test_prediction_never_advises_an_option_it_does_not_have(tmp_path) -> None:
+    frame = pd.read_csv(LEGACY / "series.csv")
+    frame.loc[70, "load"] = float("nan")
+    frame.to_csv(tmp_path / "gappy.csv", index=False)
+    with pytest.warns(Warning), pytest.raises(ValueError) as info:
+        forecast.predict(LEGACY / "forecaster.safetensors", tmp_path / "gappy.csv")
+    assert "the model applies its own missing='error' to new data" in str(info.value)
+    assert "pass missing='drop'" not in str(info.value)

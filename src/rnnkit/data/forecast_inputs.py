@@ -463,6 +463,7 @@ def read_series(
     covariates: list[str],
     missing: str,
     gaps: str,
+    missing_advice: str | None = None,
     **file_options: Any,
 ) -> SeriesTable:
     """A checked table from a bundled dataset name, a file, or a DataFrame; ``file_options``
@@ -476,6 +477,7 @@ def read_series(
         covariates=covariates,
         missing=missing,
         gaps=gaps,
+        missing_advice=missing_advice,
         **file_options,
     )
 

@@ -302,6 +302,7 @@ def load_series_table(
     encoding: str | None = None,
     dayfirst: bool | None = None,
     time_format: str | None = None,
+    missing_advice: str | None = None,
 ) -> SeriesTable:
     """Read and check a forecasting table.
 
@@ -320,6 +321,8 @@ def load_series_table(
             report).
         dayfirst, time_format: how dates like ``03.01.2024`` read (None: from the data; an
             error names both readings when every date reads both ways).
+        missing_advice: what a NaN/Inf message advises (None: the ``missing`` options, for
+            training; prediction, which has the model's own policy, says something else).
 
     Raises:
         ValueError: a missing column, non-numeric values, unparseable or missing times,
@@ -377,7 +380,7 @@ def load_series_table(
         reading=reading,
     )
     values = [*targets, *covariates]
-    ordered = _handle_missing(ordered, values, series_column, missing, report)
+    ordered = _handle_missing(ordered, values, series_column, missing, report, missing_advice)
     if len(ordered) == 0:
         raise ValueError(
             "data must keep at least one row after dropping rows with NaN/Inf, got none left"
@@ -528,6 +531,7 @@ def _handle_missing(
     series_column: str | None,
     policy: str,
     report: QualityReport,
+    advice: str | None = None,
 ) -> pd.DataFrame:
     values = frame[columns].to_numpy(np.float64)
     bad = ~np.isfinite(values)
@@ -543,8 +547,9 @@ def _handle_missing(
         )
         raise ValueError(
             f"targets and covariates must be finite numbers, but {int(bad.sum())} value(s) "
-            f"are NaN or Inf ({examples}); pass missing='drop' to drop those rows, or "
-            f"missing='ffill' / 'interpolate' to fill them"
+            f"are NaN or Inf ({examples}); "
+            + (advice or "pass missing='drop' to drop those rows, or missing='ffill' / "
+               "'interpolate' to fill them")
         )
     report.missing_values = {
         c: int(bad[:, j].sum()) for j, c in enumerate(columns) if bad[:, j].any()
@@ -577,7 +582,8 @@ def _handle_missing(
         raise ValueError(
             f"targets and covariates must be fillable, but column "
             f"{columns[int(np.nonzero(still)[1][0])]!r} has no finite value at all in the "
-            f"series of data row {row}; drop that series or pass missing='drop'"
+            f"series of data row {row}; "
+            + (advice or "drop that series or pass missing='drop'")
         )
     return frame
 

@@ -536,6 +536,10 @@ def _read_for(loaded: LoadedForecaster, data: Any) -> SeriesTable:
         covariates=pre.covariates,
         missing=p["missing"],
         gaps=p["gaps"],
+        missing_advice=(
+            f"the model applies its own missing={p['missing']!r} to new data: clean those "
+            "values first, or retrain with --missing drop, ffill or interpolate"
+        ),
         **loaded.config.file_options(),
     )
 
