@@ -108,3 +108,19 @@ def test_the_forecast_task_takes_the_file_options(tmp_path) -> None:
                                     sep=","), training, said.append)
     with pytest.raises(ValueError, match="decimal must be one of"):
         ForecastConfig(data=str(path), time_column="datum", targets=["menge"], decimal=";")
+
+
+def test_rows_with_an_empty_text_or_label_are_refused_or_skipped(tmp_path) -> None:
+    from rnnkit.data.classification_data import read_classification_data
+
+    path = tmp_path / "reviews.csv"
+    pd.DataFrame({"text": ["good", "", "bad", "fine"], "label": ["p", "n", None, "p"]}
+                 ).to_csv(path, index=False)
+    columns = {"text_column": "text", "label_column": "label", "id_column": None,
+               "time_column": None, "feature_columns": None, "format": "auto"}
+    with pytest.raises(ValueError, match=r"got 1 empty row\(s\), first at data row\(s\) \[2\]; "
+                                         r".*--on-bad-rows skip"):
+        read_classification_data(path, columns)
+    data = read_classification_data(path, columns, on_bad_rows="skip")
+    assert data.texts == ["good", "fine"] and list(data.labels) == ["p", "p"]
+    assert data.skipped == ["data row 2", "data row 3"]
