@@ -159,6 +159,7 @@ class ClassifyTask(Task):
         defaults = self.training_defaults(config)
         facts = adapt_training(training, defaults, c, len(train_batches), len(parts["val"]))
         facts["sampling"] = "class-balanced" if balanced else "shuffled"
+        facts["conv"] = bool(c.conv_branch) and pre.kind == "sequences" and len(pre.step_shape) == 1
         facts["batch_size"] = c.batch_size
         for line in facts.get("notes", []):
             say(line)
@@ -222,7 +223,9 @@ class ClassifyTask(Task):
         arch = (
             f"{'bidirectional ' if c.bidirectional else ''}{c.cell.upper()} "
             f"{c.num_layers}×{c.hidden_size}, {c.pooling} pooling"
+            + (" beside a temporal CNN (LSTM-FCN)" if result.metrics["data"].get("conv") else "")
         )
+        validation_note = f" Validation: {d['validation']}." if d.get("validation") else ""
         text_facts = (
             f"; vocabulary {d['vocabulary']} tokens, {d['truncated']} training texts cut at "
             f"{c.max_length} tokens"
@@ -234,7 +237,7 @@ class ClassifyTask(Task):
                 f"Classifying {c.data!r} ({d['kind']}, {d['classes']} classes): {arch}.",
                 "",
                 f"Data: {d['train']} train, {d['val']} validation, {d['test']} test sequences"
-                f"{text_facts}.",
+                f"{text_facts}.{validation_note}",
                 f"Training: {training_line(m['training'])}.",
                 "",
                 "Test:",
