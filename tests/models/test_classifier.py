@@ -169,3 +169,114 @@ def test_bad_arguments(kwargs, message):
     num_classes = kwargs.pop("num_classes")
     with pytest.raises(ValueError, match=message):
         SequenceClassifier(num_classes, **kwargs)
+
+
+# ---- LSTM-FCN: the temporal CNN beside the recurrent layer ----------------------------------
+
+
+def _fcn(num_classes=3, input_size=2, **kwargs):
+    return SequenceClassifier(
+        num_classes,
+        input_size=input_size,
+        hidden_size=6,
+        conv_branch=True,
+        conv_channels=(5, 7, 4),
+        conv_kernels=(8, 5, 3),
+        **kwargs,
+    )
+
+
+def _reference_branch(branch, x, training):
+    """The conv branch of one unpadded sequence x (T, F), written with torch's own layers:
+    Conv1d with 'same' zero padding, BatchNorm1d, ReLU, then the mean over time."""
+    z = x.T[None]  # (1, F, T)
+    for conv, norm in zip(branch.convs, branch.norms, strict=True):
+        k = conv.kernel_size[0]
+        z = F.conv1d(F.pad(z, ((k - 1) // 2, k // 2)), conv.weight, conv.bias)
+        if training:  # batch statistics of this sequence's steps only
+            mean, var = z.mean(dim=(0, 2)), z.var(dim=(0, 2), unbiased=False)
+        else:
+            mean, var = norm.running_mean, norm.running_var
+        z = torch.relu(
+            (z - mean[None, :, None]) / torch.sqrt(var[None, :, None] + 1e-5)
+            * norm.weight[None, :, None]
+            + norm.bias[None, :, None]
+        )
+    return z.mean(dim=2)[0]
+
+
+def test_lstm_fcn_matches_a_reference_and_padding_never_leaks():
+    torch.manual_seed(0)
+    model = _fcn(pooling="max").eval()
+    for norm in model.conv.norms:  # running statistics that are not the identity
+        norm.running_mean.uniform_(-0.5, 0.5)
+        norm.running_var.uniform_(0.5, 2.0)
+    xs = [torch.randn(n, 2) for n in (9, 4, 6)]
+    batch = 100 * torch.randn(3, 9, 2)  # garbage past every length
+    for i, x in enumerate(xs):
+        batch[i, : len(x)] = x
+    lengths = torch.tensor([9, 4, 6])
+    summary, _ = model.summarize(batch, lengths)
+    assert summary.shape == (3, 6 + 4)  # recurrent summary (H) beside the conv branch (C)
+    for i, x in enumerate(xs):
+        expected = _reference_branch(model.conv, x, training=False)
+        assert (summary[i, 6:] - expected).abs().max() < TOL
+        alone = model.classify(x[None], torch.tensor([len(x)]))[0]
+        assert (model.classify(batch, lengths)[i] - alone).abs().max() < TOL
+
+
+def test_lstm_fcn_training_statistics_and_gradients_count_real_steps_only():
+    """In training mode the batch statistics are those of the real steps; with one sequence
+    in the batch, padding it changes neither the summary nor any gradient."""
+    torch.manual_seed(1)
+    model = _fcn().train()
+    x = torch.randn(5, 2)
+    padded = torch.cat([x, 50 * torch.randn(4, 2)])[None]  # (1, 9, 2), 4 garbage steps
+    got = model.conv(padded, torch.arange(9)[None] < 5)[0]
+    assert (got - _reference_branch(model.conv, x, training=True)).abs().max() < TOL
+
+    def grads(inputs, length):
+        model.zero_grad()
+        model.classify(inputs, torch.tensor([length]))[0, 1].backward()
+        return {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+
+    a, b = grads(x[None], 5), grads(padded, 5)
+    assert set(a) == set(b) and any(k.startswith("conv.convs") for k in a)
+    for k in a:
+        assert (a[k] - b[k]).abs().max() < 1e-4, k
+
+
+def test_lstm_fcn_config_round_trip_and_bad_arguments():
+    model = _fcn()
+    assert model.config["conv_branch"] is True and model.config["conv_channels"] == [5, 7, 4]
+    clone = SequenceClassifier(**model.config)
+    clone.load_state_dict(model.state_dict())
+    x, lengths = torch.randn(2, 7, 2), torch.tensor([7, 3])
+    assert torch.equal(model.predict_proba(x, lengths), clone.predict_proba(x, lengths))
+    # A config written before the option existed builds the plain recurrent model.
+    old = {k: v for k, v in model.config.items() if not k.startswith("conv")}
+    assert SequenceClassifier(**old).conv is None
+    with pytest.raises(ValueError, match=r"conv_branch=True needs input_kind='features', got"):
+        SequenceClassifier(2, input_kind="tokens", vocab_size=9, conv_branch=True)
+    with pytest.raises(ValueError, match=r"conv_channels and conv_kernels must be .* got"):
+        SequenceClassifier(2, input_size=2, conv_branch=True, conv_channels=(4,))
+    with pytest.raises(ValueError, match=r"conv_kernels must be an integer >= 1, got 0"):
+        SequenceClassifier(2, input_size=2, conv_branch=True, conv_kernels=(3, 0, 3))
+
+
+def test_selection_ranks_by_accuracy_then_by_lower_loss():
+    model = SequenceClassifier(2, input_size=1, hidden_size=2)
+    batch = BucketLoader([torch.zeros(1, 1).numpy()] * 2, [0, 1], batch_size=2).batch([0, 1])
+
+    def selection(logits):
+        outputs = torch.zeros(2, 1, 2)
+        outputs[:, 0] = torch.tensor(logits)
+        total, n = model.metrics(outputs, batch)["selection"]
+        return total / n
+
+    right_unsure = selection([[0.1, 0.0], [0.0, 0.1]])  # both right, barely
+    right_sure = selection([[5.0, 0.0], [0.0, 5.0]])  # both right, confidently
+    half_sure = selection([[9.0, 0.0], [9.0, 0.0]])  # one right, one very wrong
+    assert right_sure > right_unsure > half_sure
+    ce = F.cross_entropy(torch.tensor([[5.0, 0.0]]), torch.tensor([0]))
+    assert abs(right_sure - (1 - 1e-4 * float(ce / (1 + ce)))) < 1e-7

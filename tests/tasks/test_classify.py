@@ -199,3 +199,110 @@ def test_video_npz_goes_through_the_frame_encoder(tmp_path):
     assert art.config["model"]["frame_shape"] == [6, 6]
     out = C.predict(result.artifact_path, tmp_path / "videos.npz")
     assert len(out) == 24 and list(out.columns)[-2:] == ["prob_left", "prob_right"]
+
+
+# ---- defaults that fit the data: validation split, update budget, selection, sampling -------
+
+
+def _npz(path, per_class, classes, steps=6, seed=0):
+    """``classes`` classes of ``per_class`` short 1-channel sequences (class = level)."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(classes), per_class)
+    x = (y[:, None, None] + 0.1 * rng.normal(size=(len(y), steps, 1))).astype(np.float32)
+    np.savez(path, x=x, y=y)
+    return path
+
+
+def test_ten_classes_of_five_get_one_validation_sequence_each(tmp_path):
+    data = C.read_classification_data(str(_npz(tmp_path / "d.npz", 5, 10)), {})
+    config = C.ClassifyConfig(data=str(tmp_path / "d.npz"), val_fraction=0.1, test_fraction=0.2)
+    parts = C.split(data, C.resolve(config, "sequences"), 0, None)
+    # 5 × 0.2 = 1 test and 4 × 0.1 → 0 validation per class by rounding; at least one instead.
+    assert [len(parts[k]) for k in ("train", "val", "test")] == [30, 10, 10]
+    assert sorted(parts["val"].labels.tolist()) == list(range(10))
+
+
+def test_no_validation_data_is_said_and_selects_on_training_loss(tmp_path, capsys):
+    path = _npz(tmp_path / "d.npz", 6, 2)
+    config = C.ClassifyConfig(data=str(path), val_fraction=0.0, hidden_size=4, baselines=False)
+    result = C.train(config, tmp_path, training=_fast(epochs=1))
+    out = capsys.readouterr().out
+    assert "warning: no validation data (val_fraction is 0)" in out
+    facts = json.loads((tmp_path / "metrics.json").read_text())["data"]
+    assert facts["validation"] == "none: val_fraction is 0; selection on the training loss"
+    assert result.metrics["training"]["monitor"] == "train_loss"
+    assert facts["selection"] == "train_loss (min)"
+
+
+def test_budget_rule():
+    from rnnkit.tasks.classify_config import batch_size_for, budget_epochs
+
+    # 45 sequences in batches of 4: 12 updates an epoch; 600 updates take 50 epochs, and
+    # patience is a quarter of the budget (150 updates = 13 epochs).
+    assert budget_epochs(600, 12, 20, 4) == (50, 13)
+    # Large data: the default epochs already give more than the budget.
+    assert budget_epochs(600, 113, 20, 4) == (20, 4)
+    assert budget_epochs(600, 1, 20, None) == (600, None)
+    assert [batch_size_for(n) for n in (9, 45, 243, 3600)] == [4, 4, 24, 32]
+
+
+def _prepare(config, training):
+    """The task's prepare step alone (data, split, preprocessing, batches, adapted training)."""
+    return C.TASK.prepare(config, training, lambda line: None)
+
+
+def test_default_epochs_follow_the_budget_and_given_epochs_are_kept(tmp_path):
+    path = _npz(tmp_path / "d.npz", 10, 2)
+    config = C.ClassifyConfig(data=str(path), min_updates=120, test_fraction=0.2)
+    # 16 training sequences in batches of 4 (the floor): 4 updates an epoch, so 120 updates
+    # take 30 epochs (not the default 20), and patience is ceil(120 / 16) = 8 epochs.
+    training = C.default_training(config)
+    prepared = _prepare(config, training)
+    assert prepared.config.batch_size == 4 and len(prepared.train_batches) == 4
+    assert (training.epochs, training.early_stopping) == (30, 8)
+    assert (training.monitor, training.monitor_mode) == ("val_selection", "max")
+    assert prepared.parts["fit"]["budget"].startswith("at least 120 updates: 30 epochs of 4")
+    # Options a user gave are kept.
+    given = C.default_training(
+        config, epochs=3, early_stopping=2, monitor="val_accuracy", monitor_mode="max"
+    )
+    _prepare(config, given)
+    assert (given.epochs, given.early_stopping, given.monitor) == (3, 2, "val_accuracy")
+    by_loss = C.ClassifyConfig(data=str(path), min_updates=120, selection="loss")
+    training = C.default_training(by_loss)
+    _prepare(by_loss, training)
+    assert (training.epochs, training.monitor) == (30, "val_loss")
+    # Text keeps its defaults: no update budget (and so the validation loss) and no conv branch.
+    text = C.resolve(C.ClassifyConfig(), "text")
+    assert (text.min_updates, text.conv_branch) == (0, False)
+
+
+def test_class_balanced_draws():
+    from rnnkit.data.bucketing import BucketLoader
+
+    seqs = [np.zeros((3, 1), np.float32)] * 100
+    targets = [0] * 90 + [1] * 10
+    loader = BucketLoader(seqs, targets, batch_size=10, seed=3, class_balanced=True)
+    drawn = np.concatenate([np.concatenate(loader._order(e)) for e in range(20)])
+    assert len(drawn) == 2000
+    share = float(np.mean(np.asarray(targets)[drawn]))
+    assert 0.45 < share < 0.55  # the minority class drawn about as often as the majority
+    again = BucketLoader(seqs, targets, batch_size=10, seed=3, class_balanced=True)
+    assert all(np.array_equal(a, b) for a, b in zip(loader._order(4), again._order(4), strict=True))
+    plain = BucketLoader(seqs, targets, batch_size=10, seed=3)
+    assert sorted(np.concatenate(plain._order(0)).tolist()) == list(range(100))
+    with pytest.raises(ValueError, match=r"class_balanced=True needs target_at='last'"):
+        BucketLoader(seqs, [[0, 0, 0]] * 100, target_at="every", class_balanced=True)
+
+
+def test_imbalanced_numeric_data_is_sampled_by_class(tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.array([0] * 30 + [1] * 10)
+    x = (y[:, None, None] + 0.1 * rng.normal(size=(40, 5, 1))).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    config = C.ClassifyConfig(data=str(tmp_path / "d.npz"))
+    prepared = _prepare(config, C.default_training(config))
+    assert prepared.parts["fit"]["sampling"] == "class-balanced"
+    assert prepared.train_batches.draw_weights is not None
+    off = C.ClassifyConfig(data=str(tmp_path / "d.npz"), sampling="shuffle")
+    assert _prepare(off, C.default_training(off)).parts["fit"]["sampling"] == "shuffled"

@@ -115,6 +115,10 @@ class BucketLoader:
         target_at: 'last' or 'every', as above.
         pad_value: input padding value (0: the padding token id, or zero features).
         target_pad: target padding value for ``target_at='every'`` (masked out anyway).
+        class_balanced: with ``shuffle`` and ``target_at='last'``, each epoch is N sequences
+            drawn with replacement, sequence i with probability ∝ 1 / N_{y_i}, so every class
+            is drawn equally often on average (for imbalanced classes; the draw depends only on
+            ``(seed, epoch)`` like the order).
 
     With ``shard(rank, world_size)`` the epoch's batches are formed with ``batch_size ×
     world_size`` sequences and rank r takes members r, r + world_size, ...; batches too small
@@ -132,6 +136,7 @@ class BucketLoader:
         target_at: str = "last",
         pad_value: float = 0,
         target_pad: int = 0,
+        class_balanced: bool = False,
     ) -> None:
         if target_at not in ("last", "every"):
             raise ValueError(
@@ -161,6 +166,17 @@ class BucketLoader:
         self.batch_size, self.shuffle, self.seed = batch_size, bool(shuffle), int(seed)
         self.target_at, self.pad_value, self.target_pad = target_at, pad_value, target_pad
         self.rank, self.world_size = 0, 1
+        self.draw_weights: np.ndarray | None = None
+        if class_balanced:
+            if target_at != "last":
+                raise ValueError(
+                    "BucketLoader: class_balanced=True needs target_at='last' (one class per "
+                    f"sequence), got target_at={target_at!r}"
+                )
+            keys = np.asarray([str(t) for t in np.asarray(targets).tolist()])
+            _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+            weights = 1.0 / counts[inverse]
+            self.draw_weights = weights / weights.sum()
 
     def shard(self, rank: int, world_size: int) -> BucketLoader:
         """This process's part of every batch (see the class docstring)."""
@@ -174,12 +190,20 @@ class BucketLoader:
         return part
 
     def _order(self, epoch: int) -> list[np.ndarray]:
-        batches = bucket_batches(
-            self.lengths,
-            self.batch_size * self.world_size,
-            shuffle=self.shuffle,
-            rng=np.random.default_rng([self.seed, epoch]),
-        )
+        rng = np.random.default_rng([self.seed, epoch])
+        if self.shuffle and self.draw_weights is not None:
+            n = len(self.lengths)
+            drawn = rng.choice(n, size=n, replace=True, p=self.draw_weights)
+            batches = [
+                drawn[b]
+                for b in bucket_batches(
+                    self.lengths[drawn], self.batch_size * self.world_size, shuffle=True, rng=rng
+                )
+            ]
+        else:
+            batches = bucket_batches(
+                self.lengths, self.batch_size * self.world_size, shuffle=self.shuffle, rng=rng
+            )
         if self.world_size == 1:
             return batches
         return [b[self.rank :: self.world_size] for b in batches if len(b) >= self.world_size]

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from rnnkit.core.suggest import did_you_mean
+from rnnkit.data.csv_dialect import read_csv
 from rnnkit.data.registry import get_dataset, list_datasets, load_dataset
 from rnnkit.data.sequence_files import (
     SequenceSet,
@@ -118,14 +119,20 @@ def _check_jsonl(path: Path) -> None:
             )
 
 
-def _read_table(path: Path, format: str) -> pd.DataFrame:
+def _read_table(path: Path, format: str, dialect: Mapping[str, Any]) -> pd.DataFrame:
     try:
         if format == "jsonl":
             _check_jsonl(path)
             df = pd.read_json(path, lines=True, dtype=False)
-        else:
-            df = pd.read_csv(
-                path, sep="\t" if format == "tsv" else ",", keep_default_na=False, na_values=[""]
+        else:  # the separator, decimal mark and encoding detected where not given
+            sep = dialect.get("sep") or ("\t" if format == "tsv" else None)
+            df, _ = read_csv(
+                path,
+                sep=sep,
+                decimal=dialect.get("decimal"),
+                encoding=dialect.get("encoding"),
+                keep_default_na=False,
+                na_values=[""],
             )
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ValueError(f"{str(path)!r} is not a readable {format.upper()} file: {err}") from err
@@ -189,6 +196,9 @@ def read_classification_data(
     *,
     labelled: bool = True,
     on_bad_rows: str = "error",
+    sep: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
 ) -> ClassificationData:
     """Read ``source`` (a bundled dataset name, a file, or a text DataFrame).
 
@@ -200,6 +210,7 @@ def read_classification_data(
             (prediction: used when present, never required).
         on_bad_rows: 'error' refuses rows with an empty text or label, 'skip' leaves them out
             (named in the result's ``skipped``).
+        sep, decimal, encoding: how a CSV/TSV file is written (None: detected).
     """
     config = _Columns(**{k: columns.get(k) for k in COLUMN_OPTIONS})
     label_column = config.label_column
@@ -236,7 +247,7 @@ def read_classification_data(
         return sequence_data(read_npz(path))
     if fmt == "ts":
         return sequence_data(read_ts(path))
-    df = _read_table(path, fmt)
+    df = _read_table(path, fmt, {"sep": sep, "decimal": decimal, "encoding": encoding})
     names = [str(c) for c in df.columns]
     if fmt != "long_csv" and config.text_column not in names and config.id_column is None:
         numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]

@@ -48,15 +48,28 @@ Sample = Callable[[Any, int, np.random.Generator], np.ndarray]
 
 
 def stratified_split(
-    labels: Sequence[Any] | np.ndarray, fraction: float, rng: np.random.Generator
+    labels: Sequence[Any] | np.ndarray,
+    fraction: float,
+    rng: np.random.Generator,
+    *,
+    min_held: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(kept, held-out) indices: round(fraction · N_c) of each class c held out, at least one
-    of each class kept."""
+    of each class kept.
+
+    ``min_held`` raises the held-out count of every class to at least that many (never taking
+    a class's last kept item, and only when ``fraction > 0``): with ``min_held=1`` a validation
+    split of 10 classes × 5 items at fraction 0.1 holds one item per class instead of rounding
+    to none.
+    """
     keys = np.asarray([str(v) for v in labels])
     kept, held = [], []
     for key in sorted(set(keys)):
         idx = rng.permutation(np.flatnonzero(keys == key))
-        n = min(round(len(idx) * fraction), len(idx) - 1)
+        n = round(len(idx) * fraction)
+        if fraction > 0:
+            n = max(n, min_held)
+        n = min(n, len(idx) - 1)
         held.append(idx[:n])
         kept.append(idx[n:])
     return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
@@ -94,6 +107,7 @@ def three_way_split(
     max_train: int | None = None,
     sample: Sample | None = None,
     test: D | None = None,
+    val_holdout: Holdout | None = None,
 ) -> dict[str, D]:
     """Train / validation / test parts of ``data``.
 
@@ -114,7 +128,7 @@ def three_way_split(
     else:
         keep, held = holdout(data, test_fraction, rng)
         pool, test = data.subset(keep), data.subset(held)
-    keep, held = holdout(pool, val_fraction, rng)
+    keep, held = (val_holdout or holdout)(pool, val_fraction, rng)
     train, val = pool.subset(keep), pool.subset(held)
     if max_train is not None and len(train) > max_train:
         if sample is None:

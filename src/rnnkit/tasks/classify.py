@@ -67,6 +67,8 @@ from rnnkit.tasks.classify_config import (
     CLASSIFY_TRAINING_DEFAULTS,
     DATASET_TRAINING,
     ClassifyConfig,
+    batch_size_for,
+    budget_epochs,
     resolve,
 )
 from rnnkit.tasks.pipeline import (
@@ -112,6 +114,8 @@ class ClassifyTask(Task):
     description = "one label per sequence (text, sensors, image sequences)"
     config_class = ClassifyConfig
     result_class = ClassifyResult
+    loaded_class = LoadedClassifier
+    headline = ("accuracy", True)
     training_base = CLASSIFY_TRAINING_DEFAULTS
     examples = (
         "rnnkit train --task classify --data basic-motions",
@@ -125,12 +129,14 @@ class ClassifyTask(Task):
         return {**CLASSIFY_TRAINING_DEFAULTS, **DATASET_TRAINING.get(dataset, {})}
 
     def prepare(self, config: ClassifyConfig, training: TrainConfig, say: Say) -> Prepared:
-        data = read_classification_data(config.data, columns_of(config))
+        data = read_classification_data(config.data, columns_of(config), **reading_of(config))
         c = resolve(config, data.kind)
         test = None
         if c.test_data is not None:
-            test = read_classification_data(c.test_data, columns_of(c))
+            test = read_classification_data(c.test_data, columns_of(c), **reading_of(c))
         parts = split(data, c, training.seed, test)
+        if c.batch_size is None:
+            c.batch_size = batch_size_for(len(parts["train"]))
         pre = ClassificationPreprocessing.fit(
             parts["train"],
             columns=columns_of(c),
@@ -156,13 +162,27 @@ class ClassifyTask(Task):
             say(
                 f"data: {counts.replace(', ', ' / ')} sequences, steps of shape {pre.step_shape}"
             )
+        balanced = c.sampling == "balanced" or (
+            c.sampling == "auto" and pre.kind == "sequences" and imbalance(targets["train"]) >= 1.5
+        )
         train_batches = BucketLoader(
-            inputs["train"], targets["train"], batch_size=c.batch_size, seed=training.seed
+            inputs["train"],
+            targets["train"],
+            batch_size=c.batch_size,
+            seed=training.seed,
+            class_balanced=balanced,
         )
         val_batches = None
         if len(parts["val"]):
             val_batches = BucketLoader(inputs["val"], targets["val"], batch_size=256, shuffle=False)
-        state = {"data": parts, "inputs": inputs, "targets": targets}
+        defaults = self.training_defaults(config)
+        facts = adapt_training(training, defaults, c, len(train_batches), len(parts["val"]))
+        facts["sampling"] = "class-balanced" if balanced else "shuffled"
+        facts["conv"] = bool(c.conv_branch) and pre.kind == "sequences" and len(pre.step_shape) == 1
+        facts["batch_size"] = c.batch_size
+        for line in facts.get("notes", []):
+            say(line)
+        state = {"data": parts, "inputs": inputs, "targets": targets, "fit": facts}
         if c.test_data is not None:
             identity = identify_test_data(c.test_data)
         else:  # the same seeded split, replayed on row numbers: which rows are the test
@@ -185,6 +205,7 @@ class ClassifyTask(Task):
         if pre.kind == "text":
             facts["vocabulary"] = len(pre.text.vocabulary)
             facts["truncated"] = pre.text.count_truncated(parts["train"].texts)
+        facts.update(prepared.parts.get("fit", {}))
         reports: dict[str, ClassificationReport] = {}
         metrics: dict[str, Any] = {"data": facts}
         for part in ("val", "test"):
@@ -226,7 +247,9 @@ class ClassifyTask(Task):
         arch = (
             f"{'bidirectional ' if c.bidirectional else ''}{c.cell.upper()} "
             f"{c.num_layers}×{c.hidden_size}, {c.pooling} pooling"
+            + (" beside a temporal CNN (LSTM-FCN)" if result.metrics["data"].get("conv") else "")
         )
+        validation_note = f" Validation: {d['validation']}." if d.get("validation") else ""
         text_facts = (
             f"; vocabulary {d['vocabulary']} tokens, {d['truncated']} training texts cut at "
             f"{c.max_length} tokens"
@@ -238,7 +261,7 @@ class ClassifyTask(Task):
                 f"Classifying {c.data!r} ({d['kind']}, {d['classes']} classes): {arch}.",
                 "",
                 f"Data: {d['train']} train, {d['val']} validation, {d['test']} test sequences"
-                f"{text_facts}.",
+                f"{text_facts}.{validation_note}",
                 f"Training: {training_line(m['training'])}.",
                 "",
                 "Test:",
@@ -286,6 +309,80 @@ class ClassifyTask(Task):
 TASK = ClassifyTask()
 
 
+def imbalance(targets: np.ndarray) -> float:
+    """Largest class count over smallest (1.0: balanced) among the classes present."""
+    counts = np.bincount(np.asarray(targets, dtype=np.int64))
+    counts = counts[counts > 0]
+    return float(counts.max() / counts.min())
+
+
+def adapt_training(
+    training: TrainConfig,
+    defaults: dict[str, Any],
+    c: ClassifyConfig,
+    batches_per_epoch: int,
+    n_val: int,
+) -> dict[str, Any]:
+    """Fit the training options that were left at the task's defaults to the data, in place.
+
+    * no validation sequences: the best epoch is chosen on the training loss (and early
+      stopping is off), with the reason in the returned notes — never silently;
+    * ``c.selection`` 'accuracy' ('auto' with an update budget: numeric data): the best epoch
+      and early stopping watch validation accuracy, ties going to the lower loss (the model's
+      ``selection`` metric);
+    * ``c.min_updates`` > 0 (numeric data): epochs and patience come from the update budget
+      (:func:`budget_epochs`).
+
+    Options a user set (anything that differs from ``defaults``) are kept as given.
+
+    Returns:
+        facts for ``metrics.json`` (validation, selection, updates per epoch, budget) and
+        ``notes``: lines to print.
+    """
+    at_default = {k: getattr(training, k) == v for k, v in defaults.items()}
+    monitor_default = at_default.get("monitor", training.monitor == "val_loss") and (
+        training.monitor_mode == defaults.get("monitor_mode", "min")
+    )
+    notes: list[str] = []
+    facts: dict[str, Any] = {"updates_per_epoch": batches_per_epoch}
+    if n_val == 0:
+        reason = (
+            "val_fraction is 0"
+            if not c.val_fraction
+            else "every class has a single training sequence (none can be spared)"
+        )
+        notes.append(
+            f"warning: no validation data ({reason}); the best epoch is chosen on the training "
+            f"loss and early stopping is off"
+        )
+        facts["validation"] = f"none: {reason}; selection on the training loss"
+        training.monitor, training.monitor_mode = "train_loss", "min"
+        training.early_stopping = training.plateau_patience = None
+    elif monitor_default and (
+        c.selection == "accuracy" or (c.selection == "auto" and c.min_updates)
+    ):
+        training.monitor, training.monitor_mode = "val_selection", "max"
+    if c.min_updates and at_default.get("epochs", False):
+        patience_default = at_default.get("early_stopping", False)
+        epochs, patience = budget_epochs(
+            c.min_updates,
+            batches_per_epoch,
+            training.epochs,
+            training.early_stopping if patience_default else None,
+        )
+        training.epochs = epochs
+        if patience_default:
+            training.early_stopping = patience
+        facts["budget"] = (
+            f"at least {c.min_updates} updates: {epochs} epochs of {batches_per_epoch} "
+            f"batches, early stopping after {training.early_stopping} epochs"
+        )
+        notes.append(f"training budget: {facts['budget']}")
+    facts["selection"] = f"{training.monitor} ({training.monitor_mode})"
+    facts["notes"] = notes
+    return facts
+
+
 def columns_of(c: ClassifyConfig) -> dict[str, Any]:
     """The options that say how ``c``'s files are read."""
     return {k: getattr(c, k) for k in COLUMN_OPTIONS}
@@ -304,6 +401,8 @@ def split(
         data,
         rng=np.random.default_rng(seed),
         holdout=lambda d, fraction, rng: stratified_split(d.labels, fraction, rng),
+        # At least one validation sequence of every class that has two or more.
+        val_holdout=lambda d, fraction, rng: stratified_split(d.labels, fraction, rng, min_held=1),
         sample=lambda d, k, rng: stratified_sample(d.labels, k, rng),
         test_fraction=c.test_fraction,
         val_fraction=c.val_fraction,
@@ -349,6 +448,7 @@ def build_model(
         head_hidden=c.head_hidden,
         dropout=c.dropout,
         class_weights=weights,
+        conv_branch=bool(c.conv_branch) and kind_args["input_kind"] == "features",
     )
 
 
@@ -399,10 +499,17 @@ def baselines(
     return out
 
 
+def reading_of(c: ClassifyConfig) -> dict[str, Any]:
+    """How ``c``'s files are read: CSV dialect and what to do with unusable rows."""
+    options = c.file_options()
+    return {"on_bad_rows": c.on_bad_rows, **{k: options[k] for k in ("sep", "decimal", "encoding")}}
+
+
 def read_for(loaded: LoadedClassifier, data: Any, *, labelled: bool) -> ClassificationData:
     """Read ``data`` with the column options the model was trained with."""
     c = copy.deepcopy(loaded.config)
     columns = {**columns_of(c), **loaded.preprocessing.columns}
+    reading = reading_of(c)
     if isinstance(data, (list, tuple)) and all(isinstance(t, str) for t in data):
         data = pd.DataFrame({columns["text_column"]: list(data)})
     elif isinstance(data, SequenceSet):
@@ -411,13 +518,13 @@ def read_for(loaded: LoadedClassifier, data: Any, *, labelled: bool) -> Classifi
         return data
     if data is None:
         # The model's own test data: exactly the recorded test rows of the unchanged source.
-        full = read_classification_data(stored_source(loaded.test_data), columns)
+        full = read_classification_data(stored_source(loaded.test_data), columns, **reading)
         rows = selected_rows(loaded.test_data, len(full))
         return full if rows is None else full.subset(rows)
     if isinstance(data, (str, os.PathLike)) and is_bundled(str(data)) and not Path(data).exists():
-        full = read_classification_data(str(data), columns)
+        full = read_classification_data(str(data), columns, **reading)
         return full.subset(np.flatnonzero(full.split == "test")) if full.split is not None else full
-    return read_classification_data(data, columns, labelled=labelled)
+    return read_classification_data(data, columns, labelled=labelled, **reading)
 
 
 # --------------------------------------------------------------------------------------------

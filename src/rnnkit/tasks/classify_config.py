@@ -10,6 +10,7 @@ from typing import Any, Literal
 from rnnkit.core.checks import choice_problems, int_problems
 from rnnkit.data.classification_data import FORMATS
 from rnnkit.models.backbone import model_cells
+from rnnkit.tasks.file_options import FileOptions
 from rnnkit.tasks.pipeline import TaskConfig
 
 #: Training options that suit classification; :func:`default_training` adds the dataset's own.
@@ -43,9 +44,40 @@ GENERIC_DEFAULTS: dict[str, dict[str, Any]] = {
         "bidirectional": False,
         "pooling": "last",
         "dropout": 0.0,
-        "batch_size": 32,
+        # batch_size: from the training-set size, see batch_size_for
+        "conv_branch": True,
+        "min_updates": 600,
     },
 }
+#: Options left unset that every input kind resolves alike.
+COMMON_DEFAULTS: dict[str, Any] = {"val_fraction": 0.1, "conv_branch": False, "min_updates": 0}
+
+#: Batch size of numeric data from its training-set size N: N // 10 within [4, 32] (about ten
+#: updates per epoch on small sets, as in Fawaz et al. 2019, never tiny batches for the
+#: normalisation statistics of the conv branch).
+BATCH_MIN, BATCH_MAX = 4, 32
+
+
+def batch_size_for(n_train: int) -> int:
+    """The numeric-data batch size for ``n_train`` training sequences (see :data:`BATCH_MIN`)."""
+    return int(min(BATCH_MAX, max(BATCH_MIN, n_train // 10)))
+
+
+def budget_epochs(
+    min_updates: int, batches_per_epoch: int, epochs: int, patience: int | None
+) -> tuple[int, int | None]:
+    """(epochs, early-stopping patience) for an update budget.
+
+    At least ``min_updates`` optimiser updates (epochs = ceil(min_updates / batches per epoch),
+    never fewer than ``epochs``), and a patience of at least a quarter of that budget in epochs
+    (never less than ``patience``; None stays None), so a small dataset whose epoch is a
+    handful of updates trains as many updates as a large one and is not stopped after a few.
+    """
+    b = max(1, int(batches_per_epoch))
+    derived = max(int(epochs), -(-int(min_updates) // b))
+    if patience is None:
+        return derived, None
+    return derived, max(int(patience), -(-int(min_updates) // (4 * b)))
 
 #: Per bundled dataset: classification options, then training options (docs/classification.md).
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -58,8 +90,15 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
         "batch_size": 8,
         "val_fraction": 0.2,
     },
-    "digits": {"normalization": "global"},
-    "mnist-5k": {"normalization": "global", "hidden_size": 128},
+    # Images read row by row keep the configuration measured on them (docs/classification.md).
+    "digits": {"normalization": "global", "batch_size": 32, "conv_branch": False, "min_updates": 0},
+    "mnist-5k": {
+        "normalization": "global",
+        "hidden_size": 128,
+        "batch_size": 32,
+        "conv_branch": False,
+        "min_updates": 0,
+    },
 }
 DATASET_TRAINING: dict[str, dict[str, Any]] = {
     "basic-motions": {"epochs": 80, "lr": 3e-3, "early_stopping": None},
@@ -69,7 +108,7 @@ DATASET_TRAINING: dict[str, dict[str, Any]] = {
 
 
 @dataclass
-class ClassifyConfig(TaskConfig):
+class ClassifyConfig(TaskConfig, FileOptions):
     """Options of a classification run (training options live in
     :class:`rnnkit.train.TrainConfig`). Options left at None take the bundled dataset's defaults,
     else the defaults of the input kind (text or numeric), listed in ``docs/classification.md``.
@@ -113,7 +152,20 @@ class ClassifyConfig(TaskConfig):
     head_hidden: width of a hidden ReLU layer in the head (0: a linear head).
     dropout: on embeddings/inputs, between layers and before the head.
     class_weights: 'none' or 'balanced' (loss weight of class c is N / (C · N_c)).
-    batch_size: sequences per training batch (bucketed by length).
+    sampling: 'auto' (class-balanced for numeric data whose largest class has at least 1.5×
+        the sequences of its smallest, else shuffled), 'shuffle' or 'balanced' (each epoch
+        draws sequences with probability ∝ 1 / class size).
+    conv_branch: numeric steps: add the temporal CNN of LSTM-FCN beside the recurrent layer
+        (default for numeric sequences; see docs/classification.md).
+    selection: what picks the best epoch and drives early stopping when the training monitor
+        is left at its default: 'auto' (numeric data with an update budget: 'accuracy'; else
+        'loss'), 'accuracy' (validation accuracy, ties to the lower loss) or 'loss'
+        (validation loss). A monitor given in the training options always wins.
+    min_updates: train at least this many optimiser updates when the training options' epochs
+        and early-stopping patience are left at their defaults (epochs and patience are then
+        derived from it and the number of batches; 0: off).
+    batch_size: sequences per training batch (bucketed by length; numeric data: N_train // 10
+        within [4, 32]).
     baselines: also fit and score the non-recurrent baselines (bag-of-words logistic
         regression for text; 1-nearest-neighbour and per-channel-statistics logistic
         regression for numeric sequences).
@@ -147,11 +199,15 @@ class ClassifyConfig(TaskConfig):
     head_hidden: int = 0
     dropout: float | None = None
     class_weights: Literal["none", "balanced"] = "none"
+    sampling: Literal["auto", "shuffle", "balanced"] = "auto"
+    conv_branch: bool | None = None
+    selection: Literal["auto", "accuracy", "loss"] = "auto"
+    min_updates: int | None = None
     batch_size: int | None = None
     baselines: bool = True
 
     def problems(self) -> list[str]:
-        return _problems(self)
+        return _problems(self) + self.file_problems()
 
 
 def _problems(c: ClassifyConfig) -> list[str]:
@@ -165,6 +221,9 @@ def _problems(c: ClassifyConfig) -> list[str]:
             ("cell", (None, *model_cells())),
             ("pooling", (None, "last", "mean", "max", "attention")),
             ("class_weights", ("none", "balanced")),
+            ("sampling", ("auto", "shuffle", "balanced")),
+            ("selection", ("auto", "accuracy", "loss")),
+            ("conv_branch", (None, True, False)),
         ),
     )
     out += int_problems(
@@ -180,6 +239,7 @@ def _problems(c: ClassifyConfig) -> list[str]:
             ("head_hidden", 0, False),
             ("batch_size", 1, True),
             ("max_train", 2, True),
+            ("min_updates", 0, True),
         ),
     )
     for name, optional in (("val_fraction", True), ("test_fraction", False), ("dropout", True)):
@@ -195,10 +255,11 @@ def _problems(c: ClassifyConfig) -> list[str]:
 
 def resolve(config: ClassifyConfig, kind: str) -> ClassifyConfig:
     """A copy of ``config`` with every None option set: the bundled dataset's default, else the
-    default of the input ``kind`` ('text' or 'sequences')."""
+    default of the input ``kind`` ('text' or 'sequences'). ``batch_size`` of numeric data stays
+    None here: the task sets it from the training-set size (:func:`batch_size_for`)."""
     c = copy.deepcopy(config)
     dataset = DATASET_DEFAULTS.get(c.data, {})
-    generic = {**GENERIC_DEFAULTS[kind], "val_fraction": 0.1}
+    generic = {**COMMON_DEFAULTS, **GENERIC_DEFAULTS[kind]}
     for f in fields(c):
         if getattr(c, f.name) is None and f.name in {**generic, **dataset}:
             setattr(c, f.name, dataset.get(f.name, generic.get(f.name)))

@@ -554,7 +554,13 @@ def _known_series(table: SeriesTable, pre: ForecastPreprocessor, on_bad_rows: st
     if not unseen:
         return table
     shown = ", ".join(repr(s) for s in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
-    if on_bad_rows != "skip" or len(unseen) == len(table.series_ids):
+    if len(unseen) == len(table.series_ids):
+        raise ValueError(
+            "data must hold series the model was trained on "
+            f"({', '.join(map(repr, sorted(known)))}), "
+            f"got only others ({shown})"
+        )
+    if on_bad_rows != "skip":
         raise ValueError(
             f"data has {len(unseen)} series the model was not trained on ({shown}), which it "
             "cannot forecast (it has no scale for them); remove them, or pass "
