@@ -157,3 +157,30 @@ def test_update_budget_raises_default_epochs_only():
     apply_update_budget(off, batches=2, min_updates=0)
     assert off.epochs == 60
     assert default_training().monitor == "val_mae_scaled"
+
+
+def test_the_default_input_length_fits_a_short_series(tmp_path) -> None:
+    """Ten years of months minus an 18-month holdout (the air-passengers case of the public
+    suite): the default T = max(24, 4h) = 72 left no training window; it is shortened."""
+    from rnnkit.data.forecast_inputs import fit_input_length
+    from rnnkit.tasks.forecast import TASK, ForecastConfig
+
+    assert fit_input_length(72, 18, 88) == (35, "shortened from 72: the training period has 88 "
+                                            "rows, which leaves 0 window(s) of 72 + 18 steps")
+    assert fit_input_length(24, 1, 500) == (24, None)
+    n = 126
+    t = np.arange(n)
+    frame = pd.DataFrame({"month": pd.date_range("1949-01-01", periods=n, freq="MS"),
+                          "passengers": (100 + t) * (1 + 0.2 * np.sin(2 * np.pi * t / 12))})
+    frame.to_csv(tmp_path / "air.csv", index=False)
+    said: list[str] = []
+    prepared = TASK.prepare(ForecastConfig(data=str(tmp_path / "air.csv"), time_column="month",
+                                           targets=["passengers"], horizon=18),
+                            TASK.default_training(None, quiet=True), said.append)
+    assert prepared.config.input_length == 35 and prepared.parts["counts"]["train"] > 0
+    assert any("input length 35 (shortened from 72" in line for line in said)
+    # A length the user gives is theirs: too long stays an error that says what is needed.
+    with pytest.raises(ValueError, match="too few rows for the windows: input_length=72"):
+        TASK.prepare(ForecastConfig(data=str(tmp_path / "air.csv"), time_column="month",
+                                    targets=["passengers"], horizon=18, input_length=72),
+                     TASK.default_training(None, quiet=True), said.append)

@@ -505,3 +505,34 @@ def window_loaders(
     if val_windows is not None and len(val_windows):
         val_loader = WindowLoader(val_windows, batch_size=512, shuffle=False)
     return train_loader, val_loader
+
+
+def longest_train_rows(table: SeriesTable, split: TimeSplit) -> int:
+    """Rows in the training period of the series with the most of them."""
+    longest = 0
+    for rows in table.series_slices().values():
+        times = table.frame[table.time_column].iloc[rows].to_numpy()
+        longest = max(longest, split.rows(times)[0])
+    return longest
+
+
+def fit_input_length(input_length: int, horizon: int, train_rows: int) -> tuple[int, str | None]:
+    """An input length T that leaves the training period some windows, and why it changed.
+
+    The default T = max(24, 4·h) needs T + h training rows for a single window; a short series
+    (e.g. 10 years of months with h = 18) has fewer. T is kept when the training period holds
+    at least max(h, 8) windows, else shortened to half of what the horizon leaves (never below
+    2 or, where the data allows, below h). None: unchanged.
+    """
+    T, h, n = input_length, horizon, train_rows
+    if n - T - h + 1 >= max(h, 8) or n < h + 3:  # enough windows, or hopeless: checked later
+        return T, None
+    shorter = max(2, min(T, (n - h) // 2))
+    if shorter < h and n - h - 1 >= h:
+        shorter = h
+    if shorter >= T:
+        return T, None
+    return shorter, (
+        f"shortened from {T}: the training period has {n} rows, which leaves "
+        f"{max(n - T - h + 1, 0)} window(s) of {T} + {h} steps"
+    )

@@ -38,6 +38,8 @@ from rnnkit.data.forecast_inputs import (
     ForecastPreprocessor,
     WindowSet,
     check_enough_rows,
+    fit_input_length,
+    longest_train_rows,
     read_series,
     window_loaders,
 )
@@ -159,6 +161,12 @@ class ForecastTask(Task):
         times = table.frame[table.time_column].to_numpy()
         split = time_split(times, c.val_fraction, c.test_fraction)
         choices = _choose_preprocessing(c, table, split)
+        if config.input_length is None:  # the default length, fitted to short series
+            c.input_length, why = fit_input_length(
+                c.input_length, c.horizon, longest_train_rows(table, split)
+            )
+            if why is not None:
+                choices["input_length"] = {"value": c.input_length, "why": why}
         for line in _choice_lines(choices):
             say(line)
         calendar = resolve_calendar(
@@ -488,6 +496,9 @@ def _choice_lines(choices: dict[str, Any]) -> list[str]:
         lines.append(f"transform {t['value']}" + (f" ({t['reason']})" if "reason" in t else ""))
     if "normalization" in choices:
         lines.append(f"normalization {choices['normalization']['value']}")
+    if "input_length" in choices:
+        i = choices["input_length"]
+        lines.append(f"input length {i['value']} ({i['why']})")
     return lines
 
 
