@@ -168,6 +168,8 @@ def test_the_default_input_length_fits_a_short_series(tmp_path) -> None:
     assert fit_input_length(72, 18, 88) == (35, "shortened from 72: the training period has 88 "
                                             "rows, which leaves 0 window(s) of 72 + 18 steps")
     assert fit_input_length(24, 1, 500) == (24, None)
+    assert fit_input_length(24, 1, 8) == (24, None)  # too short to learn from: the row check
+    assert fit_input_length(72, 18, 30) == (72, None)
     n = 126
     t = np.arange(n)
     frame = pd.DataFrame({"month": pd.date_range("1949-01-01", periods=n, freq="MS"),

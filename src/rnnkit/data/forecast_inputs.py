@@ -521,16 +521,16 @@ def fit_input_length(input_length: int, horizon: int, train_rows: int) -> tuple[
 
     The default T = max(24, 4·h) needs T + h training rows for a single window; a short series
     (e.g. 10 years of months with h = 18) has fewer. T is kept when the training period holds
-    at least max(h, 8) windows, else shortened to half of what the horizon leaves (never below
-    2 or, where the data allows, below h). None: unchanged.
+    at least max(h, 8) windows; else it is shortened to half of what the horizon leaves, but
+    never below max(h, 8) steps: a series too short for that keeps T, and the row check then
+    says what is needed. None: unchanged.
     """
     T, h, n = input_length, horizon, train_rows
-    if n - T - h + 1 >= max(h, 8) or n < h + 3:  # enough windows, or hopeless: checked later
+    floor = max(h, 8)
+    if n - T - h + 1 >= floor:
         return T, None
-    shorter = max(2, min(T, (n - h) // 2))
-    if shorter < h and n - h - 1 >= h:
-        shorter = h
-    if shorter >= T:
+    shorter = min(T, (n - h) // 2)
+    if shorter < floor or shorter >= T:
         return T, None
     return shorter, (
         f"shortened from {T}: the training period has {n} rows, which leaves "
