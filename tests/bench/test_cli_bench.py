@@ -38,3 +38,11 @@ def test_unknown_layer_is_rejected(capsys) -> None:
         main(["bench", "--layers", "TRANSFORMER"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'TRANSFORMER'" in capsys.readouterr().err
+
+
+def test_an_unwritable_json_path_is_refused_before_any_timing(tmp_path, capsys) -> None:
+    from rnnkit.cli import main
+
+    assert main(["bench", "--quick", "--json", str(tmp_path / "no" / "such" / "b.json")]) == 2
+    err = capsys.readouterr().err
+    assert "--json" in err and "no/such" in err

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from rnnkit.bench import KINDS, format_report, report_json, run_benchmarks
+from rnnkit.core.files import check_output
 
 
 def run(args: argparse.Namespace) -> int:
@@ -13,6 +14,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.silent:
             print(f"# {message}", file=sys.stderr, flush=True)
 
+    # Checked before minutes of timing, and written the safe way (temp file + rename).
+    output = check_output(args.json, what="--json") if args.json else None
     report = run_benchmarks(
         quick=args.quick,
         kinds=args.layers,
@@ -21,9 +24,8 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
     )
     print(format_report(report, markdown=args.markdown))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            handle.write(report_json(report))
+    if output is not None:
+        output.write_bytes(report_json(report).encode("utf-8"))
     return 0
 
 
