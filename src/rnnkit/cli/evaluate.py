@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 from rnnkit.cli.outputs import run_files
 from rnnkit.core.files import check_output
-from rnnkit.runs import jsonable
+from rnnkit.runs import jsonable, strict_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,28 +25,17 @@ def run(args: argparse.Namespace) -> int:
     metrics = task.evaluate(loaded, args.data)
     to_stdout = out is not None and out.to_stdout  # then stdout holds the JSON and nothing else
     if args.json and not to_stdout:  # standard output holds the JSON object and nothing else
-        print(json.dumps(_strict(metrics), default=_plain, allow_nan=False))
+        print(json.dumps(strict_json(metrics), default=_plain, allow_nan=False))
     elif not args.json:
         print(task.format_evaluation(metrics), file=sys.stderr if to_stdout else None)
     if out is not None:
         # On standard output, strict JSON as with --json (NaN as null) for every parser; a file
         # keeps the format of metrics.json.
-        document = _strict(metrics) if to_stdout else metrics
+        document = strict_json(metrics) if to_stdout else metrics
         out.write_text(json.dumps(document, indent=2, sort_keys=True, default=jsonable) + "\n")
         if not args.json:
             print(f"wrote {out.given}", file=sys.stderr if to_stdout else None)
     return 0
-
-
-def _strict(value: object) -> object:
-    """``value`` with NaN and infinities as null: strict JSON that every parser reads."""
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _plain(value: object) -> object:

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.runs import strict_json
+
 MODEL = "rnnkit default"
 LOWER_IS_BETTER = {"mase": True, "smape": True, "mape": True, "accuracy": False}
 METRIC_LABELS = {"mase": "MASE", "smape": "sMAPE", "mape": "MAPE", "accuracy": "accuracy"}
@@ -240,15 +242,6 @@ def to_json(results: list[DatasetResult], meta: dict[str, Any]) -> str:
             "ranks": summary.ranks,
         }
     data = {**meta, "datasets": [asdict(r) for r in results], "summary": summaries}
-    return json.dumps(_plain(data), indent=1, default=str, allow_nan=False)
+    return json.dumps(strict_json(data), indent=1, default=str, allow_nan=False)
 
 
-def _plain(x: Any) -> Any:
-    """NaN/Inf → None (strict JSON), recursively."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    return x

@@ -117,16 +117,12 @@ class ClassifyTask(Task):
     loaded_class = LoadedClassifier
     headline = ("accuracy", True)
     training_base = CLASSIFY_TRAINING_DEFAULTS
+    dataset_training = DATASET_TRAINING
     examples = (
         "rnnkit train --task classify --data basic-motions",
         "rnnkit train --task classify --data reviews.csv --text-column review "
         "--label-column stars --tokenizer word",
     )
-
-    def training_defaults(self, config: ClassifyConfig | None) -> dict[str, Any]:
-        """:data:`CLASSIFY_TRAINING_DEFAULTS`, then the bundled dataset's own."""
-        dataset = config.data if config is not None else ""
-        return {**CLASSIFY_TRAINING_DEFAULTS, **DATASET_TRAINING.get(dataset, {})}
 
     def prepare(self, config: ClassifyConfig, training: TrainConfig, say: Say) -> Prepared:
         data = read_classification_data(config.data, columns_of(config), **reading_of(config))
@@ -535,16 +531,12 @@ def read_for(loaded: LoadedClassifier, data: Any, *, labelled: bool) -> Classifi
 def training_defaults(dataset: str | ClassifyConfig | None = None) -> dict[str, Any]:
     """:class:`TrainConfig` values for this task: :data:`CLASSIFY_TRAINING_DEFAULTS`, then the
     bundled ``dataset``'s own (a command line lays config-file values and flags over these)."""
-    return {**CLASSIFY_TRAINING_DEFAULTS, **DATASET_TRAINING.get(_dataset(dataset), {})}
+    return TASK.training_defaults(dataset)
 
 
 def default_training(dataset: str | ClassifyConfig | None = None, **overrides: Any) -> TrainConfig:
     """:class:`TrainConfig` from :func:`training_defaults` for ``dataset``, then ``overrides``."""
-    return TrainConfig(**{**training_defaults(dataset), **overrides})
-
-
-def _dataset(dataset: str | ClassifyConfig | None) -> str:
-    return dataset.data if isinstance(dataset, ClassifyConfig) else dataset or ""
+    return TASK.default_training(dataset, **overrides)
 
 
 def train(

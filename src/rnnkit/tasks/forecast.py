@@ -139,11 +139,6 @@ class ForecastTask(Task):
         "--series-column store --horizon 7",
     )
 
-    def training_defaults(self, config: ForecastConfig | None) -> dict[str, Any]:
-        """:data:`FORECAST_TRAINING_DEFAULTS` (model selection by ``val_mae_scaled`` for every
-        decoder and likelihood)."""
-        return dict(FORECAST_TRAINING_DEFAULTS)
-
     def prepare(self, config: ForecastConfig, training: TrainConfig, say: Say) -> Prepared:
         c = resolve(config)
         table = read_series(

@@ -181,14 +181,19 @@ class Task:
     headline: ClassVar[tuple[str, bool]] = ("", False)
     #: Training options that suit this task (a user's options are laid over them).
     training_base: ClassVar[dict[str, Any]] = {}
+    #: Per bundled dataset name: training options laid over :attr:`training_base`.
+    dataset_training: ClassVar[dict[str, dict[str, Any]]] = {}
     #: Example command lines shown by ``rnnkit train --task NAME --help``.
     examples: ClassVar[tuple[str, ...]] = ()
 
     # ---- configuration ----------------------------------------------------------------------
 
     def training_defaults(self, config: Any | None) -> dict[str, Any]:
-        """:class:`TrainConfig` values that suit ``config`` (None: the task's generic ones)."""
-        return dict(self.training_base)
+        """:class:`TrainConfig` values that suit ``config`` — a task config, a bundled dataset's
+        name, or None for the task's generic ones: :attr:`training_base`, then the dataset's
+        own :attr:`dataset_training`."""
+        dataset = getattr(config, "data", config) or ""
+        return {**self.training_base, **self.dataset_training.get(str(dataset), {})}
 
     def default_training(self, config: Any | None = None, **overrides: Any) -> TrainConfig:
         """:class:`TrainConfig` with :meth:`training_defaults`, then ``overrides``."""

@@ -93,12 +93,8 @@ class TagTask(Task):
     loaded_class = LoadedTagger
     headline = ("accuracy", True)
     training_base = TAG_TRAINING_DEFAULTS
+    dataset_training = DATASET_TRAINING
     examples = ("rnnkit train --task tag --data chinese-segmentation --epochs 3",)
-
-    def training_defaults(self, config: TagConfig | None) -> dict[str, Any]:
-        """:data:`TAG_TRAINING_DEFAULTS`, then the bundled dataset's own."""
-        dataset = config.data if config is not None else ""
-        return {**TAG_TRAINING_DEFAULTS, **DATASET_TRAINING.get(dataset, {})}
 
     def prepare(self, config: TagConfig, training: TrainConfig, say: Say) -> Prepared:
         c = resolve(config)
@@ -342,13 +338,12 @@ def score(
 def training_defaults(dataset: str | TagConfig | None = None) -> dict[str, Any]:
     """:class:`TrainConfig` values for this task: :data:`TAG_TRAINING_DEFAULTS`, then the
     bundled ``dataset``'s own (a command line lays config-file values and flags over these)."""
-    name = dataset.data if isinstance(dataset, TagConfig) else dataset or ""
-    return {**TAG_TRAINING_DEFAULTS, **DATASET_TRAINING.get(name, {})}
+    return TASK.training_defaults(dataset)
 
 
 def default_training(dataset: str | TagConfig | None = None, **overrides: Any) -> TrainConfig:
     """:class:`TrainConfig` from :func:`training_defaults` for ``dataset``, then ``overrides``."""
-    return TrainConfig(**{**training_defaults(dataset), **overrides})
+    return TASK.default_training(dataset, **overrides)
 
 
 def train(
