@@ -229,7 +229,8 @@ def _finish(run_dir: Path, spec: Task, result: TaskResult) -> TrainOutcome:
 
     sections = {"Result": result.summary(), "Files": _files_list(run_dir)}
     if "verdict" in result.metrics:  # said first, a loss above all
-        sections = {"Verdict": verdict_text(result.metrics["verdict"]), **sections}
+        verdict = verdict_text(result.metrics["verdict"], result.metrics.get("fallback"))
+        sections = {"Verdict": verdict, **sections}
     summary = write_summary(run_dir, f"rnnkit {spec.name} run `{run_dir.name}`", sections)
     return TrainOutcome(run_dir, result, summary)
 

@@ -306,3 +306,31 @@ def test_imbalanced_numeric_data_is_sampled_by_class(tmp_path):
     assert prepared.train_batches.draw_weights is not None
     off = C.ClassifyConfig(data=str(tmp_path / "d.npz"), sampling="shuffle")
     assert _prepare(off, C.default_training(off)).parts["fit"]["sampling"] == "shuffled"
+
+
+@pytest.mark.parametrize("kind", ["numeric", "text"])
+def test_fallback_ships_the_baseline_that_beat_the_network(tmp_path, kind, text_csv):
+    """Ten classes told apart by level (1-NN perfect) or two review classes told apart by
+    their words (bag of words perfect): a network trained for one epoch with a learning rate
+    of ~0 loses, and fallback='baseline' ships the baseline — reloaded from the artifact, it
+    labels exactly as it did at training, and says so."""
+    if kind == "numeric":
+        data = str(_npz(tmp_path / "d.npz", 8, 10))
+        extra = {}
+    else:
+        data, extra = str(text_csv), {"id_column": "review_id"}
+    config = C.ClassifyConfig(data=data, hidden_size=4, fallback="baseline", **extra)
+    (tmp_path / "run").mkdir()
+    result = C.train(config, tmp_path / "run", training=_fast(epochs=1, lr=1e-9), quiet=True)
+    m = result.metrics
+    method = m["fallback"]["method"]
+    assert method == m["verdict"]["best_baseline"] and m["verdict"]["model_wins"] is False
+    assert m["val"]["baselines"][method]["accuracy"] == m["fallback"]["baseline"]
+    again = C.evaluate(result.artifact_path)
+    assert again["shipped"] == method
+    assert again["accuracy"] == pytest.approx(m["test"]["baselines"][method]["accuracy"])
+    out = C.predict(result.artifact_path, data)
+    assert not any(col.startswith("prob_") for col in out.columns)
+    from rnnkit.tasks.pipeline import verdict_text
+
+    assert f"the {method} baseline is shipped" in verdict_text(m["verdict"], m["fallback"])

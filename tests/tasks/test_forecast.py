@@ -266,3 +266,39 @@ def test_defaults_learn_a_trending_multiplicative_monthly_series(tmp_path):
     assert test["model"]["mape"] < test["seasonal_naive"]["mape"]
     assert "MAPE %" in result.summary() and "season length 12 (monthly" in result.summary()
     assert load_forecaster(result.artifact_path).preprocessor.transform == "log"
+
+
+def test_fallback_ships_the_baseline_that_beat_the_network(tmp_path):
+    """A weekly pattern with a little noise: seasonal naive is nearly perfect, so a barely
+    trained network loses to it, and fallback='baseline' ships seasonal naive — predict repeats
+    the last week, evaluate and the summary say what is shipped."""
+    n = 140
+    pattern = np.array([3.0, 5.0, 4.0, 8.0, 6.0, 1.0, 2.0])
+    y = pattern[np.arange(n) % 7] + np.random.default_rng(0).normal(0, 0.05, n)
+    frame = pd.DataFrame({"day": pd.date_range("2024-01-01", periods=n, freq="D"), "y": y})
+    frame.to_csv(tmp_path / "weekly.csv", index=False)
+    base = dict(data=str(tmp_path / "weekly.csv"), time_column="day", targets=["y"], horizon=7,
+                input_length=14, hidden_size=4, min_updates=0, deseasonalize="none")
+    training = default_training(epochs=1, early_stopping=None, plots=False)
+    (tmp_path / "fb").mkdir()
+    result = train(ForecastConfig(**base, fallback="baseline"), tmp_path / "fb",
+                   training=training, quiet=True)
+    m = result.metrics
+    assert m["verdict"]["model_wins"] is False
+    assert m["fallback"]["method"] == "seasonal_naive"
+    assert m["fallback"]["baseline"] == m["val"]["seasonal_naive"]["mase"]
+    assert m["fallback"]["model"] == m["val"]["model"]["mase"] > m["fallback"]["baseline"]
+    out = predict(result.artifact_path, str(tmp_path / "weekly.csv"))
+    np.testing.assert_allclose(out["y"].to_numpy(), y[-7:])
+    assert "y_lower" not in out.columns  # a baseline has no interval
+    assert evaluate(result.artifact_path)["shipped"] == "seasonal_naive"
+    from rnnkit.tasks.pipeline import verdict_text
+
+    assert "baseline is shipped as the model" in verdict_text(m["verdict"], m["fallback"])
+    # the default ships the network, whatever the verdict
+    (tmp_path / "net").mkdir()
+    plain = train(ForecastConfig(**base), tmp_path / "net", training=training, quiet=True)
+    assert "fallback" not in plain.metrics
+    assert evaluate(plain.artifact_path)["shipped"] == "model"
+    net = predict(plain.artifact_path, str(tmp_path / "weekly.csv"))["y"].to_numpy()
+    assert not np.allclose(net, y[-7:], atol=0.1)

@@ -20,6 +20,7 @@ Legend: B windows, T input_length, h horizon, C targets, P past covariates, K ca
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,6 +40,7 @@ from rnnkit.data.scaling import (
     forward_transform,
     inverse_transform,
 )
+from rnnkit.data.seasonality import DESEASONALIZE, SeasonalProfiles, whole_period
 from rnnkit.data.series_datasets import FORECAST_DEFAULTS
 from rnnkit.data.timeseries import SeriesTable, load_series_table
 from rnnkit.data.windows import TimeSplit, gather_windows, split_origins
@@ -51,7 +53,9 @@ class WindowSet:
     Attributes:
         inputs: (B, T + h, C + P + K) float32 network inputs (layout in the module docstring).
         target: (B, T + h, C) float32 normalised targets (NaN where unknown).
-        loc, scale: (B, C) float64; z = (g(y) − loc) / scale.
+        loc, scale: (B, C) float64; z = (g(y) − s − loc) / scale.
+        offset: (B, h, C) float64, the seasonal component s at the horizon steps, in
+            transformed units (zeros without seasonal adjustment).
         series: (B,) int64 index into ``series_ids``.
         origin: (B,) int64 row of the last input step within its series.
         actual: (B, h, C) float64 targets in data units (NaN where unknown).
@@ -67,6 +71,7 @@ class WindowSet:
     origin: np.ndarray
     actual: np.ndarray
     times: np.ndarray
+    offset: np.ndarray
     series_ids: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -81,14 +86,15 @@ class WindowSet:
         return self.inputs.shape[1] - self.horizon
 
 
-_STACKED = ("inputs", "target", "loc", "scale", "series", "origin", "actual", "times")
+_STACKED = ("inputs", "target", "loc", "scale", "series", "origin", "actual", "times", "offset")
 
 
 @dataclass
 class _Series:
     """Per-series arrays, computed once per table."""
 
-    gy: np.ndarray  # (N, C) transformed targets g(y)
+    gy: np.ndarray  # (N, C) transformed targets g(y), less the seasonal component
+    season: np.ndarray  # (N, C) the seasonal component s removed from gy (zeros: none)
     y: np.ndarray  # (N, C) raw targets
     cov: np.ndarray  # (N, P) standardised covariates
     cal: np.ndarray  # (N, K) calendar features
@@ -112,6 +118,9 @@ class ForecastPreprocessor:
         normalization: 'window', 'series' or 'instance' (see :mod:`rnnkit.data.scaling`).
         transform: 'none' or 'log' applied to the targets before scaling.
         frequency, time_column, series_column: as in the training table.
+        season_length: m, the seasonal period (1: none).
+        deseasonalize: 'auto' (remove a fixed seasonal profile from each series that passes
+            the seasonality test, :mod:`rnnkit.data.seasonality`) or 'none'.
     """
 
     def __init__(
@@ -127,6 +136,8 @@ class ForecastPreprocessor:
         frequency: Frequency,
         time_column: str,
         series_column: str | None,
+        season_length: int = 1,
+        deseasonalize: str = "none",
     ) -> None:
         if normalization not in NORMALIZATIONS:
             raise ValueError(
@@ -145,8 +156,17 @@ class ForecastPreprocessor:
         self.frequency = frequency
         self.time_column = time_column
         self.series_column = series_column
+        if deseasonalize not in DESEASONALIZE:
+            raise ValueError(
+                f"deseasonalize must be one of {list(DESEASONALIZE)}, got {deseasonalize!r}"
+            )
+        self.season_length = int(season_length)
+        self.deseasonalize = deseasonalize
         self.target_scaler: SeriesScaler | None = None
         self.covariate_scaler: SeriesScaler | None = None
+        self.seasonal: SeasonalProfiles | None = None
+        #: why no seasonal adjustment was fit although asked for ('' otherwise)
+        self.seasonal_note = ""
 
     # -- sizes ---------------------------------------------------------------------------------
 
@@ -171,7 +191,7 @@ class ForecastPreprocessor:
     def fit(self, table: SeriesTable, split: TimeSplit) -> ForecastPreprocessor:
         """Learn the scalers from each series' training rows only."""
         frame = table.frame
-        train_targets, train_covs = {}, {}
+        train_targets, train_covs, train_times = {}, {}, {}
         for sid, rows in table.series_slices().items():
             part = frame.iloc[rows]
             a, _ = split.rows(part[self.time_column].to_numpy())
@@ -180,6 +200,10 @@ class ForecastPreprocessor:
                 check_positive(y, self.targets, f"series {sid!r}" if sid else "the data")
             train_targets[sid] = y[:a]
             train_covs[sid] = part[self.covariates].to_numpy(np.float64)[:a]
+            train_times[sid] = part[self.time_column].iloc[:a]
+        whole, self.seasonal_note = whole_period(self.frequency, self.season_length)
+        if self.deseasonalize == "auto" and self.season_length >= 2 and whole:
+            self.seasonal = self._fit_seasonal(train_targets, train_times)
         # 'window' predicts changes, so one step of change is the unit; the others, levels.
         spread = "diff_std" if self.normalization == "window" else "std"
         self.target_scaler = SeriesScaler.fit(
@@ -187,6 +211,31 @@ class ForecastPreprocessor:
         )
         self.covariate_scaler = SeriesScaler.fit(train_covs)
         return self
+
+    def _fit_seasonal(
+        self, train_targets: dict[str, np.ndarray], train_times: dict[str, pd.Series]
+    ) -> SeasonalProfiles:
+        """Seasonal profiles of the series whose training rows lie on the time grid (a profile
+        by phase needs regular rows; an irregular series is left unadjusted)."""
+        xs, anchors = [], []
+        for sid, y in train_targets.items():
+            times = train_times[sid]
+            anchor = _anchor(times.iloc[0]) if len(times) else 0.0
+            regular = len(times) > 0 and np.allclose(
+                self.frequency.to_steps(times, anchor), np.arange(len(times))
+            )
+            x = forward_transform(y, self.transform)
+            # an irregular series gets too few rows to pass the test, so no profile
+            xs.append(x if regular else x[:0])
+            anchors.append(anchor)
+        return SeasonalProfiles.fit(xs, anchors, self.season_length)
+
+    def _season(self, index: int, times: pd.Series | np.ndarray) -> np.ndarray:
+        """s at ``times`` of series ``index``, (N, C); zeros without adjustment."""
+        if self.seasonal is None or not self.seasonal.seasonal[index]:
+            return np.zeros((len(times), self.n_targets))
+        steps = self.frequency.to_steps(times, self.seasonal.anchors[index])
+        return self.seasonal.component(index, steps)
 
     def _scaler(self) -> SeriesScaler:
         if self.target_scaler is None or self.covariate_scaler is None:
@@ -209,8 +258,10 @@ class ForecastPreprocessor:
             if self.covariates:
                 cov = (cov - cov_scaler.mean[i]) / cov_scaler.scale[i]
             times = part[self.time_column]
+            season = self._season(i, times)
             out[sid] = _Series(
-                gy=forward_transform(y, self.transform),
+                gy=forward_transform(y, self.transform) - season,
+                season=season,
                 y=y,
                 cov=cov,
                 cal=calendar_features(part[self.time_column], self.calendar),
@@ -235,24 +286,56 @@ class ForecastPreprocessor:
     def future_windows(self, table: SeriesTable) -> WindowSet:
         """One window per series ending at its last row, for forecasting beyond the data.
 
+        In a panel, a series shorter than ``input_length`` (a short series the model was
+        trained beside longer ones) is padded on the left with its first observed step, and a
+        warning names it: its forecast then rests on fewer real steps than the others'.
+
         Raises:
-            ValueError: a series has fewer than ``input_length`` rows.
+            ValueError: a single series (not a panel) with fewer than ``input_length`` rows, or
+                any series with fewer than 2 rows.
         """
-        pieces = []
-        for sid, s in self._series_arrays(table).items():
+        pieces, padded = [], []
+        arrays = self._series_arrays(table)
+        for sid, s in arrays.items():
             n = len(s.y)
-            if n < self.input_length:
+            if n < self.input_length and (len(arrays) == 1 or n < 2):
                 name = f"series {sid!r}" if sid else "the series"
                 raise ValueError(
                     f"input must hold at least input_length={self.input_length} rows per series "
                     f"to forecast from, but {name} has {n}"
                 )
+            if n < self.input_length:
+                s = _pad_left(s, self.input_length - n)
+                padded.append(f"{sid!r} ({n} rows)")
+                n = len(s.y)
             last = s.times[-1]
             future = np.array(
                 [self.frequency.shift(last, k) for k in range(1, self.horizon + 1)], dtype=object
             )
             pieces.append(self._build(s, np.array([n - 1]), future_times=future))
+        if padded:
+            shown = ", ".join(padded[:5]) + (" ..." if len(padded) > 5 else "")
+            warnings.warn(
+                f"{len(padded)} series are shorter than input_length={self.input_length} and "
+                f"were padded on the left with their first value to forecast: {shown}",
+                stacklevel=3,
+            )
         return self._concat(pieces)
+
+    def future_baselines(self, table: SeriesTable, season: int) -> dict[str, np.ndarray]:
+        """The baselines of :mod:`rnnkit.eval.baselines` from the end of every series, in the
+        order of :meth:`future_windows`: name → (S, h, C) in data units (a short series of a
+        panel padded as there)."""
+        from rnnkit.eval.baselines import baseline_forecasts
+
+        per: dict[str, list[np.ndarray]] = {}
+        for s in self._series_arrays(table).values():
+            if len(s.y) < self.input_length:
+                s = _pad_left(s, self.input_length - len(s.y))
+            found = baseline_forecasts(s.y, np.array([len(s.y) - 1]), self.horizon, season)
+            for name, f in found.items():
+                per.setdefault(name, []).append(f)
+        return {name: np.concatenate(fs) for name, fs in per.items()}
 
     def _build(self, s: _Series, origins: np.ndarray, future_times: np.ndarray | None) -> WindowSet:
         T, h = self.input_length, self.horizon
@@ -277,10 +360,12 @@ class ForecastPreprocessor:
         if future_times is None:
             _, known = gather_windows(s.cal, origins, T, h)  # (B, h, K)
             _, y_future = gather_windows(s.y, origins, T, h)
+            _, offset = gather_windows(s.season, origins, T, h)  # (B, h, C)
             times = np.stack([s.times[o + 1 : o + 1 + h] for o in origins])
         else:
             known = calendar_features(pd.Series(list(future_times)), self.calendar)[None]
             y_future = np.full((1, h, self.n_targets), np.nan)
+            offset = self._season(s.index, pd.Series(list(future_times)))[None]
             times = future_times[None, :]
         future_rows = np.concatenate(
             [np.nan_to_num(z_future, nan=0.0), np.zeros((B, h, self.n_covariates)), known], axis=2
@@ -295,6 +380,7 @@ class ForecastPreprocessor:
             origin=origins.astype(np.int64),
             actual=y_future,
             times=times,
+            offset=np.nan_to_num(np.asarray(offset, dtype=np.float64), nan=0.0),
             series_ids=list(scaler.series),
         )
 
@@ -311,6 +397,7 @@ class ForecastPreprocessor:
                 origin=np.zeros(0, np.int64),
                 actual=np.zeros((0, h, C)),
                 times=np.zeros((0, h), dtype=object),
+                offset=np.zeros((0, h, C)),
                 series_ids=self.series_ids,
             )
         return WindowSet(
@@ -320,11 +407,21 @@ class ForecastPreprocessor:
 
     # -- back to data units --------------------------------------------------------------------
 
-    def to_data_units(self, z: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """y = g⁻¹(z·scale + loc). Shapes: z (B, h, C, ...), loc and scale (B, C)."""
+    def to_data_units(
+        self,
+        z: np.ndarray,
+        loc: np.ndarray,
+        scale: np.ndarray,
+        offset: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """y = g⁻¹(z·scale + loc + s). Shapes: z (B, h, C, ...), loc and scale (B, C), offset
+        (the seasonal component s, :attr:`WindowSet.offset`) (B, h, C) or None for zeros."""
         extra = z.ndim - 3
         shape = (loc.shape[0], 1, loc.shape[1]) + (1,) * extra
-        return inverse_transform(z * scale.reshape(shape) + loc.reshape(shape), self.transform)
+        gz = z * scale.reshape(shape) + loc.reshape(shape)
+        if offset is not None:
+            gz = gz + offset.reshape(offset.shape + (1,) * extra)
+        return inverse_transform(gz, self.transform)
 
     # -- persistence ---------------------------------------------------------------------------
 
@@ -342,6 +439,9 @@ class ForecastPreprocessor:
             "series_column": self.series_column,
             "target_scaler": self._scaler().to_dict(),
             "covariate_scaler": self.covariate_scaler.to_dict(),
+            "season_length": self.season_length,
+            "deseasonalize": self.deseasonalize,
+            "seasonal": None if self.seasonal is None else self.seasonal.to_dict(),
         }
 
     @classmethod
@@ -357,10 +457,41 @@ class ForecastPreprocessor:
             frequency=Frequency.from_dict(d["frequency"]),
             time_column=d["time_column"],
             series_column=d["series_column"],
+            # older artifacts have no seasonal adjustment
+            season_length=int(d.get("season_length", 1)),
+            deseasonalize=str(d.get("deseasonalize", "none")),
         )
         pre.target_scaler = SeriesScaler.from_dict(d["target_scaler"])
         pre.covariate_scaler = SeriesScaler.from_dict(d["covariate_scaler"])
+        if d.get("seasonal") is not None:
+            pre.seasonal = SeasonalProfiles.from_dict(d["seasonal"])
         return pre
+
+
+def _pad_left(s: _Series, k: int) -> _Series:
+    """``s`` with its first row repeated ``k`` times before it (times included, so the window's
+    own times stay in order; only the forecast times after the last row are used)."""
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.repeat(a[:1], k, axis=0), a], axis=0)
+
+    return replace(
+        s,
+        gy=pad(s.gy),
+        season=pad(s.season),
+        y=pad(s.y),
+        cov=pad(s.cov),
+        cal=pad(s.cal),
+        times=pad(s.times),
+        time_values=pad(s.time_values),
+    )
+
+
+def _anchor(t: Any) -> Any:
+    """A first training time as JSON: ISO text for dates, a float for numbers."""
+    if isinstance(t, (pd.Timestamp, np.datetime64)):
+        return pd.Timestamp(t).isoformat()
+    return float(t)
 
 
 class WindowLoader:

@@ -33,20 +33,38 @@ class TimeSplit:
     """Cut points: validation starts at ``val_start``, test at ``test_start`` (times, inclusive).
 
     ``val_start == test_start`` means there is no validation period.
+
+    ``min_train_rows`` (0: off) is the rule for a panel whose series differ in length: a series
+    that would keep fewer training rows than that before ``val_start`` (a short series, or one
+    that starts late) is used for training only — all its rows are training rows and it has no
+    validation or test period — instead of failing the whole run, because its scaler needs
+    training rows to be fit at all. Its rows may then overlap the other series' validation
+    and test periods in time; no row of a scored series is trained on.
     """
 
     val_start: Any
     test_start: Any
+    min_train_rows: int = 0
 
     def rows(self, times: pd.Series | np.ndarray) -> tuple[int, int]:
         """(a, b) for one series sorted by time: train rows [0, a), val [a, b), test [b, N)."""
         t = np.asarray(times)
         a = int(np.searchsorted(t, np.asarray(self.val_start, dtype=t.dtype), side="left"))
         b = int(np.searchsorted(t, np.asarray(self.test_start, dtype=t.dtype), side="left"))
+        if self.training_only(a):
+            return len(t), len(t)
         return a, b
 
+    def training_only(self, train_rows: int) -> bool:
+        """Whether a series with ``train_rows`` rows before ``val_start`` is used for training
+        only (see the class docstring)."""
+        return train_rows < self.min_train_rows
+
     def to_dict(self) -> dict[str, Any]:
-        return {"val_start": _jsonable(self.val_start), "test_start": _jsonable(self.test_start)}
+        d = {"val_start": _jsonable(self.val_start), "test_start": _jsonable(self.test_start)}
+        if self.min_train_rows:  # older artifacts have no key and mean 0
+            d["min_train_rows"] = self.min_train_rows
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], frequency: Frequency) -> TimeSplit:
@@ -57,7 +75,9 @@ class TimeSplit:
                 return pd.Timestamp(v).to_datetime64()
             return np.float64(v)
 
-        return cls(parse(d["val_start"]), parse(d["test_start"]))
+        return cls(
+            parse(d["val_start"]), parse(d["test_start"]), int(d.get("min_train_rows", 0))
+        )
 
 
 def _jsonable(t: Any) -> Any:

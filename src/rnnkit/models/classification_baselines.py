@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -119,6 +119,19 @@ def _predict_linear(x: _LinearMap, w: np.ndarray, c: np.ndarray) -> np.ndarray:
     return (x.forward(w) + c).argmax(axis=1)
 
 
+class _FittedLinear:
+    """A fitted linear classifier: ``features(inputs)`` → argmax(X W + c), with W (F, C) and
+    c (C,) kept so that the fit can be saved (:meth:`state`)."""
+
+    def __init__(
+        self, features: Callable[[Any], _LinearMap], w: np.ndarray, c: np.ndarray
+    ) -> None:
+        self.features, self.w, self.c = features, w, c
+
+    def __call__(self, inputs: Any) -> np.ndarray:
+        return _predict_linear(self.features(inputs), self.w, self.c)
+
+
 def _select_l2(
     fit: Callable[[float], Callable[..., np.ndarray]],
     valid: tuple[object, np.ndarray] | None,
@@ -161,18 +174,33 @@ class BagOfWordsLogistic:
         """Fit on token-id lists ``docs`` with class ids ``y`` (N,); ``valid`` picks the L2."""
         x = _BinaryBags(docs, self.vocab_size)
 
-        def fit_one(l2: float) -> Callable[..., np.ndarray]:
-            w, c = _fit_logistic(x, y, self.num_classes, l2)
-            return lambda d: _predict_linear(_BinaryBags(d, self.vocab_size), w, c)
+        def fit_one(l2: float) -> _FittedLinear:
+            return _FittedLinear(self._bags, *_fit_logistic(x, y, self.num_classes, l2))
 
         self.l2, self._predict = _select_l2(fit_one, valid)
         return self
+
+    def _bags(self, docs: Sequence[Sequence[int]]) -> _BinaryBags:
+        return _BinaryBags(docs, self.vocab_size)
 
     def predict(self, docs: Sequence[Sequence[int]]) -> np.ndarray:
         """Class ids (N,) of token-id lists ``docs``."""
         if self._predict is None:
             raise ValueError("BagOfWordsLogistic must be fit before predict")
         return self._predict(docs)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The fit as arrays (for an artifact): W (V, C) and c (C,)."""
+        if not isinstance(self._predict, _FittedLinear):
+            raise ValueError("BagOfWordsLogistic must be fit before state")
+        return {"w": self._predict.w, "c": self._predict.c}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> BagOfWordsLogistic:
+        w, c = np.asarray(state["w"], np.float64), np.asarray(state["c"], np.float64)
+        model = cls(w.shape[0], w.shape[1])
+        model._predict = _FittedLinear(model._bags, w, c)
+        return model
 
 
 def resample(sequence: np.ndarray, length: int) -> np.ndarray:
@@ -220,6 +248,21 @@ class NearestNeighbour:
             out.append(d.argmin(dim=1).numpy())
         return self._y[np.concatenate(out)]
 
+    def state(self) -> dict[str, np.ndarray]:
+        """The fit as arrays (for an artifact): the resampled training matrix (N, L·F), its
+        class ids (N,) and L."""
+        if self._x is None or self._y is None:
+            raise ValueError("NearestNeighbour must be fit before state")
+        return {"x": self._x.numpy(), "y": self._y, "length": np.array([self.length])}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> NearestNeighbour:
+        model = cls()
+        model.length = int(np.asarray(state["length"]).reshape(-1)[0])
+        model._x = torch.as_tensor(np.asarray(state["x"], np.float64))
+        model._y = np.asarray(state["y"], np.int64)
+        return model
+
 
 class ChannelStatsLogistic:
     """Logistic regression on per-channel mean, std, min, max, first and last value."""
@@ -253,9 +296,8 @@ class ChannelStatsLogistic:
         self._sd = np.maximum(raw.std(0), 1e-9)
         x = self._features(sequences)
 
-        def fit_one(l2: float) -> Callable[..., np.ndarray]:
-            w, c = _fit_logistic(x, y, self.num_classes, l2)
-            return lambda s: _predict_linear(self._features(s), w, c)
+        def fit_one(l2: float) -> _FittedLinear:
+            return _FittedLinear(self._features, *_fit_logistic(x, y, self.num_classes, l2))
 
         self.l2, self._predict = _select_l2(fit_one, valid)
         return self
@@ -264,6 +306,25 @@ class ChannelStatsLogistic:
         if self._predict is None:
             raise ValueError("ChannelStatsLogistic must be fit before predict")
         return self._predict(sequences)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The fit as arrays (for an artifact): feature mean and spread, W and c."""
+        if not isinstance(self._predict, _FittedLinear):
+            raise ValueError("ChannelStatsLogistic must be fit before state")
+        return {"mu": self._mu, "sd": self._sd, "w": self._predict.w, "c": self._predict.c}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> ChannelStatsLogistic:
+        w, c = np.asarray(state["w"], np.float64), np.asarray(state["c"], np.float64)
+        model = cls(w.shape[1])
+        model._mu = np.asarray(state["mu"], np.float64)
+        model._sd = np.asarray(state["sd"], np.float64)
+        model._predict = _FittedLinear(model._features, w, c)
+        return model
+
+
+#: The classification baselines that can be saved and shipped in the network's place, by name.
+SHIPPABLE = {b.name: b for b in (NearestNeighbour, ChannelStatsLogistic, BagOfWordsLogistic)}
 
 
 class MostFrequentTag:

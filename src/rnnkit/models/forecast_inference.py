@@ -66,8 +66,8 @@ def forecast_windows(
     point = np.concatenate(points) if points else np.zeros((0, h, C))
     quant = np.concatenate(quantiles) if quantiles else np.zeros((0, h, C, len(levels)))
     return Forecasts(
-        point=preprocessor.to_data_units(point, windows.loc, windows.scale),
-        quantiles=preprocessor.to_data_units(quant, windows.loc, windows.scale),
+        point=preprocessor.to_data_units(point, windows.loc, windows.scale, windows.offset),
+        quantiles=preprocessor.to_data_units(quant, windows.loc, windows.scale, windows.offset),
         levels=tuple(levels),
         windows=windows,
     )

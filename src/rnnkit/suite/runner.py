@@ -225,6 +225,9 @@ def run_forecast(
         targets=["value"],
         series_column="series" if multi else None,
         horizon=dataset.horizon,
+        # Series written with integer steps carry no frequency to infer the season from; a
+        # user with such data knows its period as they know its horizon, and says it.
+        season_length=None if dataset.start is not None else dataset.season,
     )
     errors = []
     for seed in seeds:

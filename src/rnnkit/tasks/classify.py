@@ -53,6 +53,7 @@ from rnnkit.data.sequence_files import SequenceSet
 from rnnkit.data.splits import stratified_sample, stratified_split, three_way_split
 from rnnkit.io.artifact import Artifact
 from rnnkit.models.classification_baselines import (
+    SHIPPABLE,
     BagOfWordsLogistic,
     ChannelStatsLogistic,
     NearestNeighbour,
@@ -72,12 +73,14 @@ from rnnkit.tasks.classify_config import (
     resolve,
 )
 from rnnkit.tasks.pipeline import (
+    FALLBACK_KEY,
     TEST_DATA_KEY,
     Prepared,
     Say,
     Scores,
     Task,
     TaskResult,
+    fallback_arrays,
     training_line,
 )
 from rnnkit.tasks.pipeline import run as run_task
@@ -92,6 +95,8 @@ class ClassifyResult(TaskResult):
     model's :class:`ClassificationReport` per part ('val', 'test') in ``reports``."""
 
     reports: dict[str, ClassificationReport] = field(default_factory=dict)
+    #: the fitted baselines, by name
+    baselines: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -104,6 +109,18 @@ class LoadedClassifier:
     metrics: dict[str, Any]
     #: Which data the test split is (:mod:`rnnkit.data.provenance`); None in older artifacts.
     test_data: dict[str, Any] | None = None
+    #: The baseline shipped in the network's place (``fallback='baseline'``): its record and
+    #: the fitted baseline; None when the network is shipped.
+    fallback: dict[str, Any] | None = None
+    baseline: Any = None
+
+    def labels_of(self, inputs: list[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Class ids (N,) and probabilities (N, C) of model inputs, from what is shipped: the
+        network, or the baseline in its place (which gives labels only: probabilities None)."""
+        if self.baseline is not None:
+            return np.asarray(self.baseline.predict(inputs), dtype=np.int64), None
+        probs = predict_proba(self.model, inputs)
+        return probs.argmax(axis=1), probs
 
 
 class ClassifyTask(Task):
@@ -116,6 +133,7 @@ class ClassifyTask(Task):
     result_class = ClassifyResult
     loaded_class = LoadedClassifier
     headline = ("accuracy", True)
+    fallback_methods = tuple(SHIPPABLE)
     training_base = CLASSIFY_TRAINING_DEFAULTS
     dataset_training = DATASET_TRAINING
     examples = (
@@ -211,8 +229,10 @@ class ClassifyTask(Task):
                     targets[part], probs.argmax(axis=1), pre.labels.names
                 )
                 metrics[part] = {"model": reports[part].to_dict(), "baselines": {}}
+        fitted: dict[str, Any] = {}
         if c.baselines:
-            for name, by_part in baselines(pre, parts, inputs).items():
+            for name, (by_part, model_of) in baselines(pre, parts, inputs).items():
+                fitted[name] = model_of
                 for part, report in by_part.items():
                     metrics[part]["baselines"][name] = {
                         "accuracy": report.accuracy,
@@ -223,7 +243,10 @@ class ClassifyTask(Task):
             for part in ("val", "test")
             if part in metrics
         }
-        return Scores(metrics, summary, {"reports": reports})
+        return Scores(metrics, summary, {"reports": reports, "baselines": fitted})
+
+    def fallback_tensors(self, scores: Scores, method: str) -> dict[str, np.ndarray]:
+        return scores.details["baselines"][method].state()
 
     def plots(self, scores: Scores, prepared: Prepared, run_dir: Path) -> list[Path]:
         reports = scores.details["reports"]
@@ -274,12 +297,18 @@ class ClassifyTask(Task):
 
     def restore(self, artifact: Artifact) -> LoadedClassifier:
         model = self.rebuild_model(SequenceClassifier, artifact)
+        fallback = artifact.preprocessing.get(FALLBACK_KEY)
+        baseline = None
+        if fallback is not None:
+            baseline = SHIPPABLE[fallback["method"]].from_state(fallback_arrays(artifact.tensors))
         return LoadedClassifier(
             model,
             ClassificationPreprocessing.from_json(artifact.preprocessing),
             ClassifyConfig.from_dict(artifact.config["task"]),
             artifact.metrics,
             artifact.preprocessing.get(TEST_DATA_KEY),
+            fallback,
+            baseline,
         )
 
     def evaluate(self, loaded: LoadedClassifier, data: Any = None) -> dict[str, Any]:
@@ -288,17 +317,20 @@ class ClassifyTask(Task):
             raise ValueError("data must have a label column to evaluate a classifier")
         pre = loaded.preprocessing
         y = pre.labels.encode(part.labels, argument="labels")
-        probs = predict_proba(loaded.model, pre.inputs(part))
-        return classification_report(y, probs.argmax(axis=1), pre.labels.names).to_dict()
+        predicted, _ = loaded.labels_of(pre.inputs(part))
+        shipped = "model" if loaded.fallback is None else loaded.fallback["method"]
+        report = classification_report(y, predicted, pre.labels.names).to_dict()
+        return {**report, "shipped": shipped}
 
     def predict(self, loaded: LoadedClassifier, data: Any) -> pd.DataFrame:
         part = read_for(loaded, data, labelled=False)
         pre = loaded.preprocessing
-        probs = predict_proba(loaded.model, pre.inputs(part))
+        predicted, probs = loaded.labels_of(pre.inputs(part))
         out = part.frame.copy()
-        out["predicted_label"] = pre.labels.decode(probs.argmax(axis=1))
+        out["predicted_label"] = pre.labels.decode(predicted)
         for j, name in enumerate(pre.labels.names):
-            out[f"prob_{name}"] = probs[:, j]
+            if probs is not None:  # a shipped baseline gives labels only
+                out[f"prob_{name}"] = probs[:, j]
         return out
 
 
@@ -476,7 +508,8 @@ def baselines(
     parts: dict[str, ClassificationData],
     inputs: dict[str, list[Any]],
 ) -> dict[str, dict[str, ClassificationReport]]:
-    """Each baseline's reports on 'val' and 'test', fit on the training split."""
+    """Each baseline's reports on 'val' and 'test', fit on the training split, with the fitted
+    baseline: name → (reports by part, baseline)."""
     y = {k: pre.labels.encode(parts[k].labels) for k in parts}
     names = pre.labels.names
     if pre.kind == "text":
@@ -487,11 +520,14 @@ def baselines(
     for b in models:
         valid = (inputs["val"], y["val"]) if len(parts["val"]) else None
         b.fit(inputs["train"], y["train"], valid)
-        out[b.name] = {
-            k: classification_report(y[k], b.predict(inputs[k]), names)
-            for k in ("val", "test")
-            if len(parts[k])
-        }
+        out[b.name] = (
+            {
+                k: classification_report(y[k], b.predict(inputs[k]), names)
+                for k in ("val", "test")
+                if len(parts[k])
+            },
+            b,
+        )
     return out
 
 

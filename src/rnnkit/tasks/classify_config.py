@@ -169,6 +169,10 @@ class ClassifyConfig(TaskConfig, FileOptions):
     baselines: also fit and score the non-recurrent baselines (bag-of-words logistic
         regression for text; 1-nearest-neighbour and per-channel-statistics logistic
         regression for numeric sequences).
+    fallback: 'baseline' (when the network loses to the best of those baselines on validation
+        accuracy, ship that baseline as the model: predict then labels with it — without
+        class probabilities — and the artifact and summary say so) or 'none' (always ship the
+        network).
     """
 
     data: str = "rotten-tomatoes"
@@ -205,6 +209,7 @@ class ClassifyConfig(TaskConfig, FileOptions):
     min_updates: int | None = None
     batch_size: int | None = None
     baselines: bool = True
+    fallback: Literal["none", "baseline"] = "none"
 
     def problems(self) -> list[str]:
         return _problems(self) + self.file_problems()
@@ -215,6 +220,7 @@ def _problems(c: ClassifyConfig) -> list[str]:
         c,
         (
             ("format", FORMATS),
+            ("fallback", ("none", "baseline")),
             ("tokenizer", (None, "word", "char")),
             ("truncation", ("end", "start")),
             ("normalization", (None, "channel", "global", "none")),

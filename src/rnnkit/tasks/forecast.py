@@ -51,6 +51,7 @@ from rnnkit.data.timeseries import (
     SeriesTable,
 )
 from rnnkit.data.windows import TimeSplit, time_split
+from rnnkit.eval.baselines import BASELINES
 from rnnkit.io.artifact import Artifact
 from rnnkit.models.forecast_inference import forecast_windows
 from rnnkit.models.forecaster import (
@@ -59,6 +60,7 @@ from rnnkit.models.forecaster import (
 )
 from rnnkit.tasks.forecast_config import ForecastConfig, resolve, split_names
 from rnnkit.tasks.pipeline import (
+    FALLBACK_KEY,
     TEST_DATA_KEY,
     Fitted,
     Prepared,
@@ -110,6 +112,8 @@ class LoadedForecaster:
     config: ForecastConfig
     #: Which data the test period is (:mod:`rnnkit.data.provenance`); None in older artifacts.
     test_data: dict[str, Any] | None = None
+    #: The baseline shipped in the network's place (``fallback='baseline'``), else None.
+    fallback: dict[str, Any] | None = None
 
     @property
     def split(self) -> TimeSplit:
@@ -131,6 +135,7 @@ class ForecastTask(Task):
     result_class = ForecastResult
     loaded_class = LoadedForecaster
     headline = ("mase", False)
+    fallback_methods = BASELINES
     training_base = FORECAST_TRAINING_DEFAULTS
     examples = (
         "rnnkit train --task forecast --data seattle-weather",
@@ -154,8 +159,15 @@ class ForecastTask(Task):
         for line in table.report.lines():
             say(f"data: {line}")
         times = table.frame[table.time_column].to_numpy()
-        split = time_split(times, c.val_fraction, c.test_fraction)
+        pooled = time_split(times, c.val_fraction, c.test_fraction)
+        split, training_only = _panel_split(table, pooled)
         choices = _choose_preprocessing(c, table, split)
+        if training_only:
+            choices["training_only_series"] = {
+                "value": training_only,
+                "why": f"fewer than {split.min_train_rows} rows before the validation period: "
+                "used for training only, not scored",
+            }
         if config.input_length is None:  # the default length, fitted to short series
             c.input_length, why = fit_input_length(
                 c.input_length, c.horizon, longest_train_rows(table, split)
@@ -179,7 +191,23 @@ class ForecastTask(Task):
             frequency=table.frequency,
             time_column=table.time_column,
             series_column=table.series_column,
+            season_length=c.season_length,
+            deseasonalize=c.deseasonalize,
         ).fit(table, split)
+        if pre.seasonal_note and c.deseasonalize == "auto" and c.season_length >= 2:
+            choices["deseasonalize"] = {"value": "none", "why": pre.seasonal_note}
+            say(f"no seasonal adjustment: {pre.seasonal_note}")
+        if pre.seasonal is not None:
+            adjusted = int(pre.seasonal.seasonal.sum())
+            choices["deseasonalize"] = {
+                "value": c.deseasonalize,
+                "adjusted_series": adjusted,
+                "series": len(pre.seasonal.seasonal),
+            }
+            say(
+                f"seasonal adjustment: {adjusted} of {len(pre.seasonal.seasonal)} series pass the "
+                f"seasonality test at period {c.season_length} and are deseasonalised"
+            )
         windows = {
             "train": pre.windows(table, split, "train", stride=c.stride),
             "val": pre.windows(table, split, "val"),
@@ -357,7 +385,8 @@ class ForecastTask(Task):
         pre = ForecastPreprocessor.from_dict(artifact.preprocessing)
         config = ForecastConfig.from_dict(artifact.config["task"])
         test_data = artifact.preprocessing.get(TEST_DATA_KEY)
-        return LoadedForecaster(model, pre, artifact.preprocessing, config, test_data)
+        fallback = artifact.preprocessing.get(FALLBACK_KEY)
+        return LoadedForecaster(model, pre, artifact.preprocessing, config, test_data, fallback)
 
     def evaluate(
         self,
@@ -378,7 +407,7 @@ class ForecastTask(Task):
         if part == "all":
             first = _plain(table.frame[table.time_column].min())
             split = TimeSplit.from_dict({"val_start": first, "test_start": first}, pre.frequency)
-        season = int(loaded.preprocessing["season_length"])
+        season = _season_of(loaded)
         result = backtest(
             loaded.model,
             pre,
@@ -394,19 +423,27 @@ class ForecastTask(Task):
             "per_target": result.per_target,
             "windows": len(result.forecasts.windows),
             "season_length": season,
+            # what predict uses: the network, or the baseline shipped in its place
+            "shipped": "model" if loaded.fallback is None else loaded.fallback["method"],
         }
 
     def predict(self, loaded: LoadedForecaster, data: Any, *, seed: int = 0) -> pd.DataFrame:
         pre = loaded.preprocessor
         table = _known_series(_read_for(loaded, data), pre, loaded.config.on_bad_rows)
         windows = pre.future_windows(table)
-        f = forecast_windows(loaded.model, pre, windows, seed=seed)
         h = pre.horizon
         out: dict[str, Any] = {}
         if pre.series_column is not None:
             out[pre.series_column] = np.repeat([windows.series_ids[s] for s in windows.series], h)
         out[pre.time_column] = list(windows.times.reshape(-1))
         out["step"] = np.tile(np.arange(1, h + 1), len(windows))
+        if loaded.fallback is not None:  # the shipped baseline forecasts; it has no intervals
+            method = loaded.fallback["method"]
+            point = pre.future_baselines(table, _season_of(loaded))[method]  # (S, h, C)
+            for j, target in enumerate(pre.targets):
+                out[target] = point[:, :, j].reshape(-1)
+            return pd.DataFrame(out)
+        f = forecast_windows(loaded.model, pre, windows, seed=seed)
         for j, target in enumerate(pre.targets):
             out[target] = f.point[:, :, j].reshape(-1)
             if f.interval_level is not None:
@@ -418,6 +455,11 @@ class ForecastTask(Task):
 
 
 TASK = ForecastTask()
+
+
+def _season_of(loaded: LoadedForecaster) -> int:
+    """The season length the run scored with (seasonal naive, MASE)."""
+    return int(loaded.preprocessing["season_length"])
 
 
 def auto_batch_size(n_windows: int) -> int:
@@ -450,6 +492,24 @@ def apply_update_budget(training: TrainConfig, batches: int, min_updates: int) -
         "early_stopping": training.early_stopping,
         "raised_from": before if changed else None,
     }
+
+
+def _panel_split(table: SeriesTable, split: TimeSplit) -> tuple[TimeSplit, list[str]]:
+    """The pooled time split, with the panel rule of :class:`TimeSplit`: in a panel of several
+    series, a series too short for the split (fewer than 2 rows before the validation period,
+    as right-aligned short series are) is used for training only rather than failing the run.
+    Returns the split and those series' ids."""
+    slices = table.series_slices()
+    if len(slices) < 2:
+        return split, []
+    split = TimeSplit(split.val_start, split.test_start, min_train_rows=2)
+    short = []
+    for sid, rows in slices.items():
+        times = table.frame[table.time_column].iloc[rows].to_numpy()
+        plain = TimeSplit(split.val_start, split.test_start).rows(times)[0]
+        if split.training_only(plain):
+            short.append(str(sid))
+    return split, short
 
 
 def _choose_preprocessing(c: ForecastConfig, table: SeriesTable, split: TimeSplit) -> dict:
@@ -494,6 +554,13 @@ def _choice_lines(choices: dict[str, Any]) -> list[str]:
     if "input_length" in choices:
         i = choices["input_length"]
         lines.append(f"input length {i['value']} ({i['why']})")
+    if "training_only_series" in choices:
+        ids = choices["training_only_series"]["value"]
+        shown = ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else "")
+        lines.append(
+            f"{len(ids)} series for training only ({shown}): "
+            f"{choices['training_only_series']['why']}"
+        )
     return lines
 
 

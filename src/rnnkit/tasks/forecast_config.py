@@ -13,6 +13,7 @@ from rnnkit.core.suggest import did_you_mean
 from rnnkit.data.calendar import CALENDAR_FEATURES
 from rnnkit.data.registry import list_datasets
 from rnnkit.data.scaling import NORMALIZATIONS, TRANSFORMS
+from rnnkit.data.seasonality import DESEASONALIZE
 from rnnkit.data.series_datasets import FORECAST_DEFAULTS
 from rnnkit.data.timeseries import GAP_POLICIES, MISSING_POLICIES
 from rnnkit.models.backbone import model_cells
@@ -55,6 +56,9 @@ class ForecastConfig(TaskConfig, FileOptions):
     transform: 'none', 'log' (positive targets, multiplicative changes) or 'auto' (log when
         every value is positive and the spread grows with the level in the training period);
         None: the dataset's, or 'auto'.
+    deseasonalize: 'auto' (remove a fixed seasonal profile, estimated on the training rows,
+        from every series that passes the M4 seasonality test at season_length, and add it back
+        to the forecasts) or 'none'.
     decoder: 'direct' (whole horizon at once) or 'autoregressive' (one step at a time, fed
         back).
     likelihood: 'gaussian' (mean and spread), 'quantile' (pinball loss) or 'point' (squared
@@ -72,6 +76,9 @@ class ForecastConfig(TaskConfig, FileOptions):
         stopping's patience (to a quarter of them), are raised to reach it when they are left
         at the forecasting defaults (60 and 10); 0: epochs as given.
     backtest_stride: steps between backtest origins (1: every origin).
+    fallback: 'baseline' (when the network loses to the best baseline — naive, seasonal naive
+        or drift — on validation MASE, ship that baseline as the model: predict forecasts with
+        it, and the artifact and summary say so) or 'none' (always ship the network).
     """
 
     data: str = "seattle-weather"
@@ -90,6 +97,7 @@ class ForecastConfig(TaskConfig, FileOptions):
     stride: int | None = None
     normalization: Literal["instance", "window", "series"] | None = None
     transform: Literal["none", "log", "auto"] | None = None
+    deseasonalize: Literal["auto", "none"] = "auto"
     decoder: Literal["direct", "autoregressive"] = "direct"
     likelihood: Literal["gaussian", "quantile", "point"] = "gaussian"
     interval: float = 0.8
@@ -102,6 +110,7 @@ class ForecastConfig(TaskConfig, FileOptions):
     batch_size: int | None = None
     min_updates: int = 1000
     backtest_stride: int = 1
+    fallback: Literal["none", "baseline"] = "none"
 
     def problems(self) -> list[str]:
         return _problems(self) + self.file_problems()
@@ -115,6 +124,8 @@ def _problems(c: ForecastConfig) -> list[str]:
             ("gaps", GAP_POLICIES),
             ("normalization", (None, *NORMALIZATIONS)),
             ("transform", (None, *TRANSFORMS, "auto")),
+            ("deseasonalize", DESEASONALIZE),
+            ("fallback", ("none", "baseline")),
             ("decoder", DECODERS),
             ("likelihood", LIKELIHOODS),
             ("cell", model_cells()),

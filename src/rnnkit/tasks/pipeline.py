@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+import torch
 from torch import nn
 
 from rnnkit.core.suggest import did_you_mean
@@ -85,6 +87,8 @@ class TaskConfig:
 
 #: Where the runner stores :attr:`Prepared.test_data` in an artifact's preprocessing.
 TEST_DATA_KEY = "test_data"
+#: Where the runner records a baseline shipped in the model's place (``fallback='baseline'``).
+FALLBACK_KEY = "fallback"
 
 
 @dataclass
@@ -185,6 +189,9 @@ class Task:
     dataset_training: ClassVar[dict[str, dict[str, Any]]] = {}
     #: Example command lines shown by ``rnnkit train --task NAME --help``.
     examples: ClassVar[tuple[str, ...]] = ()
+    #: Baselines that :meth:`predict` can use in the network's place, for a config with
+    #: ``fallback='baseline'`` (empty: the task has no such option).
+    fallback_methods: ClassVar[tuple[str, ...]] = ()
 
     # ---- configuration ----------------------------------------------------------------------
 
@@ -216,6 +223,11 @@ class Task:
     def plots(self, scores: Scores, prepared: Prepared, run_dir: Path) -> list[Path]:
         """PNG files of the results (called only when ``training.plots``)."""
         return []
+
+    def fallback_tensors(self, scores: Scores, method: str) -> dict[str, np.ndarray]:
+        """Arrays the baseline ``method`` needs to predict in the network's place (stored in
+        the artifact as ``fallback.<name>``; see :func:`fallback_arrays`); default: none."""
+        return {}
 
     def artifact_state(self, prepared: Prepared) -> dict[str, Any]:
         """The preprocessing as JSON, stored in the artifact (default: ``.to_json()``)."""
@@ -371,8 +383,9 @@ class Task:
         except (TypeError, ValueError) as err:
             raise ArtifactError(f"config.model: {err}") from err
         wanted = model.state_dict()
-        lacking = sorted(set(wanted) - set(artifact.tensors))
-        surplus = sorted(set(artifact.tensors) - set(wanted))
+        own = [k for k in artifact.tensors if not k.startswith(FALLBACK_KEY + ".")]
+        lacking = sorted(set(wanted) - set(own))
+        surplus = sorted(set(own) - set(wanted))
         if lacking or surplus:
             raise ArtifactError(
                 f"config.model does not match the tensors: the {model_class.__name__} it "
@@ -406,7 +419,7 @@ class Task:
                 raise ArtifactError(
                     f"tensor {name}: expected dtype {want.dtype}, got {got.dtype}"
                 )
-        model.load_state_dict(artifact.tensors)
+        model.load_state_dict({k: artifact.tensors[k] for k in own})
         return model.eval()
 
     def loaded(self, artifact: Any, loaded_class: type) -> Any:
@@ -553,6 +566,18 @@ def run(
     if verdict is not None:
         metrics["verdict"] = verdict
     state = task.artifact_state(prepared)
+    fallback = choose_fallback(task, prepared.config, verdict)
+    tensors = dict(model.state_dict())
+    if fallback is not None:
+        for name, value in task.fallback_tensors(scores, fallback["method"]).items():
+            tensors[f"{FALLBACK_KEY}.{name}"] = torch.as_tensor(np.ascontiguousarray(value))
+        metrics[FALLBACK_KEY] = fallback
+        state = {**state, FALLBACK_KEY: fallback}
+        say(
+            f"fallback: the {fallback['method']} baseline is shipped as the model (it beat the "
+            f"network on {fallback['part']} {fallback['metric']}: {fallback['baseline']:.4g} vs "
+            f"{fallback['model']:.4g})"
+        )
     if prepared.test_data is not None:  # beside the fitted state: which data the test split is
         state = {**state, TEST_DATA_KEY: prepared.test_data}
     artifact_path = save_artifact(
@@ -560,7 +585,7 @@ def run(
         Artifact(
             kind=task.artifact_kind,
             config={"model": _jsonable(model.config), "task": _jsonable(prepared.config.to_dict())},
-            tensors=dict(model.state_dict()),
+            tensors=tensors,
             preprocessing=_jsonable(state),
             metrics=_jsonable(scores.summary),
         ),
@@ -616,9 +641,44 @@ def compare_with_baselines(task: Task, metrics: dict[str, Any]) -> dict[str, Any
     }
 
 
-def verdict_text(verdict: dict[str, Any]) -> str:
-    """The comparison in words, loss first: what a person should read before any table."""
+def choose_fallback(
+    task: Task, config: Any, verdict: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """What to ship in the network's place: the best baseline when ``config.fallback`` is
+    'baseline' and the network lost to it (on validation, else test), as ``{'method', 'part',
+    'metric', 'model', 'baseline'}``; None to ship the network."""
+    if getattr(config, "fallback", "none") != "baseline" or verdict is None:
+        return None
+    if verdict["model_wins"] or verdict["best_baseline"] not in task.fallback_methods:
+        return None
+    return {
+        "method": verdict["best_baseline"],
+        "part": verdict["part"],
+        "metric": verdict["metric"],
+        "model": verdict["model"],
+        "baseline": verdict["baseline"],
+    }
+
+
+def fallback_arrays(tensors: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The arrays :meth:`Task.fallback_tensors` stored in an artifact, by their own names."""
+    prefix = FALLBACK_KEY + "."
+    return {k[len(prefix) :]: v.numpy() for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def verdict_text(verdict: dict[str, Any], fallback: dict[str, Any] | None = None) -> str:
+    """The comparison in words, loss first: what a person should read before any table; with
+    ``fallback`` (:func:`choose_fallback`), that the baseline was shipped instead."""
     part = "validation" if verdict["part"] == "val" else "test"
+    if fallback is not None:
+        return (
+            f"**The model loses to the {fallback['method']} baseline on the {part} data** "
+            f"({verdict['metric']} {verdict['model']:.4g} for the model, "
+            f"{verdict['baseline']:.4g} for {fallback['method']}), so, as fallback='baseline' "
+            f"asks, **the {fallback['method']} baseline is shipped as the model**: `rnnkit "
+            "predict` uses it, and the artifact records it. The network's scores stay in the "
+            "tables below."
+        )
     numbers = (
         f"{verdict['metric']} {verdict['model']:.4g} for the model, {verdict['baseline']:.4g} "
         f"for {verdict['best_baseline']}"
