@@ -1,7 +1,8 @@
 """Run rnnkit's DEFAULT configuration, unchanged, over a suite's datasets with several seeds.
 
-Only data options are set — the time and target columns, the series column and the horizon
-for forecasting; the train and test files for classification — through the public one-call API
+Only data options are set — the time and target columns, the series column, the horizon and,
+for competition series written with integer steps (no dates to infer it from), their known
+season length for forecasting; the train and test files for classification — through the public one-call API
 (:func:`rnnkit.tasks.forecast.train` / :func:`rnnkit.tasks.classify.train`) with the task's
 default training options. The training options the suite sets do not change what is learned:
 ``seed``, ``max_time`` (a per-run time budget), ``plots=False`` and ``quiet``. So the suite
