@@ -172,3 +172,13 @@ def test_a_year_of_days_or_weeks_is_not_a_whole_period():
         table, time_column="week", series_column=None, season_length=52, input_length=8
     ).fit(table, time_split(table.frame["week"], 0.1, 0.1))
     assert pre.seasonal is None and "52.18 weeks" in pre.seasonal_note
+
+
+def test_auto_leaves_a_single_series_season_to_the_network():
+    frame = _monthly_panel(n_short=40)
+    one = frame[frame.series == "long"].drop(columns="series")
+    table = load_series_table(one, time_column="step", targets=["y"])
+    pre = _preprocessor(table, series_column=None).fit(
+        table, time_split(table.frame["step"], 0.15, 0.15)
+    )
+    assert pre.seasonal is None and pre.seasonal_note.startswith("a single series")

@@ -107,6 +107,13 @@ class _Series:
 _FLAT = 1e-3
 
 
+#: Why 'auto' leaves a single series' season to the network (measured, docs/forecasting.md).
+SINGLE_SERIES_NOTE = (
+    "a single series: the network learns its one seasonal pattern from the windows, which "
+    "forecasts better than a fixed profile"
+)
+
+
 class ForecastPreprocessor:
     """Scalers, calendar features and windowing for one forecasting configuration.
 
@@ -119,8 +126,9 @@ class ForecastPreprocessor:
         transform: 'none' or 'log' applied to the targets before scaling.
         frequency, time_column, series_column: as in the training table.
         season_length: m, the seasonal period (1: none).
-        deseasonalize: 'auto' (remove a fixed seasonal profile from each series that passes
-            the seasonality test, :mod:`rnnkit.data.seasonality`) or 'none'.
+        deseasonalize: 'auto' (in a panel of several series, remove a fixed seasonal profile
+            from each series that passes the seasonality test, :mod:`rnnkit.data.seasonality`)
+            or 'none'.
     """
 
     def __init__(
@@ -202,7 +210,9 @@ class ForecastPreprocessor:
             train_covs[sid] = part[self.covariates].to_numpy(np.float64)[:a]
             train_times[sid] = part[self.time_column].iloc[:a]
         whole, self.seasonal_note = whole_period(self.frequency, self.season_length)
-        if self.deseasonalize == "auto" and self.season_length >= 2 and whole:
+        if whole and len(train_targets) < 2:
+            self.seasonal_note = SINGLE_SERIES_NOTE
+        if self.deseasonalize == "auto" and self.season_length >= 2 and not self.seasonal_note:
             self.seasonal = self._fit_seasonal(train_targets, train_times)
         # 'window' predicts changes, so one step of change is the unit; the others, levels.
         spread = "diff_std" if self.normalization == "window" else "std"

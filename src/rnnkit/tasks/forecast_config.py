@@ -56,9 +56,10 @@ class ForecastConfig(TaskConfig, FileOptions):
     transform: 'none', 'log' (positive targets, multiplicative changes) or 'auto' (log when
         every value is positive and the spread grows with the level in the training period);
         None: the dataset's, or 'auto'.
-    deseasonalize: 'auto' (remove a fixed seasonal profile, estimated on the training rows,
-        from every series that passes the M4 seasonality test at season_length, and add it back
-        to the forecasts) or 'none'.
+    deseasonalize: 'auto' (in a panel of several series, remove a fixed seasonal profile,
+        estimated on the training rows, from every series that passes the M4 seasonality test
+        at season_length, and add it back to the forecasts; a single series learns its season
+        from the windows) or 'none'.
     decoder: 'direct' (whole horizon at once) or 'autoregressive' (one step at a time, fed
         back).
     likelihood: 'gaussian' (mean and spread), 'quantile' (pinball loss) or 'point' (squared
