@@ -94,3 +94,13 @@ def test_bpe_vocab_size_is_checked():
     pytest.importorskip("tokenizers")
     with pytest.raises(ValueError, match=r"vocab_size must be an int >= 260.*got 100"):
         BPETokenizer.fit("abc", vocab_size=100)
+
+
+def test_bpe_without_the_tokenizers_package_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tokenizers", None)  # import now raises ImportError
+    with pytest.raises(ImportError, match=r'pip install "rnnkit\[text\]" \(or use '
+                                          r"tokenizer='char' or 'word'\)"):
+        fit_tokenizer("bpe", "some text")
+    assert fit_tokenizer("char", "some text").decode([2]) in "some text"  # char needs nothing
