@@ -16,7 +16,7 @@ __version__ = package_version()  # set before the imports below, which may read 
 # first import of the subpackage would rebind the package attribute to the module.
 import rnnkit.train  # noqa: F401
 from rnnkit import functional, kernels, nn
-from rnnkit.api import evaluate, load, predict, train
+from rnnkit.api import evaluate, generate, load, predict, train
 from rnnkit.errors import BackendUnavailableError, RNNKitError
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "__version__",
     "evaluate",
     "functional",
+    "generate",
     "kernels",
     "load",
     "nn",

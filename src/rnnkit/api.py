@@ -445,3 +445,23 @@ def predict(
             loaded, config=dataclasses.replace(loaded.config, on_bad_rows=on_bad_rows)
         )
     return task.predict(loaded, data)
+
+
+def generate(
+    path: str | os.PathLike[str] | Any,
+    prompt: str | None = None,
+    length: int = 500,
+    **options: Any,
+) -> str:
+    """Text sampled from a language model (a run directory, an artifact file or what
+    :func:`load` returned) after ``prompt``; ``options``: ``temperature``, ``top_k``,
+    ``top_p``, ``seed`` and ``on_text`` (see :func:`rnnkit.tasks.lm.generate`)."""
+    from rnnkit.tasks import lm
+
+    task, loaded = load_with_task(path)
+    if task is not lm.TASK:
+        raise ValueError(
+            f"path must hold a language model (from rnnkit train --task lm), got a "
+            f"{task.artifact_kind!r} model"
+        )
+    return lm.generate(loaded, prompt, length, **options)

@@ -21,12 +21,13 @@ LEGACY = Path(__file__).parent.parent / "fixtures" / "legacy_0_1"
 
 
 def test_registry_names_every_task_once() -> None:
-    assert list(TASKS) == ["forecast", "classify", "tag"]
+    assert list(TASKS) == ["forecast", "classify", "tag", "lm"]
     assert all(isinstance(t, Task) for t in TASKS.values())
     kinds = [t.artifact_kind for t in TASKS.values()]
-    assert kinds == ["forecaster", "sequence-classifier", "sequence-tagger"]
+    assert kinds == ["forecaster", "sequence-classifier", "sequence-tagger", "language-model"]
     assert task_for_kind("sequence-tagger") is tag.TASK
-    with pytest.raises(ValueError, match=r"task must be one of \['classify', 'forecast', 'tag'\]"):
+    with pytest.raises(ValueError,
+                       match=r"task must be one of \['classify', 'forecast', 'lm', 'tag'\]"):
         get_task("translate")
     with pytest.raises(rnnkit.RNNKitError, match="kind 'painting'"):
         task_for_kind("painting")

@@ -2,11 +2,12 @@
 
 Only data options are set — the time and target columns, the series column, the horizon and,
 for competition series written with integer steps (no dates to infer it from), their known
-season length for forecasting; the train and test files for classification — through the public one-call API
-(:func:`rnnkit.tasks.forecast.train` / :func:`rnnkit.tasks.classify.train`) with the task's
-default training options. The training options the suite sets do not change what is learned:
-``seed``, ``max_time`` (a per-run time budget), ``plots=False`` and ``quiet``. So the suite
-measures whatever the defaults are when it runs.
+season length for forecasting; the train and test files for classification — through the
+public one-call API (:func:`rnnkit.tasks.forecast.train` /
+:func:`rnnkit.tasks.classify.train`) with the task's default training options. The training
+options the suite sets do not change what is learned: ``seed``, ``max_time`` (a per-run time
+budget), ``plots=False`` and ``quiet``. So the suite measures whatever the defaults are when
+it runs.
 
 Forecasting follows the competitions: the model trains on each series less its last h values
 (the task splits that further for validation and its own backtest), then

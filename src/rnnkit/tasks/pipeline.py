@@ -229,6 +229,10 @@ class Task:
         the artifact as ``fallback.<name>``; see :func:`fallback_arrays`); default: none."""
         return {}
 
+    def callbacks(self, prepared: Prepared, training: TrainConfig) -> list[Any]:
+        """Trainer callbacks of this task's own, run after the shared ones (default: none)."""
+        return []
+
     def artifact_state(self, prepared: Prepared) -> dict[str, Any]:
         """The preprocessing as JSON, stored in the artifact (default: ``.to_json()``)."""
         return prepared.preprocessing.to_json()
@@ -473,6 +477,7 @@ def fit_model(
     training: TrainConfig,
     *,
     resume: str | os.PathLike[str] | None = None,
+    extra_callbacks: Iterable[Any] = (),
 ) -> Fitted:
     """Train ``model`` and leave it holding the weights of its best epoch, in eval mode.
 
@@ -482,14 +487,17 @@ def fit_model(
     changed in place to record that fallback.
 
     ``resume``: a checkpoint (e.g. ``run_dir/last.safetensors``) to continue from exactly; the
-    best epoch found before it was written is part of it.
+    best epoch found before it was written is part of it. ``extra_callbacks``: the task's own
+    (:meth:`Task.callbacks`), run after the shared ones.
     """
     if val_batches is None and training.monitor.startswith("val_"):
         training.monitor = "train_loss"
         training.early_stopping = training.plateau_patience = None
     best = BestWeights(training.monitor, training.monitor_mode)
     # Best weights first: the checkpoint written at the same epoch end must already hold them.
-    trainer = Trainer(model, training, callbacks=[best, *default_callbacks(training)])
+    trainer = Trainer(
+        model, training, callbacks=[best, *default_callbacks(training), *extra_callbacks]
+    )
     trainer.fit(train_batches, val_batches, resume=resume)
     if best.weights is not None:
         model.load_state_dict(best.weights)
@@ -556,7 +564,8 @@ def run(
         lambda: task.build_model(prepared), optimizer=training.optimizer, device=training.device
     )
     fitted = fit_model(
-        model, prepared.train_batches, prepared.val_batches, training, resume=resume
+        model, prepared.train_batches, prepared.val_batches, training, resume=resume,
+        extra_callbacks=task.callbacks(prepared, training),
     )
     if fitted.stopped_by:
         say(f"training ended: {fitted.stopped_by}")
