@@ -219,3 +219,46 @@ def test_cli_prints_the_difference_and_protects_the_run(runs, tmp_path, capsys):
     assert "output must end in .onnx, got" in capsys.readouterr().err
     assert main(["export", str(run), "--opset", "9", "-o", str(tmp_path / "y.onnx")]) == 2
     assert "opset must be an integer in [14, 23], got 9" in capsys.readouterr().err
+
+
+def test_int8_reports_size_latency_and_metric_against_float32(runs, tmp_path, capsys):
+    run = runs("classify-bi")
+    assert main(["export", str(run), "--int8", "-o", str(tmp_path / "q.onnx")]) == 0
+    out = capsys.readouterr().out
+    meta = json.loads((tmp_path / "q.json").read_text())
+    q = meta["int8"]
+    assert q["size_bytes"]["int8"] == (tmp_path / "q.int8.onnx").stat().st_size
+    assert q["size_bytes"]["int8"] < q["size_bytes"]["float32"]
+    assert q["quantized_ops"].get("DynamicQuantizeLSTM") == 2  # one per layer
+    assert q["latency_s"]["int8"] > 0 and q["latency_s"]["float32"] > 0
+    m = q["metric"]
+    assert m["name"] == "accuracy" and 0 <= m["int8"] <= 1
+    assert m["float32"] == pytest.approx(rnnkit.evaluate(run)["accuracy"], abs=1e-9)
+    assert m["loss"] == pytest.approx(m["float32"] - m["int8"])
+    assert f"int8: accuracy {m['int8']:.4f} vs float32 {m['float32']:.4f}" in out
+    # The int8 graph is a runnable model for the runner too.
+    probs = runner.load(tmp_path / "q.onnx").predict_proba([np.ones((8, 8))])
+    assert probs.shape == (1, 10) and abs(probs.sum() - 1) < 1e-5
+
+
+def test_int8_beyond_the_tolerance_is_rejected_not_shipped(runs, tmp_path, monkeypatch):
+    from rnnkit.export import quantize
+
+    # An int8 graph that lost accuracy: the metric of the second evaluation is made worse.
+    calls = []
+    real = quantize._evaluate_with
+
+    def worse(*args, **kwargs):
+        value = real(*args, **kwargs)
+        calls.append(value)
+        return value - 0.2 if len(calls) == 2 else value
+
+    monkeypatch.setattr(quantize, "_evaluate_with", worse)
+    report = export(runs("classify-gru"), tmp_path / "r.onnx", int8=True, int8_tolerance=0.05)
+    assert report.int8["accepted"] is False
+    assert report.int8["metric"]["loss"] == pytest.approx(0.2)
+    assert not (tmp_path / "r.int8.onnx").exists()
+    assert (tmp_path / "r.int8.rejected.onnx").is_file()
+    assert any("REJECTED: the metric loss 0.2000 exceeds the tolerance 0.05" in line
+               for line in report.lines())
+    assert (tmp_path / "r.onnx").is_file()  # float32 stays the main output

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-DEFAULT_INT8_TOLERANCE = 0.01
+from rnnkit.export.quantize import DEFAULT_INT8_TOLERANCE
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,13 +71,14 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
     )
     p.add_argument(
         "--int8-tolerance", type=float, default=DEFAULT_INT8_TOLERANCE,
-        help="largest accepted loss of the validation metric for the int8 model, in the "
+        help="largest accepted loss of the task metric for the int8 model, in the "
         f"metric's units (default {DEFAULT_INT8_TOLERANCE}); beyond it the int8 model is "
         "written as MODEL.int8.rejected.onnx and the command says so",
     )
     p.add_argument(
         "--data", default=None,
-        help="data to compare int8 against float32 on (default: the run's validation data)",
+        help="labelled data to compare int8 against float32 on (default: the run's own "
+        "evaluation data, as 'rnnkit evaluate' reads it)",
     )
     p.add_argument("--json", action="store_true", help="also print the report as JSON")
     p.set_defaults(run=run)

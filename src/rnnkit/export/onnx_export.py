@@ -306,8 +306,9 @@ def export(
         streaming: export one step (state in, state out) instead of the whole sequence.
         tolerance: largest accepted max |onnx − rnnkit| / (1 + |rnnkit|) (float32: 1e-5).
         int8: also write a dynamically quantised int8 model (see :mod:`rnnkit.export.quantize`).
-        int8_tolerance: largest accepted drop of the validation metric for the int8 model.
-        data: data for the int8 metric comparison (default: the run's own validation data).
+        int8_tolerance: largest accepted loss of the task metric for the int8 model (default
+            0.01, in the metric's units).
+        data: data for the int8 metric comparison (default: the run's own evaluation data).
 
     Raises:
         ExportError: the model or an option cannot be exported, or onnxruntime disagrees with
@@ -343,6 +344,7 @@ def export(
     }
     if int8:
         targets["int8"] = output.with_name(output.stem + ".int8.onnx")
+        targets["int8_rejected"] = output.with_name(output.stem + ".int8.rejected.onnx")
     outs = {k: check_output(p, protected=protected, what=f"the {k} file") for k, p in
             targets.items()}
     if any(o.to_stdout or o.kind != "file" for o in outs.values()):
@@ -373,8 +375,10 @@ def export(
         )
     outs["model"].write_bytes(model_bytes)
     if int8_report is not None:
-        outs["int8"].write_bytes(int8_report.pop("bytes"))
-        int8_report["path"] = str(targets["int8"])
+        # A rejected int8 model is kept for inspection under a name no runner picks up.
+        which = "int8" if int8_report["accepted"] else "int8_rejected"
+        outs[which].write_bytes(int8_report.pop("bytes"))
+        int8_report["path"] = str(targets[which])
         description["int8"] = {k: v for k, v in int8_report.items() if k != "bytes"}
     outs["description"].write_text(json.dumps(description, indent=1, ensure_ascii=False) + "\n")
     outs["runner"].write_text(_runner_source())
