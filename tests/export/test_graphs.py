@@ -9,12 +9,12 @@ import torch
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-from rnnkit.export import ExportError  # noqa: E402
-from rnnkit.export import graphs as G  # noqa: E402
-from rnnkit.export import onnx_export as E  # noqa: E402
-from rnnkit.models.classifier import SequenceClassifier  # noqa: E402
-from rnnkit.models.forecaster import Forecaster  # noqa: E402
-from rnnkit.models.tagger import SequenceTagger  # noqa: E402
+from rnnkit.export import ExportError
+from rnnkit.export import graphs as G
+from rnnkit.export import onnx_export as E
+from rnnkit.models.classifier import SequenceClassifier
+from rnnkit.models.forecaster import Forecaster
+from rnnkit.models.tagger import SequenceTagger
 
 MODELS = {
     "classifier-frames": lambda: SequenceClassifier(

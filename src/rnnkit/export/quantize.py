@@ -212,8 +212,8 @@ def int8_lines(report: dict[str, Any]) -> list[str]:
         f"int8: {size['int8'] / 1024:.1f} KiB vs float32 {size['float32'] / 1024:.1f} KiB "
         f"({size['int8'] / size['float32']:.0%}); latency {lat['int8'] * 1e3:.2f} ms vs "
         f"{lat['float32'] * 1e3:.2f} ms per call (batch {report['latency_batch']['batch']}, "
-        f"{report['latency_batch']['steps']} steps, median of {LATENCY_REPEATS}); quantised "
-        f"ops: {report['quantized_ops'] or 'none'}",
+        f"{report['latency_batch']['steps']} steps, median of {LATENCY_REPEATS}); the "
+        f"quantiser added {report['quantized_ops'] or 'nothing'}",
         f"int8: {m['name']} {m['int8']:.4f} vs float32 {m['float32']:.4f} on "
         f"{m['data']} ({better} is better; loss {m['loss']:+.4f}, tolerance {m['tolerance']:g})",
     ]
