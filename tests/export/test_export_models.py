@@ -262,3 +262,25 @@ def test_int8_beyond_the_tolerance_is_rejected_not_shipped(runs, tmp_path, monke
     assert any("REJECTED: the metric loss 0.2000 exceeds the tolerance 0.05" in line
                for line in report.lines())
     assert (tmp_path / "r.onnx").is_file()  # float32 stays the main output
+
+
+def test_options_that_do_not_fit_together_are_refused_before_any_work(runs, tmp_path):
+    run = runs("classify-gru")
+    with pytest.raises(ExportError, match="int8 is measured on the sequence graph"):
+        export(run, tmp_path / "a.onnx", int8=True, streaming=True)
+    with pytest.raises(ExportError, match="data is only used with int8=True"):
+        export(run, tmp_path / "a.onnx", data="digits")
+    with pytest.raises(ExportError, match="int8_tolerance must be a number >= 0, got -1"):
+        export(run, tmp_path / "a.onnx", int8=True, int8_tolerance=-1)
+    with pytest.raises(ExportError, match="format must be 'onnx', got 'tflite'"):
+        export(run, tmp_path / "a.onnx", format="tflite")
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_earlier_export_in_the_run_directory_may_be_replaced(runs):
+    run = runs("classify-gru")
+    first = export(run)
+    assert first.model == str(run / "model.onnx")
+    again = export(run)  # model.onnx, model.json and rnnkit_runner.py replaced, nothing else
+    assert again.agreement.ok
+    assert json.loads((run / "model.json").read_text())["kind"] == "sequence-classifier"

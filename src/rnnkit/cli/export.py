@@ -70,7 +70,7 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         "latency and validation metric against float32",
     )
     p.add_argument(
-        "--int8-tolerance", type=float, default=DEFAULT_INT8_TOLERANCE,
+        "--int8-tolerance", type=float, default=None,
         help="largest accepted loss of the task metric for the int8 model, in the "
         f"metric's units (default {DEFAULT_INT8_TOLERANCE}); beyond it the int8 model is "
         "written as MODEL.int8.rejected.onnx and the command says so",

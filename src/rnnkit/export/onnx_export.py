@@ -324,6 +324,20 @@ def export(
         raise ExportError(f"opset must be an integer in [14, 23], got {opset!r}")
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or tolerance <= 0:
         raise ExportError(f"tolerance must be a positive number, got {tolerance!r}")
+    if int8 and streaming:
+        raise ExportError(
+            "int8 is measured on the sequence graph (latency and the task metric need whole "
+            "sequences): export with int8=True (--int8) without streaming (--streaming)"
+        )
+    if not int8 and (data is not None or int8_tolerance is not None):
+        given = "data" if data is not None else "int8_tolerance"
+        raise ExportError(f"{given} is only used with int8=True (--int8), got {given} without it")
+    if int8_tolerance is not None and (
+        isinstance(int8_tolerance, bool)
+        or not isinstance(int8_tolerance, (int, float))
+        or not int8_tolerance >= 0
+    ):
+        raise ExportError(f"int8_tolerance must be a number >= 0, got {int8_tolerance!r}")
     require_export_packages()
     source = model if isinstance(model, (str, os.PathLike)) else None
     if output is None:
@@ -414,10 +428,19 @@ def _run_own_files(run_dir: Path) -> list[Path]:
     for p in run_dir.rglob("*"):
         if not p.is_file() or p.suffix == ".onnx" or p.name == RUNNER_NAME:
             continue
-        if p.suffix == ".json" and p.with_suffix(".onnx").exists():
+        if p.suffix == ".json" and _is_description(p):
             continue
         own.append(p)
     return own
+
+
+def _is_description(path: Path) -> bool:
+    """Whether ``path`` is a deployment description an earlier export wrote."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == DEPLOY_FORMAT and "graph" in meta
 
 
 def _kind_of(loaded: Any) -> str:
