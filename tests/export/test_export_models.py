@@ -94,6 +94,10 @@ def test_forecaster_runner_gives_rnnkit_predictions(runs, tmp_path):
     future = pd.to_datetime(expected[pre.time_column]).to_numpy() if pre.calendar else None
     out = model.forecast(frame[target].to_numpy(), times=times, future_times=future)
     np.testing.assert_allclose(out["point"][:, 0], expected[target], rtol=1e-5, atol=1e-5)
+    gap = frame[target].to_numpy().copy()
+    gap[-2] = np.nan
+    with pytest.raises(ValueError, match="values must be finite in the last input_length="):
+        model.forecast(gap, times=times, future_times=future)
     if out["levels"]:
         np.testing.assert_allclose(out["lower"][:, 0], expected[f"{target}_lower"], rtol=1e-5,
                                    atol=1e-5)

@@ -347,6 +347,13 @@ class Forecaster(Model):
             raise ValueError(f"series must be one of {ids}, got {series!r}")
         i = ids.index(key)
         scaler = pre["target_scaler"]
+        if not np.isfinite(y[-T:]).all():
+            raise ValueError(
+                f"values must be finite in the last input_length={T} rows (fill gaps first, as "
+                f"the training data was), got {int((~np.isfinite(y[-T:])).sum())} missing"
+            )
+        if pre["transform"] == "log" and (y[-T:] <= 0).any():
+            raise ValueError("values must be > 0: the model forecasts log values, got <= 0")
         gy = np.log(y[-T:]) if pre["transform"] == "log" else y[-T:]
         scale = np.asarray(scaler["scale"][i], dtype=np.float64)
         if pre["normalization"] == "window":

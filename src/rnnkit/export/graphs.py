@@ -75,9 +75,6 @@ class ModelGraph:
 
     kind: str = ""
 
-    def model_of(self, loaded: Any) -> nn.Module:
-        return loaded.model
-
     def sequence(self, loaded: Any) -> Graph:
         raise NotImplementedError
 
