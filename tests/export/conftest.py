@@ -30,6 +30,8 @@ def runs(tmp_path_factory):
         "tag": ("tag", dict(data="chinese-segmentation", cell="rnn", bidirectional=False,
                             hidden_size=8, embedding_dim=8, max_train=60, max_length=30)),
         "forecast": ("forecast", dict(data="sunspots", hidden_size=8)),
+        # Two targets, two past covariates and a calendar feature.
+        "forecast-weather": ("forecast", dict(data="seattle-weather", hidden_size=8)),
     }
     made = {}
 

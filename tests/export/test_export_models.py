@@ -78,34 +78,38 @@ def test_tagger_runner_gives_rnnkit_predictions(runs, tmp_path):
     np.testing.assert_allclose([r[3] for r in rows], expected["probability"], atol=1e-5)
 
 
-def test_forecaster_runner_gives_rnnkit_predictions(runs, tmp_path):
-    run = runs("forecast")
+@pytest.mark.parametrize(("name", "dataset"), [("forecast", "sunspots"),
+                                             ("forecast-weather", "seattle-weather")])
+def test_forecaster_runner_gives_rnnkit_predictions(runs, tmp_path, name, dataset):
+    run = runs(name)
     export(run, tmp_path / "f.onnx")
-    loaded = rnnkit.load(run)
     from rnnkit.data.registry import load_dataset
 
-    table = load_dataset("sunspots")
-    frame = table.frame if hasattr(table, "frame") else table
-    expected = rnnkit.predict(run, "sunspots")
-    pre = loaded.preprocessor
-    target = pre.targets[0]
+    frame = load_dataset(dataset)
+    expected = rnnkit.predict(run, dataset)
+    pre = rnnkit.load(run).preprocessor
     model = runner.load(tmp_path / "f.onnx")
     times = pd.to_datetime(frame[pre.time_column]).to_numpy() if pre.calendar else None
     future = pd.to_datetime(expected[pre.time_column]).to_numpy() if pre.calendar else None
-    out = model.forecast(frame[target].to_numpy(), times=times, future_times=future)
-    np.testing.assert_allclose(out["point"][:, 0], expected[target], rtol=1e-5, atol=1e-5)
-    gap = frame[target].to_numpy().copy()
+    covariates = frame[pre.covariates].to_numpy() if pre.covariates else None
+    values = frame[pre.targets].to_numpy()
+    out = model.forecast(values, covariates=covariates, times=times, future_times=future)
+    for j, target in enumerate(pre.targets):
+        np.testing.assert_allclose(out["point"][:, j], expected[target], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(out["lower"][:, j], expected[f"{target}_lower"], rtol=1e-5,
+                                   atol=1e-5)
+        np.testing.assert_allclose(out["upper"][:, j], expected[f"{target}_upper"], rtol=1e-5,
+                                   atol=1e-5)
+    gap = values.astype(float).copy()
     gap[-2] = np.nan
     with pytest.raises(ValueError, match="values must be finite in the last input_length="):
-        model.forecast(gap, times=times, future_times=future)
-    if out["levels"]:
-        np.testing.assert_allclose(out["lower"][:, 0], expected[f"{target}_lower"], rtol=1e-5,
-                                   atol=1e-5)
-        np.testing.assert_allclose(out["upper"][:, 0], expected[f"{target}_upper"], rtol=1e-5,
-                                   atol=1e-5)
+        model.forecast(gap, covariates=covariates, times=times, future_times=future)
+    if pre.calendar:
+        with pytest.raises(ValueError, match="times and future_times must be given"):
+            model.forecast(values, covariates=covariates)
 
 
-@pytest.mark.parametrize("name", ["classify-gru", "tag", "forecast"])
+@pytest.mark.parametrize("name", ["classify-gru", "tag", "forecast", "forecast-weather"])
 def test_streaming_step_by_step_equals_the_sequence_model(runs, tmp_path, name):
     run = runs(name)
     seq = export(run, tmp_path / "seq.onnx")
