@@ -292,3 +292,15 @@ def test_an_earlier_export_in_the_run_directory_may_be_replaced(runs):
     again = export(run)  # model.onnx, model.json and rnnkit_runner.py replaced, nothing else
     assert again.agreement.ok
     assert json.loads((run / "model.json").read_text())["kind"] == "sequence-classifier"
+
+
+def test_cli_json_report_is_the_whole_standard_output(runs, tmp_path, capsys):
+    run = runs("forecast")
+    assert main(["export", str(run), "-o", str(tmp_path / "j.onnx"), "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["kind"] == "forecaster" and report["graph"] == "sequence"
+    assert report["agreement"]["ok"] is True
+    assert report["agreement"]["max_scaled"] <= 1e-5
+    assert report["size_bytes"] == (tmp_path / "j.onnx").stat().st_size
+    assert "onnxruntime vs rnnkit" in captured.err

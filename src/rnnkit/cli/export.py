@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from rnnkit.export.quantize import DEFAULT_INT8_TOLERANCE
 
@@ -23,8 +24,9 @@ def run(args: argparse.Namespace) -> int:
         int8_tolerance=args.int8_tolerance,
         data=args.data,
     )
+    # With --json standard output holds the JSON report and nothing else.
     for line in report.lines():
-        print(line)
+        print(line, file=sys.stderr if args.json else None)
     if args.json:
         print(json.dumps(report.to_dict(), indent=1, default=str))
     return 0
@@ -80,5 +82,8 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         help="labelled data to compare int8 against float32 on (default: the run's own "
         "evaluation data, as 'rnnkit evaluate' reads it)",
     )
-    p.add_argument("--json", action="store_true", help="also print the report as JSON")
+    p.add_argument(
+        "--json", action="store_true",
+        help="print the report as one JSON object on standard output (the lines go to stderr)",
+    )
     p.set_defaults(run=run)
