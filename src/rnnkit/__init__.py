@@ -14,16 +14,21 @@ __version__ = package_version()  # set before the imports below, which may read 
 # The training engine is the subpackage ``rnnkit.train``, and ``rnnkit.train(...)`` is the
 # one-call API. Importing the subpackage first keeps the name bound to the function: a later
 # first import of the subpackage would rebind the package attribute to the module.
+# Likewise ``rnnkit.export(...)`` is the function and ``rnnkit.export`` the subpackage that holds
+# it (onnx and onnxruntime are imported only when an export runs).
+import rnnkit.export
 import rnnkit.train  # noqa: F401
 from rnnkit import functional, kernels, nn
 from rnnkit.api import evaluate, generate, load, predict, train
 from rnnkit.errors import BackendUnavailableError, RNNKitError
+from rnnkit.export.onnx_export import export
 
 __all__ = [
     "BackendUnavailableError",
     "RNNKitError",
     "__version__",
     "evaluate",
+    "export",
     "functional",
     "generate",
     "kernels",

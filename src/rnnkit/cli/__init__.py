@@ -24,10 +24,13 @@ from rnnkit.cli import (
     predict,
     train,
 )
+from rnnkit.cli import export as export_command
 from rnnkit.core.suggest import did_you_mean
 from rnnkit.errors import RNNKitError
 
-SUBCOMMANDS = [train, evaluate, predict, generate, datasets, bench, info, demo, benchmark]
+SUBCOMMANDS = [
+    train, evaluate, predict, generate, datasets, bench, info, demo, benchmark, export_command
+]
 
 #: What counts as the user's error (exit code 2) rather than a bug in rnnkit.
 USER_ERRORS = (RNNKitError, ValueError, OSError)

@@ -361,4 +361,8 @@ def default_callbacks(config: TrainConfig) -> list[Callback]:
         callbacks.append(HistoryWriter(config.out_dir))
         if config.plots:
             callbacks.append(LearningCurves(config.out_dir, config.clip_norm))
+        if config.tensorboard:
+            from rnnkit.train.tensorboard import LOG_FOLDER, TensorBoardLogger
+
+            callbacks.append(TensorBoardLogger(Path(config.out_dir) / LOG_FOLDER))
     return callbacks

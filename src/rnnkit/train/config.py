@@ -79,6 +79,9 @@ class TrainConfig:
             (``None``: at the end of each epoch only).
         plots: write learning curves as PNG at the end (needs matplotlib: ``rnnkit[plot]``).
         quiet: no progress bar and no printed summaries (scripts and CI).
+        tensorboard: also write TensorBoard event files (losses, metrics, learning rate,
+            gradient norm, clipping share, weight and gradient histograms) to
+            ``<out_dir>/tensorboard`` (needs ``rnnkit[tensorboard]``).
     """
 
     # loop
@@ -116,6 +119,7 @@ class TrainConfig:
     checkpoint_every: int | None = None
     plots: bool = True
     quiet: bool = False
+    tensorboard: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.betas, list):
@@ -227,7 +231,7 @@ def _problems(c: TrainConfig) -> list[str]:
     if c.out_dir is not None and not isinstance(c.out_dir, str):
         out.append(f"out_dir must be None or a path string, got {type(c.out_dir).__name__}")
     integer("checkpoint_every", 1, optional=True)
-    for flag in ("plots", "quiet"):
+    for flag in ("plots", "quiet", "tensorboard"):
         if not isinstance(getattr(c, flag), bool):
             out.append(f"{flag} must be a bool, got {getattr(c, flag)!r}")
     return out

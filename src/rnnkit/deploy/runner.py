@@ -1,0 +1,419 @@
+"""Run an exported rnnkit model with numpy and onnxruntime only (no torch, no rnnkit).
+
+``rnnkit export`` writes three files: ``model.onnx``, ``model.json`` (the deployment
+description: the preprocessing fit on the training split, labels, state sizes) and
+``rnnkit_runner.py``, a copy of this module. On a machine with ``pip install numpy onnxruntime``::
+
+    from rnnkit_runner import load
+    model = load("model.onnx")
+    model.predict(["a fine film", "dull"])           # classifier: labels
+    model.predict_proba([array_T_by_F, ...])          # classifier of numeric sequences
+    model.tag(["中国人民"])                            # tagger: (tokens, tags, probabilities)
+    model.forecast(values, times=..., future_times=...)  # forecaster: point and interval
+
+Each turns raw inputs into the predictions ``rnnkit predict`` gives for them, with the same
+steps: text is tokenised (Unicode NFKC, lower-casing, the word/character rules of
+``rnnkit.data.text``) and mapped through the vocabulary (0 padding, 1 unknown); numeric
+sequences are normalised with the training statistics; forecast windows are scaled per series
+as in ``rnnkit.data.forecast_inputs`` and mapped back to data units. This file imports only the
+standard library, numpy and onnxruntime, and must stay so (a test imports it with torch
+blocked).
+
+Shape legend: N inputs, B batch, T steps, F features, C classes / tags / targets, h horizon,
+Q quantile levels, L layers, D directions, H hidden size.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: The ``model.json`` layouts this runner reads.
+FORMATS = (1,)
+PAD_ID, UNK_ID = 0, 1
+
+# The word rule of rnnkit.data.text.Tokenizer, kept identical (a test compares the patterns).
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD_RE = re.compile(
+    rf"[{_HAN}]"  # one ideograph
+    rf"|[^\W{_HAN}]+(?:['’][^\W{_HAN}]+)*"  # a run of word characters, keeping it's / don't
+    r"|[^\w\s]"  # one punctuation mark or symbol
+)
+_SPACE_RE = re.compile(r"\s+")
+_BATCH = 256
+
+
+def load(path: str | Path, *, providers: Sequence[str] | None = None) -> Model:
+    """The runner of an exported model: ``path`` is the ``.onnx`` file, with its ``.json``
+    beside it. Returns a :class:`Classifier`, :class:`Tagger` or :class:`Forecaster`."""
+    path = Path(path)
+    meta_path = path.with_suffix(".json")
+    if not path.is_file():
+        raise FileNotFoundError(f"model must be an exported .onnx file, got {str(path)!r}")
+    if not meta_path.is_file():
+        raise FileNotFoundError(
+            f"the deployment description {str(meta_path)!r} must lie beside {str(path)!r} "
+            "(rnnkit export writes both)"
+        )
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("format") not in FORMATS:
+        raise ValueError(
+            f"{str(meta_path)!r} has format {meta.get('format')!r}; this runner reads {FORMATS}"
+        )
+    classes = {"sequence-classifier": Classifier, "sequence-tagger": Tagger,
+               "forecaster": Forecaster}
+    if meta["kind"] not in classes:
+        raise ValueError(f"model kind must be one of {sorted(classes)}, got {meta['kind']!r}")
+    return classes[meta["kind"]](path, meta, providers=providers)
+
+
+class Model:
+    """An ONNX session with its description; :meth:`run` calls the graph by input name."""
+
+    def __init__(
+        self, path: Path, meta: dict[str, Any], *, providers: Sequence[str] | None = None
+    ) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.path = path
+        self.meta = meta
+        self.session = ort.InferenceSession(
+            str(path), options, providers=list(providers or ["CPUExecutionProvider"])
+        )
+        self.streaming = meta["graph"] == "streaming"
+        self.pre = meta["preprocessing"]
+
+    def run(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """Outputs of the graph by name for inputs by name (see ``model.json``)."""
+        names = self.meta["outputs"]
+        return dict(zip(names, self.session.run(names, inputs), strict=True))
+
+    def zero_state(self, batch: int) -> dict[str, np.ndarray]:
+        """Zero initial states, (L·D, B, H) each, named as the graph's inputs."""
+        s = self.meta["state"]
+        rows = s["layers"] * s["directions"]
+        names = [n for n in self.meta["inputs"] if n in ("h0", "c0", "h", "c")]
+        return {n: np.zeros((rows, batch, s["hidden_size"]), np.float32) for n in names}
+
+    def _need_sequence_graph(self) -> None:
+        if self.streaming:
+            raise ValueError(
+                "this is a streaming (one-step) graph: call run(x_t=..., h=..., ...) in a loop, "
+                "or export the sequence model (rnnkit export without --streaming)"
+            )
+
+
+# -- text and numeric sequences ------------------------------------------------------------------
+
+
+def _normalize_text(text: str, tok: dict[str, Any]) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if tok["normalize"]:
+        text = unicodedata.normalize("NFKC", text)
+    if tok["lowercase"]:
+        text = text.lower()
+    return text
+
+
+def tokenize(text: str, tok: dict[str, Any]) -> list[str]:
+    """Tokens of ``text`` as ``rnnkit.data.text.Tokenizer`` splits them."""
+    text = _normalize_text(text, tok)
+    if tok["level"] == "word":
+        return _WORD_RE.findall(text)
+    return list(_SPACE_RE.sub(" ", text).strip())
+
+
+class _Vocabulary:
+    def __init__(self, pipeline: dict[str, Any]) -> None:
+        self.tok = pipeline["tokenizer"]
+        self.ids = {t: i for i, t in enumerate(pipeline["vocabulary"]["tokens"])}
+        self.max_length = int(pipeline["max_length"])
+        self.truncation = pipeline.get("truncation", "end")
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        return [self.ids.get(t, UNK_ID) for t in tokens]
+
+    def truncate(self, ids: list[int]) -> list[int]:
+        if len(ids) <= self.max_length:
+            return ids
+        return ids[: self.max_length] if self.truncation == "end" else ids[-self.max_length :]
+
+    def normalize_tokens(self, tokens: Sequence[str]) -> list[str]:
+        out = []
+        for token in tokens:
+            norm = _normalize_text(token, self.tok)
+            out.append(norm if norm else token)
+        return out
+
+
+def _pad(items: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Right-padded batch (B, T, ...) with zeros, and lengths (B,) int64."""
+    lengths = np.array([len(x) for x in items], dtype=np.int64)
+    first = items[0]
+    out = np.zeros((len(items), int(lengths.max()), *first.shape[1:]), dtype=first.dtype)
+    for i, x in enumerate(items):
+        out[i, : len(x)] = x
+    return out, lengths
+
+
+class Classifier(Model):
+    """One label per sequence: texts, or numeric sequences (T, F)."""
+
+    @property
+    def labels(self) -> list[Any]:
+        return list(self.pre["labels"])
+
+    def inputs(self, sequences: Sequence[Any]) -> list[np.ndarray]:
+        """Model inputs: token ids (T,) int64 for texts, normalised (T, ...) float32 else."""
+        if isinstance(sequences, (str, np.ndarray)):
+            raise TypeError(
+                f"sequences must be a list of texts or arrays, got one {type(sequences).__name__}"
+            )
+        if self.pre["kind"] == "text":
+            vocab = _Vocabulary(self.pre["text"])
+            out = []
+            for i, text in enumerate(sequences):
+                tokens = tokenize(text, vocab.tok)
+                if not tokens:
+                    raise ValueError(
+                        f"text must contain at least one token, got {text!r} at position {i}"
+                    )
+                out.append(np.array(vocab.truncate(vocab.encode(tokens)), dtype=np.int64))
+            return out
+        norm = self.pre["normalizer"]
+        shape = tuple(self.pre["step_shape"])
+        mean = np.asarray(norm["mean"], dtype=np.float32)
+        std = np.asarray(norm["std"], dtype=np.float32)
+        out = []
+        for i, s in enumerate(sequences):
+            s = np.asarray(s, dtype=np.float64)
+            if s.ndim == 1 and shape == (1,):
+                s = s[:, None]
+            if tuple(s.shape[1:]) != shape or len(s) == 0:
+                raise ValueError(
+                    f"sequence {i} must have shape (T >= 1, {', '.join(map(str, shape))}) like "
+                    f"the training data, got {s.shape}"
+                )
+            if norm["mode"] == "none":
+                out.append(s.astype(np.float32))
+            else:
+                out.append(((s - mean) / std).astype(np.float32))
+        return out
+
+    def predict_proba(self, sequences: Sequence[Any]) -> np.ndarray:
+        """Class probabilities (N, C), columns in the order of :attr:`labels`."""
+        self._need_sequence_graph()
+        items = self.inputs(sequences)
+        out = np.zeros((len(items), len(self.labels)))
+        for start in range(0, len(items), _BATCH):
+            x, lengths = _pad(items[start : start + _BATCH])
+            res = self.run(x=x, lengths=lengths, **self.zero_state(len(x)))
+            out[start : start + len(x)] = res["probabilities"]
+        return out
+
+    def predict(self, sequences: Sequence[Any]) -> list[Any]:
+        """The most likely label of every sequence."""
+        probs = self.predict_proba(sequences)
+        return [self.labels[i] for i in probs.argmax(axis=1)]
+
+
+class Tagger(Model):
+    """One tag per token of raw texts (or of token lists)."""
+
+    @property
+    def tags(self) -> list[Any]:
+        return list(self.pre["tags"])
+
+    def split_text(self, text: str) -> list[str]:
+        """Raw text → tokens as ``rnnkit.data.tagging_inputs.TagPreprocessing.split_text``."""
+        if self.pre["text"]["tokenizer"]["level"] == "char":
+            return [ch for ch in text if not ch.isspace()]
+        return _WORD_RE.findall(text)
+
+    def tag(self, texts: Sequence[str | Sequence[str]]) -> list[tuple[list[str], list[Any],
+                                                                       np.ndarray]]:
+        """Per input: its tokens, their predicted tags and those tags' probabilities. Inputs
+        longer than the training ``max_length`` are tagged in pieces and joined, as rnnkit does.
+        """
+        self._need_sequence_graph()
+        if isinstance(texts, str):
+            raise TypeError("texts must be a list of texts or token lists, got one str")
+        vocab = _Vocabulary(self.pre["text"])
+        tokens = [self.split_text(t) if isinstance(t, str) else list(t) for t in texts]
+        for i, toks in enumerate(tokens):
+            if not toks:
+                raise ValueError(f"text must contain at least one token, got {texts[i]!r}")
+        n = vocab.max_length
+        pieces = [(i, s) for i, toks in enumerate(tokens) for s in range(0, len(toks), n)]
+        ids = [
+            np.array(vocab.encode(vocab.normalize_tokens(tokens[i][s : s + n])), dtype=np.int64)
+            for i, s in pieces
+        ]
+        tag_ids = [np.zeros(len(t), np.int64) for t in tokens]
+        best = [np.zeros(len(t)) for t in tokens]
+        for start in range(0, len(ids), _BATCH):
+            chunk = ids[start : start + _BATCH]
+            x, lengths = _pad(chunk)
+            probs = self.run(x=x, lengths=lengths, **self.zero_state(len(x)))["probabilities"]
+            for row, (i, s) in enumerate(pieces[start : start + _BATCH]):
+                p = probs[row, : lengths[row]]
+                tag_ids[i][s : s + len(p)] = p.argmax(axis=1)
+                best[i][s : s + len(p)] = p.max(axis=1)
+        names = self.tags
+        return [
+            (toks, [names[j] for j in t], b)
+            for toks, t, b in zip(tokens, tag_ids, best, strict=True)
+        ]
+
+
+# -- forecasting ---------------------------------------------------------------------------------
+
+
+def calendar_features(times: Any, names: Sequence[str]) -> np.ndarray:
+    """sin/cos of each calendar phase, as ``rnnkit.data.calendar``: times (N,) → (N, 2K)."""
+    if not names:
+        return np.zeros((len(times), 0), np.float32)
+    t = np.asarray(times, dtype="datetime64[ns]")
+    days = t.astype("datetime64[D]")
+    columns = []
+    for name in names:
+        if name == "hour":
+            minutes = (t - days).astype("timedelta64[m]").astype(np.int64)
+            phase = (minutes // 60 + (minutes % 60) / 60) / 24
+        elif name == "dayofweek":
+            phase = ((days.astype(np.int64) + 3) % 7) / 7  # 1970-01-01 was a Thursday (3)
+        elif name == "dayofyear":
+            phase = (days - days.astype("datetime64[Y]")).astype(np.int64) / 365.25
+        else:
+            phase = (t.astype("datetime64[M]").astype(np.int64) % 12) / 12
+        angle = 2 * np.pi * np.asarray(phase, dtype=np.float64)
+        columns += [np.sin(angle), np.cos(angle)]
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+_FLAT = 1e-3  # as rnnkit.data.forecast_inputs: a window flatter than this uses the series' σ
+
+
+class Forecaster(Model):
+    """Forecasts of the ``horizon`` steps after the last given row of a series."""
+
+    @property
+    def horizon(self) -> int:
+        return int(self.pre["horizon"])
+
+    @property
+    def input_length(self) -> int:
+        return int(self.pre["input_length"])
+
+    @property
+    def series(self) -> list[str]:
+        return list(self.pre["target_scaler"]["series"])
+
+    def window(
+        self,
+        values: Any,
+        *,
+        covariates: Any = None,
+        times: Any = None,
+        future_times: Any = None,
+        series: str | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The normalised window (1, T + h, F) and its loc, scale (1, C), from the last
+        ``input_length`` rows of ``values`` (N, C) (or (N,) for one target)."""
+        pre = self.pre
+        T, h = self.input_length, self.horizon
+        C, P = len(pre["targets"]), len(pre["covariates"])
+        y = np.asarray(values, dtype=np.float64)
+        if y.ndim == 1:
+            y = y[:, None]
+        if y.ndim != 2 or y.shape[1] != C:
+            raise ValueError(f"values must be (N, {C}) for targets {pre['targets']}, got {y.shape}")
+        if len(y) < T:
+            raise ValueError(
+                f"values must hold at least input_length={T} rows to forecast from, got {len(y)}"
+            )
+        ids = self.series
+        key = "" if series is None else str(series)
+        if key not in ids:
+            raise ValueError(f"series must be one of {ids}, got {series!r}")
+        i = ids.index(key)
+        scaler = pre["target_scaler"]
+        if not np.isfinite(y[-T:]).all():
+            raise ValueError(
+                f"values must be finite in the last input_length={T} rows (fill gaps first, as "
+                f"the training data was), got {int((~np.isfinite(y[-T:])).sum())} missing"
+            )
+        if pre["transform"] == "log" and (y[-T:] <= 0).any():
+            raise ValueError("values must be > 0: the model forecasts log values, got <= 0")
+        gy = np.log(y[-T:]) if pre["transform"] == "log" else y[-T:]
+        scale = np.asarray(scaler["scale"][i], dtype=np.float64)
+        if pre["normalization"] == "window":
+            loc = gy[-1]
+        elif pre["normalization"] == "instance":
+            loc = gy.mean(axis=0)
+            sd = gy.std(axis=0)
+            scale = np.where(sd > _FLAT * scale, sd, scale)
+        else:
+            loc = np.asarray(scaler["mean"][i], dtype=np.float64)
+        z = (gy - loc) / scale  # (T, C)
+        cov = np.zeros((T, 0))
+        if P:
+            if covariates is None:
+                raise ValueError(f"covariates must be given: the model reads {pre['covariates']}")
+            cov = np.asarray(covariates, dtype=np.float64).reshape(len(y), P)[-T:]
+            cs = pre["covariate_scaler"]
+            cov = (cov - np.asarray(cs["mean"][i])) / np.asarray(cs["scale"][i])
+        names = pre["calendar"]
+        K = 2 * len(names)
+        if K and (times is None or future_times is None):
+            raise ValueError(
+                f"times and future_times must be given: the model reads the calendar features "
+                f"{names} of past and horizon steps"
+            )
+        past_cal = calendar_features(np.asarray(times)[-T:], names) if K else np.zeros((T, 0))
+        if K and len(future_times) != h:
+            raise ValueError(f"future_times must hold horizon={h} times, got {len(future_times)}")
+        known = calendar_features(future_times, names) if K else np.zeros((h, 0))
+        past = np.concatenate([z, cov, past_cal], axis=1)
+        future = np.concatenate([np.zeros((h, C)), np.zeros((h, P)), known], axis=1)
+        x = np.concatenate([past, future])[None].astype(np.float32)
+        return x, loc[None].astype(np.float64), scale[None].astype(np.float64)
+
+    def forecast(self, values: Any, **options: Any) -> dict[str, Any]:
+        """Point forecast (h, C) and, unless the model is a point model, the interval bounds
+        (h, C) and all quantiles (h, C, Q) in data units, for one series.
+
+        Args:
+            values: (N, C) past target values (the last ``input_length`` rows are read).
+            covariates: (N, P) past covariates, if the model has any.
+            times: (N,) timestamps of the rows and future_times: (h,) of the horizon, if the
+                model reads calendar features.
+            series: the series name, for a model trained on several.
+        """
+        self._need_sequence_graph()
+        x, loc, scale = self.window(values, **options)
+        out = self.run(x=x)
+        levels = list(self.meta.get("quantiles", []))
+
+        def back(z: np.ndarray) -> np.ndarray:
+            extra = z.ndim - 3
+            shape = (1, 1, loc.shape[1]) + (1,) * extra
+            g = z.astype(np.float64) * scale.reshape(shape) + loc.reshape(shape)
+            return np.exp(g) if self.pre["transform"] == "log" else g
+
+        point = back(out["point"])[0]
+        result: dict[str, Any] = {"point": point, "levels": levels}
+        if levels:
+            q = back(out["quantiles"])[0]
+            result.update(quantiles=q, lower=q[..., 0], upper=q[..., -1],
+                          interval=round(levels[-1] - levels[0], 10))
+        return result
