@@ -304,3 +304,26 @@ def test_cli_json_report_is_the_whole_standard_output(runs, tmp_path, capsys):
     assert report["agreement"]["max_scaled"] <= 1e-5
     assert report["size_bytes"] == (tmp_path / "j.onnx").stat().st_size
     assert "onnxruntime vs rnnkit" in captured.err
+
+
+def test_a_model_that_ships_a_baseline_is_not_exported(tmp_path):
+    """fallback='baseline' made predict use seasonal naive; a graph of the network would not
+    be what the artifact predicts with, so export refuses and says why."""
+    from rnnkit.tasks import forecast
+
+    n, pattern = 140, np.array([3.0, 5.0, 4.0, 8.0, 6.0, 1.0, 2.0])
+    y = pattern[np.arange(n) % 7] + np.random.default_rng(0).normal(0, 0.05, n)
+    pd.DataFrame({"day": pd.date_range("2024-01-01", periods=n, freq="D"), "y": y}).to_csv(
+        tmp_path / "weekly.csv", index=False
+    )
+    config = forecast.ForecastConfig(
+        data=str(tmp_path / "weekly.csv"), time_column="day", targets=["y"], horizon=7,
+        input_length=14, hidden_size=4, min_updates=0, fallback="baseline",
+    )
+    (tmp_path / "run").mkdir()
+    training = forecast.default_training(epochs=1, early_stopping=None, plots=False)
+    result = forecast.train(config, tmp_path / "run", training=training, quiet=True)
+    assert result.metrics["fallback"]["method"] == "seasonal_naive"
+    with pytest.raises(ExportError, match="ships the seasonal_naive baseline"):
+        export(result.artifact_path, tmp_path / "out.onnx")
+    assert not (tmp_path / "out.onnx").exists()

@@ -366,6 +366,14 @@ def export(
 
     started = time.perf_counter()
     _, loaded = load_with_task(model)
+    shipped = getattr(loaded, "fallback", None)
+    if shipped is not None:  # predict uses the baseline, so a graph of the network would differ
+        raise ExportError(
+            f"model ships the {shipped['method']} baseline in the network's place "
+            f"(fallback='baseline': it beat the network on {shipped['part']} "
+            f"{shipped['metric']}), and the baseline has no ONNX graph; retrain with "
+            f"fallback='none' (the default) to export the network"
+        )
     kind = _kind_of(loaded)
     spec = graph_for(kind)
     graph = spec.streaming(loaded) if streaming else spec.sequence(loaded)
