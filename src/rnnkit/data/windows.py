@@ -87,9 +87,18 @@ def _jsonable(t: Any) -> Any:
 
 
 def time_split(
-    times: pd.Series | np.ndarray, val_fraction: float, test_fraction: float
+    times: pd.Series | np.ndarray,
+    val_fraction: float,
+    test_fraction: float,
+    *,
+    min_steps: int = 0,
 ) -> TimeSplit:
     """Cut points over the distinct values of ``times`` (all series pooled).
+
+    ``min_steps`` (a forecaster's horizon) is the shortest validation and test period: a
+    fraction that rounds to fewer timestamps is raised to it — a period shorter than one
+    horizon holds no window — as long as the training period stays at least as long as the
+    two together (else the fractions are kept, and the window check explains).
 
     Raises:
         ValueError: fractions outside [0, 1), summing to 1 or more, or a test period of zero
@@ -106,6 +115,10 @@ def time_split(
     unique = np.unique(np.asarray(times))
     n_test = round(len(unique) * test_fraction)
     n_val = round(len(unique) * val_fraction)
+    raised_test = max(n_test, min_steps) if test_fraction > 0 else n_test
+    raised_val = max(n_val, min_steps) if val_fraction > 0 else n_val
+    if len(unique) - raised_test - raised_val >= raised_test + raised_val:
+        n_test, n_val = raised_test, raised_val
     if test_fraction > 0 and n_test == 0:
         raise ValueError(
             f"test_fraction={test_fraction} of {len(unique)} timestamps leaves no test period; "

@@ -159,7 +159,7 @@ class ForecastTask(Task):
         for line in table.report.lines():
             say(f"data: {line}")
         times = table.frame[table.time_column].to_numpy()
-        pooled = time_split(times, c.val_fraction, c.test_fraction)
+        pooled = time_split(times, c.val_fraction, c.test_fraction, min_steps=c.horizon)
         split, training_only = _panel_split(table, pooled)
         choices = _choose_preprocessing(c, table, split)
         if training_only:

@@ -48,7 +48,7 @@ class ForecastConfig(TaskConfig, FileOptions):
         dataset's, or the inferred frequency's: monthly 12, quarterly 4, daily 7, business
         days 5, weekly 52, hourly 24; 1 when the training period holds under two seasons).
     val_fraction, test_fraction: shares of the distinct timestamps, at the end of the data,
-        for validation and test.
+        for validation and test (each at least one horizon long where the data allows).
     stride: steps between training windows (None: the dataset's, or 1).
     normalization: 'instance' (each window's own mean and spread, reversible instance
         normalisation), 'window' (relative to each window's last value) or 'series' (per-series

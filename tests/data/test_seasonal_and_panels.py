@@ -182,3 +182,16 @@ def test_auto_leaves_a_single_series_season_to_the_network():
         table, time_split(table.frame["step"], 0.15, 0.15)
     )
     assert pre.seasonal is None and pre.seasonal_note.startswith("a single series")
+
+
+def test_validation_and_test_periods_hold_at_least_one_horizon():
+    times = np.arange(115)  # 0.15 × 115 rounds to 17 steps, under a horizon of 18
+    plain = time_split(times, 0.15, 0.15)
+    assert (plain.val_start, plain.test_start) == (81, 98)
+    raised = time_split(times, 0.15, 0.15, min_steps=18)
+    assert (raised.val_start, raised.test_start) == (79, 97)
+    # too short to raise without starving training: the fractions are kept
+    short = time_split(np.arange(60), 0.15, 0.15, min_steps=18)
+    assert (short.val_start, short.test_start) == (42, 51)
+    no_val = time_split(times, 0.0, 0.15, min_steps=18)
+    assert no_val.val_start == no_val.test_start == 97
