@@ -327,3 +327,40 @@ def test_a_model_that_ships_a_baseline_is_not_exported(tmp_path):
     with pytest.raises(ExportError, match="ships the seasonal_naive baseline"):
         export(result.artifact_path, tmp_path / "out.onnx")
     assert not (tmp_path / "out.onnx").exists()
+
+
+def test_runner_adds_back_the_seasonal_profile_of_a_panel(tmp_path):
+    """A monthly panel whose series are deseasonalised at training: the runner removes and
+    adds back each series' profile at the phases of the given times, as rnnkit predict does."""
+    from rnnkit.tasks import forecast
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for sid, amp in (("a", 20.0), ("b", 12.0)):
+        t = np.arange(96)
+        y = 100 + 0.2 * t + amp * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, 96)
+        frames.append(pd.DataFrame({"shop": sid, "month": pd.date_range(
+            "2010-01-01", periods=96, freq="MS"), "sales": y}))
+    frame = pd.concat(frames, ignore_index=True)
+    frame.to_csv(tmp_path / "panel.csv", index=False)
+    config = forecast.ForecastConfig(
+        data=str(tmp_path / "panel.csv"), time_column="month", targets=["sales"],
+        series_column="shop", horizon=6, hidden_size=8, min_updates=0,
+    )
+    (tmp_path / "run").mkdir()
+    training = forecast.default_training(epochs=2, early_stopping=None, plots=False)
+    result = forecast.train(config, tmp_path / "run", training=training, quiet=True)
+    assert result.metrics["preprocessing"]["deseasonalize"]["adjusted_series"] == 2
+    export(result.artifact_path, tmp_path / "p.onnx")
+    model = runner.load(tmp_path / "p.onnx")
+    expected = rnnkit.predict(result.artifact_path, str(tmp_path / "panel.csv"))
+    for sid in ("a", "b"):
+        rows = frame[frame.shop == sid]
+        want = expected[expected.shop == sid]
+        out = model.forecast(
+            rows["sales"].to_numpy(), series=sid, times=rows["month"].to_numpy(),
+            future_times=pd.to_datetime(want["month"]).to_numpy(),
+        )
+        np.testing.assert_allclose(out["point"][:, 0], want["sales"], rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="seasonal profile"):
+        model.forecast(frame[frame.shop == "a"]["sales"].to_numpy(), series="a")

@@ -303,6 +303,24 @@ def calendar_features(times: Any, names: Sequence[str]) -> np.ndarray:
 _FLAT = 1e-3  # as rnnkit.data.forecast_inputs: a window flatter than this uses the series' σ
 
 
+def grid_steps(times: Any, anchor: Any, frequency: dict[str, Any]) -> np.ndarray:
+    """Step numbers of ``times`` from ``anchor`` on the sampling grid, as
+    ``rnnkit.data.frequency.Frequency.to_steps`` for on-grid times: (N,) → (N,) float."""
+    kind, n = frequency["kind"], float(frequency["n"])
+    if kind == "number":
+        return (np.asarray(times, dtype=np.float64) - float(anchor)) / n
+    t = np.asarray(times, dtype="datetime64[ns]")
+    a = np.datetime64(str(anchor), "ns")
+    if kind == "timedelta":
+        return (t - a).astype(np.int64).astype(np.float64) / (n * 1e9)
+    if kind == "business_day":
+        days = np.busday_count(a.astype("datetime64[D]"), t.astype("datetime64[D]"))
+        return days.astype(np.float64) / n
+    unit = "datetime64[M]" if kind == "month" else "datetime64[Y]"
+    whole = t.astype(unit).astype(np.int64) - a.astype(unit).astype(np.int64)
+    return whole.astype(np.float64) / n
+
+
 class Forecaster(Model):
     """Forecasts of the ``horizon`` steps after the last given row of a series."""
 
@@ -317,6 +335,29 @@ class Forecaster(Model):
     @property
     def series(self) -> list[str]:
         return list(self.pre["target_scaler"]["series"])
+
+    def _seasonal(self, i: int) -> bool:
+        """Whether series ``i`` had a seasonal profile removed at training (deseasonalize)."""
+        s = self.pre.get("seasonal")
+        return bool(s) and bool(s["seasonal"][i])
+
+    def season(self, i: int, times: Any) -> np.ndarray:
+        """The seasonal component s of series ``i`` at ``times``, in transformed units, as
+        ``rnnkit.data.seasonality.SeasonalProfiles.component``: (N,) → (N, C)."""
+        s = self.pre["seasonal"]
+        steps = grid_steps(times, s["anchors"][i], self.pre["frequency"])
+        phase = np.mod(np.round(steps).astype(np.int64), int(s["period"]))
+        return np.asarray(s["profiles"][i], dtype=np.float64)[phase]
+
+    def _need_times(self, times: Any, n: int, name: str) -> np.ndarray:
+        if times is None or len(times) != n:
+            got = "none" if times is None else f"{len(times)}"
+            raise ValueError(
+                f"{name} must hold {n} times: the model removes each series' seasonal profile "
+                f"(period {self.pre['seasonal']['period']}) at training and needs the times "
+                f"to find its phase, got {got}"
+            )
+        return np.asarray(times)
 
     def window(
         self,
@@ -355,6 +396,8 @@ class Forecaster(Model):
         if pre["transform"] == "log" and (y[-T:] <= 0).any():
             raise ValueError("values must be > 0: the model forecasts log values, got <= 0")
         gy = np.log(y[-T:]) if pre["transform"] == "log" else y[-T:]
+        if self._seasonal(i):
+            gy = gy - self.season(i, self._need_times(times, len(y), "times")[-T:])
         scale = np.asarray(scaler["scale"][i], dtype=np.float64)
         if pre["normalization"] == "window":
             loc = gy[-1]
@@ -403,11 +446,17 @@ class Forecaster(Model):
         x, loc, scale = self.window(values, **options)
         out = self.run(x=x)
         levels = list(self.meta.get("quantiles", []))
+        i = self.series.index("" if options.get("series") is None else str(options["series"]))
+        offset = np.zeros((self.horizon, loc.shape[1]))
+        if self._seasonal(i):  # the seasonal profile removed from the inputs, added back
+            future = self._need_times(options.get("future_times"), self.horizon, "future_times")
+            offset = self.season(i, future)
 
         def back(z: np.ndarray) -> np.ndarray:
             extra = z.ndim - 3
             shape = (1, 1, loc.shape[1]) + (1,) * extra
             g = z.astype(np.float64) * scale.reshape(shape) + loc.reshape(shape)
+            g = g + offset.reshape((1, *offset.shape) + (1,) * extra)
             return np.exp(g) if self.pre["transform"] == "log" else g
 
         point = back(out["point"])[0]
