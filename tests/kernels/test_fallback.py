@@ -25,7 +25,7 @@ def _call(**changes) -> LayerCall:
 
 
 def test_preference_order() -> None:
-    assert available_backends() == ["auto", "numba", "torch", "reference"]
+    assert available_backends() == ["auto", "numba", "torch", "scan", "reference"]
 
 
 @pytest.mark.parametrize("mode", ["rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru"])

@@ -16,6 +16,10 @@ def run(args: argparse.Namespace) -> int:
 
     # Checked before minutes of timing, and written the safe way (temp file + rename).
     output = check_output(args.json, what="--json") if args.json else None
+    if args.minimal:
+        return _run_minimal(args, output, progress)
+    if args.random is not None:
+        return _run_random(args, output, progress)
     report = run_benchmarks(
         quick=args.quick,
         kinds=args.layers,
@@ -26,6 +30,52 @@ def run(args: argparse.Namespace) -> int:
     print(format_report(report, markdown=args.markdown))
     if output is not None:
         output.write_bytes(report_json(report).encode("utf-8"))
+    return 0
+
+
+def _run_minimal(args: argparse.Namespace, output, progress) -> int:
+    """``--minimal``: minGRU/minLSTM against torch's LSTM and GRU at the issue's shape."""
+    import dataclasses
+    import json
+    import os
+
+    from rnnkit.bench.minimal import MINIMAL_SHAPE, format_minimal, time_minimal
+
+    progress(f"minimal cells at (B, T, F, H) = {MINIMAL_SHAPE}")
+    load = os.getloadavg()
+    results = time_minimal(MINIMAL_SHAPE, repeats=3 if args.quick else 7)
+    print(format_minimal(results, MINIMAL_SHAPE, markdown=args.markdown))
+    print(f"load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f}")
+    if output is not None:
+        payload = {"shape": MINIMAL_SHAPE, "load_before": load, "load_after": os.getloadavg(),
+                   "results": [dataclasses.asdict(r) for r in results]}
+        output.write_bytes(json.dumps(payload, indent=2).encode("utf-8"))
+    return 0
+
+
+def _run_random(args: argparse.Namespace, output, progress) -> int:
+    """``--random N``: N shapes drawn with ``--seed``; the worst ratio and the losing shapes."""
+    import dataclasses
+    import json
+    import os
+
+    from rnnkit.bench.random_shapes import format_random, run_random
+
+    if args.random < 1:
+        raise ValueError(f"--random must be a positive number of shapes, got {args.random}")
+    if not args.max_gflop > 0:
+        raise ValueError(f"--max-gflop must be positive, got {args.max_gflop}")
+    load = os.getloadavg()
+    results = run_random(args.random, args.seed, args.max_gflop,
+                         repeats=3 if args.quick else 5, progress=progress)
+    print(format_random(results, args.seed, markdown=args.markdown))
+    print(f"load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f}")
+    if output is not None:
+        payload = {"seed": args.seed, "max_gflop": args.max_gflop, "load_before": load,
+                   "load_after": os.getloadavg(),
+                   "results": [{**dataclasses.asdict(r.case), "torch_ms": r.torch_ms,
+                                "rnnkit_ms": r.rnnkit_ms, "ratio": r.ratio} for r in results]}
+        output.write_bytes(json.dumps(payload, indent=2).encode("utf-8"))
     return 0
 
 
@@ -69,6 +119,28 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         "--compile-times",
         action="store_true",
         help="also time the kernels' first compilation and the cached load",
+    )
+    p.add_argument(
+        "--minimal",
+        action="store_true",
+        help="only time MinGRU/MinLSTM against torch's LSTM and GRU at B=16, T=1000, F=64, "
+        "H=256 (inference and training)",
+    )
+    p.add_argument(
+        "--random",
+        type=int,
+        metavar="N",
+        help="instead of the grid, time N shapes drawn log-uniformly (B 1-512, T 1-2000, F 1-512, "
+        "H 16-1024, every layer, inference/training, lengths, bidirectional) and report the "
+        "worst ratio and the shapes where rnnkit is slower",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
+    p.add_argument(
+        "--max-gflop",
+        type=float,
+        default=2.0,
+        metavar="X",
+        help="with --random, skip shapes whose matrix products exceed X GFLOP (default 2)",
     )
     p.add_argument("--markdown", action="store_true", help="print Markdown tables")
     p.add_argument("--json", metavar="PATH", help="also write the raw numbers to PATH")

@@ -16,6 +16,13 @@ from rnnkit.functional.cells import (
     gru_cell,
     lstm_cell,
 )
+from rnnkit.functional.minimal import (
+    MIN_CELLS,
+    min_sequence_parallel,
+    mingru_step,
+    minlstm_step,
+    parallel_scan_log,
+)
 from rnnkit.functional.recurrence import RECURRENCES, Recurrence, State, get_recurrence
 from rnnkit.functional.sequence import (
     elman_sequence,
@@ -26,6 +33,7 @@ from rnnkit.functional.sequence import (
 )
 
 __all__ = [
+    "MIN_CELLS",
     "NONLINEARITIES",
     "PARAMETER_KINDS",
     "RECURRENCES",
@@ -43,6 +51,10 @@ __all__ = [
     "gru_sequence",
     "lstm_cell",
     "lstm_sequence",
+    "min_sequence_parallel",
+    "mingru_step",
+    "minlstm_step",
+    "parallel_scan_log",
     "register_cell",
     "reverse_padded",
     "run_sequence",

@@ -55,6 +55,9 @@ class CellSpec:
             kernel of this cell is tested against.
         nonlinearity: the Elman activation for 'rnn_*' cells, None otherwise.
         supports_proj: whether the cell takes a projection ``w_hr`` (P, H) (``proj_size``).
+        recurrent_weights: False for a cell whose gates read only x_t (minGRU, minLSTM): it
+            has no ``weight_hh``/``bias_hh`` (its ``LayerWeights.w_hh`` and ``b_hh`` are None),
+            so all its matrix products over a sequence are one product with ``weight_ih``.
     """
 
     name: str
@@ -63,6 +66,7 @@ class CellSpec:
     step: StepFunction
     nonlinearity: str | None = None
     supports_proj: bool = False
+    recurrent_weights: bool = True
 
     # ---- names the rest of rnnkit used before the table (Recurrence) ------------------------
     @property
@@ -96,16 +100,17 @@ class CellSpec:
         """Shapes of one layer's parameters, keyed by kind (:data:`PARAMETER_KINDS` order).
 
         ``weight_ih`` (G·H, F), ``weight_hh`` (G·H, H_out), with ``bias`` ``bias_ih`` and
-        ``bias_hh`` (G·H,), and with a projection ``weight_hr`` (P, H).
+        ``bias_hh`` (G·H,), and with a projection ``weight_hr`` (P, H). A cell without
+        :attr:`recurrent_weights` has neither ``weight_hh`` nor ``bias_hh``.
         """
         gates = self.gate_count * hidden_size
-        shapes = {
-            "weight_ih": (gates, input_size),
-            "weight_hh": (gates, self.output_size(hidden_size, proj_size)),
-        }
+        shapes = {"weight_ih": (gates, input_size)}
+        if self.recurrent_weights:
+            shapes["weight_hh"] = (gates, self.output_size(hidden_size, proj_size))
         if bias:
             shapes["bias_ih"] = (gates,)
-            shapes["bias_hh"] = (gates,)
+            if self.recurrent_weights:
+                shapes["bias_hh"] = (gates,)
         if self.supports_proj and proj_size:
             shapes["weight_hr"] = (proj_size, hidden_size)
         return shapes

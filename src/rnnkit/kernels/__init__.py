@@ -4,7 +4,8 @@ Preference order for ``backend="auto"``:
 
 1. ``numba`` — fused CPU kernels with hand-written BPTT (:mod:`rnnkit.kernels.cpu`);
 2. ``torch`` — torch's own fused kernels; the choice for CUDA tensors (cuDNN);
-3. ``reference`` — the plain-torch loop with autograd backward, serving everything.
+3. ``scan`` — the minimal cells (minGRU, minLSTM) as a parallel scan in torch ops (GPU);
+4. ``reference`` — the plain-torch loop with autograd backward, serving everything.
 
 Which cells exist is the cell table's business (:mod:`rnnkit.functional.cell_table`); a backend
 serves the cells it has entry points for and declines the others by name, so a new cell runs on
@@ -26,9 +27,11 @@ from rnnkit.kernels.registry import (
     select_backend,
     select_step_backend,
 )
+from rnnkit.kernels.scan import ScanBackend
 from rnnkit.kernels.torch_native import TorchBackend
 
 register_backend(ReferenceBackend())
+register_backend(ScanBackend(), first=True)
 register_backend(TorchBackend(), first=True)
 register_backend(NumbaBackend(), first=True)
 
@@ -37,6 +40,7 @@ __all__ = [
     "LayerCall",
     "NumbaBackend",
     "ReferenceBackend",
+    "ScanBackend",
     "StepBackend",
     "StepRunner",
     "TorchBackend",

@@ -2,6 +2,7 @@
 
 from rnnkit.nn.cells import Cell, GRUCell, LSTMCell, RNNCell
 from rnnkit.nn.elman import ElmanRNN
+from rnnkit.nn.minimal import MinGRU, MinLSTM
 from rnnkit.nn.rnn import GRU, LSTM, RNN, Recurrent, RNNBase
 
 __all__ = [
@@ -12,6 +13,8 @@ __all__ = [
     "ElmanRNN",
     "GRUCell",
     "LSTMCell",
+    "MinGRU",
+    "MinLSTM",
     "RNNBase",
     "RNNCell",
     "Recurrent",

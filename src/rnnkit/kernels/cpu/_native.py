@@ -11,6 +11,7 @@ functions that hold ctypes pointers).
 
 from __future__ import annotations
 
+from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -63,5 +64,27 @@ def pointer_from_address(typingctx, address, like):
 
     def codegen(context, builder, signature, args):
         return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+
+    return sig, codegen
+
+
+@intrinsic
+def float32_from_bits(typingctx, bits):
+    """``float32_from_bits(i)`` -> the float32 whose IEEE-754 bit pattern is the low 32 bits of
+    the integer ``i`` (a plain bit cast, which vectorises; :func:`.activations.exp` builds 2^n
+    with it)."""
+    if not isinstance(bits, types.Integer):
+        return None
+    sig = types.float32(bits)
+
+    def codegen(context, builder, signature, args):
+        value = args[0]
+        width = signature.args[0].bitwidth
+        i32 = ir.IntType(32)
+        if width > 32:
+            value = builder.trunc(value, i32)
+        elif width < 32:
+            value = builder.zext(value, i32)
+        return builder.bitcast(value, ir.FloatType())
 
     return sig, codegen

@@ -11,6 +11,11 @@ rounding of torch's own result. float64 is the precision path (gradcheck), so it
 
 The coefficients are Eigen's float32 ``ptanh`` (MPL-2.0 Eigen, ``GenericPacketMathFunctions.h``).
 
+:func:`exp` is the same idea for e^x (the minLSTM gates need it): in float32 Cephes' ``expf``
+(range reduction x = n ln 2 + r, a degree-6 polynomial for e^r, 2^n built from its bits), about
+1 ulp, inputs clamped to [−87, 88] (e^−87 ≈ 1.6e−38 is the smallest value it returns); libm in
+float64.
+
 Call :func:`tanh` and :func:`sigmoid` only from numba code; the implementation is chosen by the
 argument's type at compile time.
 """
@@ -22,6 +27,8 @@ import math
 import numpy as np
 from numba import types
 from numba.extending import overload
+
+from rnnkit.kernels.cpu._native import float32_from_bits
 
 _CLAMP = np.float32(7.99881172180175781)
 _A1 = np.float32(4.89352455891786e-03)
@@ -36,11 +43,24 @@ _B2 = np.float32(2.26843463243900e-03)
 _B4 = np.float32(1.18534705686654e-04)
 _B6 = np.float32(1.19825839466702e-06)
 _HALF = np.float32(0.5)
+# Cephes expf: ln 2 split in two for an exact range reduction, and the polynomial of e^r.
+_EXP_LO, _EXP_HI = np.float32(-87.0), np.float32(88.0)
+_LOG2E = np.float32(1.44269504088896341)
+_LN2_HI, _LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)
+_P0, _P1 = np.float32(1.9875691500e-4), np.float32(1.3981999507e-3)
+_P2, _P3 = np.float32(8.3334519073e-3), np.float32(4.1665795894e-2)
+_P4, _P5 = np.float32(1.6666665459e-1), np.float32(5.0000001201e-1)
+_ONE = np.float32(1.0)
 
 
 def tanh(x):
     """Hyperbolic tangent (numba only: rational approximation in float32, libm in float64)."""
     return math.tanh(x)
+
+
+def exp(x):
+    """e^x (numba only: Cephes' polynomial in float32, libm in float64)."""
+    return math.exp(x)
 
 
 def sigmoid(x):
@@ -78,4 +98,26 @@ def _sigmoid(x):
         return lambda x: _HALF + _HALF * tanh(_HALF * x)
     if isinstance(x, types.Float):
         return lambda x: 1.0 / (1.0 + math.exp(-x))
+    return None
+
+
+@overload(exp, inline="always")
+def _exp(x):
+    if x == types.float32:
+
+        def fast(x):
+            x = min(max(x, _EXP_LO), _EXP_HI)
+            n = math.floor(x * _LOG2E + _HALF)
+            r = x - n * _LN2_HI - n * _LN2_LO
+            p = r * _P0 + _P1
+            p = r * p + _P2
+            p = r * p + _P3
+            p = r * p + _P4
+            p = r * p + _P5
+            p = p * r * r + r + _ONE
+            return p * float32_from_bits((np.int32(n) + np.int32(127)) << np.int32(23))
+
+        return fast
+    if isinstance(x, types.Float):
+        return lambda x: math.exp(x)
     return None

@@ -48,7 +48,7 @@ class CellKernel:
 _CELL_KERNELS: dict[str, CellKernel] = {}
 # The modules that register cell kernels when imported; they need numba, so they load on the
 # first question about a cell once numba and a BLAS are known to work.
-KERNEL_MODULES = ["rnnkit.kernels.cpu.functions"]
+KERNEL_MODULES = ["rnnkit.kernels.cpu.functions", "rnnkit.kernels.cpu.min_functions"]
 
 
 def register_cell_kernel(name: str, kernel: CellKernel) -> None:

@@ -26,13 +26,13 @@ from numba import carray, njit
 
 from rnnkit.functional import LayerWeights
 from rnnkit.kernels.cpu._native import KERNEL_OPTIONS, pointer_from_address
-from rnnkit.kernels.cpu.activations import sigmoid, tanh
+from rnnkit.kernels.cpu.activations import exp, sigmoid, tanh
 
 # The cell updates this kernel has, chosen per call by ``variant`` (a compiled kernel needs the
 # choice as a value). Each cell's kernel registration names its variant and activation code
 # (:mod:`rnnkit.kernels.cpu.functions`); nothing here knows the cells' names.
-ELMAN, GRU, LSTM = range(3)
-_GATES = (1, 3, 4)  # gate blocks of each variant
+ELMAN, GRU, LSTM, MINGRU, MINLSTM = range(5)
+_GATES = (1, 3, 4, 2, 3)  # gate blocks of each variant
 # Columns of the per-layer layout table (offsets into the flat buffer; -1 when absent).
 IN, HIDDEN, OUT, W_IH, W_HH, BIAS, B_HN, W_HR = range(8)
 
@@ -64,8 +64,9 @@ def stack_step(variant, act, layout, params, batch, x_addr, h_addr, c_addr, y_ad
     """Advance every layer by one step, reading and writing tensors through their addresses.
 
     Args:
-        variant: :data:`ELMAN`, :data:`GRU` or :data:`LSTM`.  act: Elman activation code
-            (:data:`rnnkit.kernels.cpu.elman.ACTIVATIONS`).
+        variant: :data:`ELMAN`, :data:`GRU`, :data:`LSTM`, :data:`MINGRU` or :data:`MINLSTM`
+            (the minimal cells have no recurrent product: their ``W_HH`` column is -1).
+        act: Elman activation code (:data:`rnnkit.kernels.cpu.elman.ACTIVATIONS`).
         layout: (L, 8) int64 table of sizes and offsets (columns IN … W_HR).
         params: the flat buffer of transposed weights and summed biases.
         batch: B.  x_addr: x (B, F).  h_addr, c_addr: state (L, B, H_out), (L, B, H) (c only
@@ -75,6 +76,7 @@ def stack_step(variant, act, layout, params, batch, x_addr, h_addr, c_addr, y_ad
     layers, hidden, out_size = layout.shape[0], layout[0, HIDDEN], layout[0, OUT]
     gates = _GATES[variant] * hidden
     zero = params.dtype.type(0.0)
+    half = params.dtype.type(0.5)
     x = carray(pointer_from_address(x_addr, params), (batch, layout[0, IN]))
     h_new = carray(pointer_from_address(h_new_addr, params), (layers, batch, out_size))
     y = carray(pointer_from_address(y_addr, params), (batch, out_size))
@@ -100,7 +102,11 @@ def stack_step(variant, act, layout, params, batch, x_addr, h_addr, c_addr, y_ad
         # 2-D views of the transposed weights, not params[row + j]: a flat index that may be
         # negative needs a wraparound check per element, which stops vectorisation (~9× slower).
         wi = params[w_ih : w_ih + n_in * gates].reshape((n_in, gates))
-        wh = params[w_hh : w_hh + out_size * gates].reshape((out_size, gates))
+        recurrent = w_hh >= 0
+        if recurrent:
+            wh = params[w_hh : w_hh + out_size * gates].reshape((out_size, gates))
+        else:
+            wh = params[0:0].reshape((0, gates))  # the minimal cells: gates read x_t only
         for b in range(batch):
             if bias >= 0:
                 g[:] = params[bias:bias + gates]
@@ -112,7 +118,8 @@ def stack_step(variant, act, layout, params, batch, x_addr, h_addr, c_addr, y_ad
                 target = gh
             else:
                 target = g
-            _add_product(target, wh, h[layer, b])
+            if recurrent:
+                _add_product(target, wh, h[layer, b])
             hn = h_new[layer, b]
             if variant == ELMAN:
                 if act == 0:
@@ -134,6 +141,23 @@ def stack_step(variant, act, layout, params, batch, x_addr, h_addr, c_addr, y_ad
                     z = sigmoid(g[hidden + j] + gh[hidden + j])
                     n = tanh(g[2 * hidden + j] + r * gh[2 * hidden + j])
                     hn[j] = n + z * (hp[j] - n)
+            elif variant == MINGRU:
+                # h_t = h_{t-1} + z (g(h̃) - h_{t-1}), g(v) = max(v + 1/2, σ(v)) (see .minimal)
+                hp = h[layer, b]
+                for j in range(hidden):
+                    v = g[hidden + j]
+                    cand = max(v + half, sigmoid(v))
+                    hn[j] = hp[j] + sigmoid(g[j]) * (cand - hp[j])
+            elif variant == MINLSTM:
+                # i' = i / (f + i) in the overflow-free form of .minimal
+                hp = h[layer, b]
+                for j in range(hidden):
+                    v = g[2 * hidden + j]
+                    cand = max(v + half, sigmoid(v))
+                    kf, ki = g[j], g[hidden + j]
+                    mx = max(max(-kf, -ki), zero)
+                    em, ef, ei = exp(-mx), exp(-kf - mx), exp(-ki - mx)
+                    hn[j] = hp[j] + (em + ef) / (em + em + ef + ei) * (cand - hp[j])
             else:
                 w_hr = layout[layer, W_HR]
                 cp, cn = c[layer, b], c_new[layer, b]
@@ -162,7 +186,8 @@ class StepRunner:
     :class:`rnnkit.kernels.StepRunner` for the arguments.
 
     Attributes:
-        variant, act: the cell update (:data:`ELMAN`, :data:`GRU`, :data:`LSTM`) and activation.
+        variant, act: the cell update (:data:`ELMAN`, :data:`GRU`, :data:`LSTM`, :data:`MINGRU`,
+            :data:`MINLSTM`) and the Elman activation.
         layout: (L, 8) int64.  params: flat buffer.  dtype: the weights' torch dtype.
         input_size, hidden_size, out_size, num_layers, num_states (1, or 2 for LSTM's (h, c)).
     """
@@ -201,8 +226,8 @@ def _layout(variant: int, weights: Sequence[LayerWeights]) -> tuple[np.ndarray, 
         return offset - flat.size
 
     for w in weights:
-        hidden = w.w_hh.shape[0] // _GATES[variant]
-        out_size = w.w_hh.shape[1]
+        hidden = w.w_ih.shape[0] // _GATES[variant]
+        out_size = hidden if w.w_hh is None else w.w_hh.shape[1]
         if variant == GRU:
             # b_hn stays apart (it is multiplied by r); the r, z blocks of b_hh fold into b_ih.
             b_hh = w.b_hh
@@ -216,7 +241,7 @@ def _layout(variant: int, weights: Sequence[LayerWeights]) -> tuple[np.ndarray, 
         bias = w.b_ih if folded is None else (folded if w.b_ih is None else w.b_ih + folded)
         rows.append([
             w.w_ih.shape[1], hidden, out_size,
-            put(w.w_ih.t()), put(w.w_hh.t()), put(bias), put(b_hn),
+            put(w.w_ih.t()), put(None if w.w_hh is None else w.w_hh.t()), put(bias), put(b_hn),
             put(None if w.w_hr is None else w.w_hr.t()),
         ])
     return np.array(rows, dtype=np.int64), np.ascontiguousarray(np.concatenate(chunks))
