@@ -9,7 +9,13 @@ import pytest
 
 from rnnkit.data.forecast_inputs import ForecastPreprocessor
 from rnnkit.data.frequency import Frequency, season_length_for
-from rnnkit.data.scaling import choose_transform, level_elasticity
+from rnnkit.data.scaling import (
+    check_positive,
+    choose_transform,
+    forward_transform,
+    inverse_transform,
+    level_elasticity,
+)
 from rnnkit.data.timeseries import load_series_table
 from rnnkit.data.windows import time_split
 from rnnkit.eval import forecast_metrics as fm
@@ -104,13 +110,27 @@ def test_transform_rule_on_training_rows():
     assert choose_transform({"": additive()[:, None]}, True, 12)["transform"] == "none"
     refused = choose_transform({"": multiplicative()[:, None]}, False, 12)
     assert refused == {**refused, "transform": "none",
-                       "reason": "not every target value is positive"}
+                       "reason": "some target values are negative"}
+    # zeros but nothing negative: log(1 + y), and the reason says why
+    zeros = choose_transform({"": multiplicative()[:, None]}, False, 12, all_nonnegative=True)
+    assert zeros["transform"] == "log1p" and "some values are 0" in zeros["reason"]
     flat_level = 100 * (1 + 0.25 * np.sin(2 * np.pi * np.arange(120) / 12))
     no_trend = choose_transform({"": flat_level[:, None]}, True, 12)
     assert no_trend["transform"] == "none"  # no level change to measure the slope on
 
 
 # -- instance normalisation -------------------------------------------------------------------
+
+
+def test_log1p_round_trips_zeros_and_refuses_negative_values():
+    y = np.array([[0.0], [3.0], [250.0]])
+    np.testing.assert_allclose(inverse_transform(forward_transform(y, "log1p"), "log1p"), y)
+    check_positive(y, ["y"], "the data", "log1p")  # zeros are fine
+    with pytest.raises(ValueError, match=r"transform='log1p' needs non-negative targets, but "
+                       r"column 'y' has -1.0 in the data \(row 2\)"):
+        check_positive(np.array([[0.0], [-1.0]]), ["y"], "the data", "log1p")
+    with pytest.raises(ValueError, match="transform='log' needs positive targets"):
+        check_positive(y, ["y"], "the data", "log")
 
 
 def test_instance_normalisation_uses_each_windows_mean_and_spread_and_inverts():

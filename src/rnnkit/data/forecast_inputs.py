@@ -204,8 +204,9 @@ class ForecastPreprocessor:
             part = frame.iloc[rows]
             a, _ = split.rows(part[self.time_column].to_numpy())
             y = part[self.targets].to_numpy(np.float64)
-            if self.transform == "log":
-                check_positive(y, self.targets, f"series {sid!r}" if sid else "the data")
+            check_positive(
+                y, self.targets, f"series {sid!r}" if sid else "the data", self.transform
+            )
             train_targets[sid] = y[:a]
             train_covs[sid] = part[self.covariates].to_numpy(np.float64)[:a]
             train_times[sid] = part[self.time_column].iloc[:a]
@@ -262,8 +263,9 @@ class ForecastPreprocessor:
             part = table.frame.iloc[rows]
             i = scaler.index(sid)
             y = part[self.targets].to_numpy(np.float64)
-            if self.transform == "log":
-                check_positive(y, self.targets, f"series {sid!r}" if sid else "the data")
+            check_positive(
+                y, self.targets, f"series {sid!r}" if sid else "the data", self.transform
+            )
             cov = part[self.covariates].to_numpy(np.float64)
             if self.covariates:
                 cov = (cov - cov_scaler.mean[i]) / cov_scaler.scale[i]

@@ -34,18 +34,27 @@ from typing import Any
 import numpy as np
 
 NORMALIZATIONS = ("window", "series", "instance")
-TRANSFORMS = ("none", "log")
+TRANSFORMS = ("none", "log", "log1p")
 _TINY = 1e-8  # a constant column gets σ = 1 rather than a division by zero
 
 
 def forward_transform(y: np.ndarray, transform: str) -> np.ndarray:
-    """g(y): identity or natural log (the caller has checked y > 0 for 'log')."""
-    return np.log(y) if transform == "log" else np.asarray(y, dtype=np.float64)
+    """g(y): identity, natural log, or log(1 + y) (the caller has checked y > 0 for 'log',
+    y >= 0 for 'log1p')."""
+    if transform == "log":
+        return np.log(y)
+    if transform == "log1p":
+        return np.log1p(y)
+    return np.asarray(y, dtype=np.float64)
 
 
 def inverse_transform(gy: np.ndarray, transform: str) -> np.ndarray:
-    """g⁻¹: identity or exp."""
-    return np.exp(gy) if transform == "log" else gy
+    """g⁻¹: identity, exp, or exp − 1."""
+    if transform == "log":
+        return np.exp(gy)
+    if transform == "log1p":
+        return np.expm1(gy)
+    return gy
 
 
 @dataclass
@@ -155,10 +164,18 @@ LOG_ELASTICITY = 0.5
 LOG_LEVEL_RATIO = 1.5
 
 
-def choose_transform(train: Mapping[str, np.ndarray], all_positive: bool, season: int) -> dict:
-    """The automatic target transform ('log' or 'none') and why, from training rows only.
+def choose_transform(
+    train: Mapping[str, np.ndarray],
+    all_positive: bool,
+    season: int,
+    all_nonnegative: bool = False,
+) -> dict:
+    """The automatic target transform ('log', 'log1p' or 'none') and why, from training rows
+    only.
 
-    'log' when every target value is positive (``all_positive``), the median elasticity β of
+    'log' when every target value is positive (``all_positive``; 'log1p', g(y) = log(1 + y),
+    when some are zero but none negative, ``all_nonnegative``: one month without tourists
+    should not cost a whole panel its multiplicative scale), the median elasticity β of
     the spread to the level (:func:`level_elasticity`, blocks of one season, or of a tenth of
     the rows for m < 4) is at least :data:`LOG_ELASTICITY`, and the block levels span a factor
     of at least :data:`LOG_LEVEL_RATIO` (without a level change there is nothing to learn the
@@ -181,27 +198,35 @@ def choose_transform(train: Mapping[str, np.ndarray], all_positive: bool, season
                     ratios.append(float(means.max() / means.min()))
     beta = float(np.median(betas)) if betas else float("nan")
     ratio = float(np.median(ratios)) if ratios else float("nan")
-    if not all_positive:
+    if not all_positive and not all_nonnegative:
         return {"transform": "none", "elasticity": beta, "level_ratio": ratio,
-                "reason": "not every target value is positive"}
+                "reason": "some target values are negative"}
     if not np.isfinite(beta):
         return {"transform": "none", "elasticity": beta, "level_ratio": ratio,
                 "reason": "too few training rows to measure how the spread follows the level"}
     if beta >= LOG_ELASTICITY and ratio >= LOG_LEVEL_RATIO:
-        return {"transform": "log", "elasticity": beta, "level_ratio": ratio,
+        log = "log" if all_positive else "log1p"
+        zero = "" if all_positive else "; some values are 0, so log(1 + y)"
+        return {"transform": log, "elasticity": beta, "level_ratio": ratio,
                 "reason": f"the spread grows with the level (elasticity {beta:.2f} >= "
-                f"{LOG_ELASTICITY}, level ratio {ratio:.2f} >= {LOG_LEVEL_RATIO})"}
+                f"{LOG_ELASTICITY}, level ratio {ratio:.2f} >= {LOG_LEVEL_RATIO}){zero}"}
     return {"transform": "none", "elasticity": beta, "level_ratio": ratio,
             "reason": f"the spread does not grow with the level enough (elasticity {beta:.2f}, "
             f"level ratio {ratio:.2f}; log needs >= {LOG_ELASTICITY} and >= {LOG_LEVEL_RATIO})"}
 
 
-def check_positive(values: np.ndarray, columns: Sequence[str], what: str) -> None:
-    """For transform='log': every value must be > 0 (names the first that is not)."""
-    bad = ~(values > 0)
+def check_positive(
+    values: np.ndarray, columns: Sequence[str], what: str, transform: str = "log"
+) -> None:
+    """For transform='log': every value must be > 0; for 'log1p', >= 0 (names the first that
+    is not). Other transforms accept anything."""
+    if transform not in ("log", "log1p"):
+        return
+    bad = ~(values > 0) if transform == "log" else ~(values >= 0)
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
+        need = "positive" if transform == "log" else "non-negative"
         raise ValueError(
-            f"transform='log' needs positive targets, but column {columns[col]!r} has "
+            f"transform={transform!r} needs {need} targets, but column {columns[col]!r} has "
             f"{float(values[row, col])!r} in {what} (row {row + 1}); use transform='none'"
         )

@@ -303,6 +303,16 @@ def calendar_features(times: Any, names: Sequence[str]) -> np.ndarray:
 _FLAT = 1e-3  # as rnnkit.data.forecast_inputs: a window flatter than this uses the series' σ
 
 
+def _forward(y: np.ndarray, transform: str) -> np.ndarray:
+    """g(y) of ``rnnkit.data.scaling``: identity, log or log(1 + y)."""
+    return {"log": np.log, "log1p": np.log1p}.get(transform, np.asarray)(y)
+
+
+def _inverse(g: np.ndarray, transform: str) -> np.ndarray:
+    """g⁻¹: identity, exp or exp − 1."""
+    return {"log": np.exp, "log1p": np.expm1}.get(transform, np.asarray)(g)
+
+
 def grid_steps(times: Any, anchor: Any, frequency: dict[str, Any]) -> np.ndarray:
     """Step numbers of ``times`` from ``anchor`` on the sampling grid, as
     ``rnnkit.data.frequency.Frequency.to_steps`` for on-grid times: (N,) → (N,) float."""
@@ -395,7 +405,9 @@ class Forecaster(Model):
             )
         if pre["transform"] == "log" and (y[-T:] <= 0).any():
             raise ValueError("values must be > 0: the model forecasts log values, got <= 0")
-        gy = np.log(y[-T:]) if pre["transform"] == "log" else y[-T:]
+        if pre["transform"] == "log1p" and (y[-T:] < 0).any():
+            raise ValueError("values must be >= 0: the model forecasts log(1 + y), got < 0")
+        gy = _forward(y[-T:], pre["transform"])
         if self._seasonal(i):
             gy = gy - self.season(i, self._need_times(times, len(y), "times")[-T:])
         scale = np.asarray(scaler["scale"][i], dtype=np.float64)
@@ -457,7 +469,7 @@ class Forecaster(Model):
             shape = (1, 1, loc.shape[1]) + (1,) * extra
             g = z.astype(np.float64) * scale.reshape(shape) + loc.reshape(shape)
             g = g + offset.reshape((1, *offset.shape) + (1,) * extra)
-            return np.exp(g) if self.pre["transform"] == "log" else g
+            return _inverse(g, self.pre["transform"])
 
         point = back(out["point"])[0]
         result: dict[str, Any] = {"point": point, "levels": levels}

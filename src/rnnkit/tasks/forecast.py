@@ -530,8 +530,10 @@ def _choose_preprocessing(c: ForecastConfig, table: SeriesTable, split: TimeSpli
     if c.transform == "auto":
         # Only the signs of later rows are read: a log fit on positive training rows would fail
         # on a zero in the test period.
-        positive = bool(np.all(table.frame[c.targets].to_numpy(np.float64) > 0))
-        decision = choose_transform(train, positive, c.season_length)
+        values = table.frame[c.targets].to_numpy(np.float64)
+        decision = choose_transform(
+            train, bool(np.all(values > 0)), c.season_length, bool(np.all(values >= 0))
+        )
         c.transform = decision["transform"]
         out["transform"] = {"value": c.transform, "source": "auto", **decision}
         del out["transform"]["transform"]

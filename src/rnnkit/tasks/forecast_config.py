@@ -53,9 +53,10 @@ class ForecastConfig(TaskConfig, FileOptions):
     normalization: 'instance' (each window's own mean and spread, reversible instance
         normalisation), 'window' (relative to each window's last value) or 'series' (per-series
         mean and standard deviation); None: the dataset's, or 'instance'.
-    transform: 'none', 'log' (positive targets, multiplicative changes) or 'auto' (log when
-        every value is positive and the spread grows with the level in the training period);
-        None: the dataset's, or 'auto'.
+    transform: 'none', 'log' (positive targets, multiplicative changes), 'log1p' (log(1 + y),
+        for non-negative targets with zeros) or 'auto' (log — log1p when some values are 0 and
+        none negative — when the spread grows with the level in the training period); None:
+        the dataset's, or 'auto'.
     deseasonalize: 'auto' (in a panel of several series, remove a fixed seasonal profile,
         estimated on the training rows, from every series that passes the M4 seasonality test
         at season_length, and add it back to the forecasts; a single series learns its season
@@ -97,7 +98,7 @@ class ForecastConfig(TaskConfig, FileOptions):
     test_fraction: float = 0.15
     stride: int | None = None
     normalization: Literal["instance", "window", "series"] | None = None
-    transform: Literal["none", "log", "auto"] | None = None
+    transform: Literal["none", "log", "log1p", "auto"] | None = None
     deseasonalize: Literal["auto", "none"] = "auto"
     decoder: Literal["direct", "autoregressive"] = "direct"
     likelihood: Literal["gaussian", "quantile", "point"] = "gaussian"
