@@ -14,10 +14,14 @@ __version__ = package_version()  # set before the imports below, which may read 
 # The training engine is the subpackage ``rnnkit.train``, and ``rnnkit.train(...)`` is the
 # one-call API. Importing the subpackage first keeps the name bound to the function: a later
 # first import of the subpackage would rebind the package attribute to the module.
-import rnnkit.train  # noqa: F401
+# Likewise ``rnnkit.tune(...)`` over the subpackage ``rnnkit.tune`` (optuna and scikit-learn,
+# the ``tune`` extra, are imported only when a tune runs).
+import rnnkit.train
+import rnnkit.tune  # noqa: F401
 from rnnkit import functional, kernels, nn
 from rnnkit.api import evaluate, load, predict, train
 from rnnkit.errors import BackendUnavailableError, RNNKitError
+from rnnkit.tune import tune
 
 __all__ = [
     "BackendUnavailableError",
@@ -30,4 +34,5 @@ __all__ = [
     "nn",
     "predict",
     "train",
+    "tune",
 ]

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from rnnkit.data.calendar import resolve_calendar
+from rnnkit.data.folds import Fold, rolling_origin
 from rnnkit.data.forecast_inputs import (
     ForecastPreprocessor,
     WindowSet,
@@ -139,7 +140,9 @@ class ForecastTask(Task):
         "--series-column store --horizon 7",
     )
 
-    def prepare(self, config: ForecastConfig, training: TrainConfig, say: Say) -> Prepared:
+    def prepare(
+        self, config: ForecastConfig, training: TrainConfig, say: Say, *, fold: Fold | None = None
+    ) -> Prepared:
         c = resolve(config)
         table = read_series(
             c.data,
@@ -155,6 +158,8 @@ class ForecastTask(Task):
             say(f"data: {line}")
         times = table.frame[table.time_column].to_numpy()
         split = time_split(times, c.val_fraction, c.test_fraction)
+        if fold is not None:  # rolling origin: the fold's block is its 'test' period
+            table, split = rolling_origin(table, split.test_start, fold, c.val_fraction)
         choices = _choose_preprocessing(c, table, split)
         if config.input_length is None:  # the default length, fitted to short series
             c.input_length, why = fit_input_length(
