@@ -100,7 +100,7 @@ def test_forecast_rolling_origin_never_trains_on_the_future():
         assert split.val_start < split.test_start
         # The scalers are fit on times before the fold's validation start: the preprocessor
         # saw nothing from the block it is scored on (its training rows end before it).
-        a, b = split.rows(times)
+        a, _ = split.rows(times)
         assert times[:a].max() < split.val_start <= times[a]
         starts.append(split.test_start)
         ends.append(times.max())

@@ -39,7 +39,7 @@ def test_ranges_log_and_integer():
         ("cell=a..b", "search: a range LOW..HIGH needs a numeric option, but cell is"),
         ("lr=0.01..0.001", "search: lr: LOW must be below HIGH, got 0.01..0.001"),
         ("lr=0..0.1:log", "search: lr: a log range needs LOW > 0, got 0.0"),
-        ("lr=0.1..1:cubic", "search: lr: the scale after ':' must be 'log' or 'linear', got 'cubic'"),
+        ("lr=0.1..1:cubic", "lr: the scale after ':' must be 'log' or 'linear', got 'cubic'"),
         ("hidden_size=8,8", "search: hidden_size: each value once, got '8,8'"),
         ("feature_columns=a,b", "search: feature_columns takes a list"),
     ],

@@ -128,13 +128,16 @@ def open_storage(url: str, heartbeat: float) -> Any:
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
     with warnings.catch_warnings():  # heartbeats and retries are marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        retry = optuna.storages.RetryFailedTrialCallback(max_retry=3)
+        # Optuna 4.9 renamed the callback and its argument; older releases know the old names.
+        if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+            kwargs["heartbeat_stale_trial_callback"] = retry
+        else:  # pragma: no cover - optuna < 4.9
+            kwargs["failed_trial_callback"] = optuna.storages.RetryFailedTrialCallback(
+                max_retry=3
+            )
         return optuna.storages.RDBStorage(
-            url,
-            heartbeat_interval=interval,
-            grace_period=4 * interval,
-            failed_trial_callback=retry,
-            **kwargs,
+            url, heartbeat_interval=interval, grace_period=4 * interval, **kwargs
         )
 
 
