@@ -182,3 +182,18 @@ def _classes():
     from rnnkit.train import TrainConfig
 
     return [ClassifyConfig, TrainConfig]
+
+
+def test_a_range_is_searched_by_tpe_with_a_trial_budget(tmp_path):
+    data = write_sequences(tmp_path / "seq.npz")
+    result = rnnkit.tune("classify", ["lr=1e-3..3e-2:log", "hidden_size=4,8"], cv=2, trials=2,
+                         runs_root=tmp_path / "runs", name="r", quiet=True, final=False,
+                         workers=1, **_options(data))
+    table = result.table
+    assert len(table) == 2
+    assert ((table["lr"] >= 1e-3) & (table["lr"] <= 3e-2)).all()
+    assert set(table["hidden_size"]) <= {4, 8}
+    assert set(table["state"]) <= {"complete", "pruned"}
+    assert result.chosen["lr"] in set(table["lr"])
+    spec = json.loads((tmp_path / "runs" / "r" / "tune.json").read_text())
+    assert spec["trials"] == 2 and spec["search"] == ["lr=0.001..0.03:log", "hidden_size=4,8"]

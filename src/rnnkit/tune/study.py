@@ -274,8 +274,12 @@ def load_study(spec: TuneSpec, storage: Any, sampler_seed: int) -> Any:
     and pruner (Optuna does not store them)."""
     optuna = require_optuna()
     sampler = optuna.samplers.TPESampler(seed=sampler_seed)
-    # Two finished settings before anything is pruned, and never in a fold's first 3 epochs.
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=3)
+    # A grid measures every setting on every fold: nothing is pruned. With a range, two
+    # finished settings before anything is pruned, and never in a fold's first 3 epochs.
+    pruner = (
+        optuna.pruners.NopPruner() if spec.space().is_grid
+        else optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=3)
+    )
     return optuna.create_study(
         storage=storage,
         study_name=spec.study_name,
@@ -406,6 +410,7 @@ def objective(trial: Any, spec: TuneSpec, space: SearchSpace, say: Any) -> float
         if stored is None:
             say(f"{key} fold {i + 1}/{spec.cv}: training")
             result = run_fold(spec, params, i, trial)
+            trial.set_user_attr("parameters", result.parameters)
             if result.pruned:
                 trial.set_user_attr("pruned_in_fold", i)
                 raise optuna.TrialPruned(f"fold {i + 1}: validation curve below the median")
