@@ -13,11 +13,22 @@ import argparse
 import sys
 from collections.abc import Iterable, Sequence
 
-from rnnkit.cli import bench, benchmark, datasets, demo, evaluate, info, predict, train, tune
+from rnnkit.cli import (
+    bench,
+    benchmark,
+    datasets,
+    demo,
+    diagnose,
+    evaluate,
+    info,
+    predict,
+    train,
+    tune,
+)
 from rnnkit.core.suggest import did_you_mean
 from rnnkit.errors import RNNKitError
 
-SUBCOMMANDS = [train, evaluate, predict, datasets, bench, info, demo, benchmark, tune]
+SUBCOMMANDS = [train, evaluate, predict, datasets, bench, info, demo, benchmark, tune, diagnose]
 
 #: What counts as the user's error (exit code 2) rather than a bug in rnnkit.
 USER_ERRORS = (RNNKitError, ValueError, OSError)
