@@ -116,7 +116,8 @@ def _stored_folds(run):
 
     storage = f"sqlite:///{run / 'study.db'}"
     try:
-        s = optuna.load_study(study_name="rnnkit-tune", storage=storage)
+        spec = study_module.TuneSpec.from_json(json.loads((run / "tune.json").read_text()))
+        s = optuna.load_study(study_name=spec.study_name, storage=storage)
     except (KeyError, Exception):  # not created yet
         return []
     return [k for k in s.user_attrs if k.startswith("fold ")]
@@ -168,11 +169,14 @@ def test_two_worker_processes_share_one_sqlite_study(tmp_path):
         assert proc.returncode == 0, err.decode()[-3000:]
     import optuna
 
-    s = optuna.load_study(study_name="rnnkit-tune", storage=url)
+    spec = study_module.TuneSpec.from_json(json.loads((run / "tune.json").read_text()))
+    joined = study_module.TuneSpec.from_json(
+        json.loads((tmp_path / "runs" / "joined" / "tune.json").read_text()))
+    assert joined.study_name == spec.study_name  # the same tune: the same study
+    s = optuna.load_study(study_name=spec.study_name, storage=url)
     complete = [t for t in s.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert sorted(t.params["hidden_size"] for t in complete) == [4, 8]  # each setting once
     assert len([k for k in s.user_attrs if k.startswith("fold ")]) == 6
-    spec = study_module.TuneSpec.from_json(json.loads((run / "tune.json").read_text()))
     table = report.study_table(s, spec, SearchSpace.parse(spec.search, _classes()))
     assert (table["folds"] == 3).all()
 

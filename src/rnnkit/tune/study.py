@@ -72,6 +72,7 @@ class TuneSpec:
         higher_is_better: the study's direction.
         group_column: keep each value of this column in one fold (None: no grouping).
         seed: fold assignment and sampler seed.
+        extra: where the study is kept (``storage``: the URL given), not part of its identity.
     """
 
     task: str
@@ -83,8 +84,18 @@ class TuneSpec:
     higher_is_better: bool
     group_column: str | None = None
     seed: int = 0
-    study_name: str = "rnnkit-tune"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def study_name(self) -> str:
+        """'rnnkit-tune-' and a digest of everything that defines the study (not where it is
+        stored): workers given the same tune share one study, and different tunes in one
+        database never mix their trials."""
+        import hashlib
+
+        defining = {k: v for k, v in self.to_json().items() if k != "extra"}
+        text = json.dumps(defining, sort_keys=True, default=str)
+        return "rnnkit-tune-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
