@@ -467,7 +467,7 @@ def fit_model(
     training: TrainConfig,
     *,
     resume: str | os.PathLike[str] | None = None,
-    callbacks: Iterable[Callback] = (),
+    extra_callbacks: Iterable[Callback] = (),
 ) -> Fitted:
     """Train ``model`` and leave it holding the weights of its best epoch, in eval mode.
 
@@ -479,7 +479,7 @@ def fit_model(
     ``resume``: a checkpoint (e.g. ``run_dir/last.safetensors``) to continue from exactly; the
     best epoch found before it was written is part of it.
 
-    ``callbacks``: more callbacks, run after the built-in ones (e.g. the pruning report of
+    ``extra_callbacks``: more callbacks, run after the built-in ones (e.g. the pruning report of
     ``rnnkit tune``, which must see the epoch after early stopping has decided).
     """
     if val_batches is None and training.monitor.startswith("val_"):
@@ -488,7 +488,7 @@ def fit_model(
     best = BestWeights(training.monitor, training.monitor_mode)
     # Best weights first: the checkpoint written at the same epoch end must already hold them.
     trainer = Trainer(
-        model, training, callbacks=[best, *default_callbacks(training), *callbacks]
+        model, training, callbacks=[best, *default_callbacks(training), *extra_callbacks]
     )
     trainer.fit(train_batches, val_batches, resume=resume)
     if best.weights is not None:

@@ -244,7 +244,7 @@ def run_fold(
         report = PruningReport(trial, training.monitor, 1.0 if same else -1.0, fold_index)
     fitted = fit_model(
         model, prepared.train_batches, prepared.val_batches, training,
-        callbacks=[report] if report is not None else [],
+        extra_callbacks=[report] if report is not None else [],
     )
     scores = task.score(model, prepared, training.seed)
     score = fold_score(scores.metrics, spec.metric, spec.task)
