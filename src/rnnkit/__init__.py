@@ -15,13 +15,17 @@ __version__ = package_version()  # set before the imports below, which may read 
 # one-call API. Importing the subpackage first keeps the name bound to the function: a later
 # first import of the subpackage would rebind the package attribute to the module.
 # Likewise ``rnnkit.export(...)`` is the function and ``rnnkit.export`` the subpackage that holds
-# it (onnx and onnxruntime are imported only when an export runs).
+# it (onnx and onnxruntime are imported only when an export runs), and ``rnnkit.tune(...)`` over
+# the subpackage ``rnnkit.tune`` (optuna and scikit-learn, the ``tune`` extra, are imported only
+# when a tune runs).
 import rnnkit.export
-import rnnkit.train  # noqa: F401
+import rnnkit.train
+import rnnkit.tune  # noqa: F401
 from rnnkit import functional, kernels, nn
 from rnnkit.api import evaluate, generate, load, predict, train
 from rnnkit.errors import BackendUnavailableError, RNNKitError
 from rnnkit.export.onnx_export import export
+from rnnkit.tune import tune
 
 __all__ = [
     "BackendUnavailableError",
@@ -36,4 +40,5 @@ __all__ = [
     "nn",
     "predict",
     "train",
+    "tune",
 ]

@@ -18,18 +18,21 @@ from rnnkit.cli import (
     benchmark,
     datasets,
     demo,
+    diagnose,
     evaluate,
     generate,
     info,
     predict,
     train,
+    tune,
 )
 from rnnkit.cli import export as export_command
 from rnnkit.core.suggest import did_you_mean
 from rnnkit.errors import RNNKitError
 
 SUBCOMMANDS = [
-    train, evaluate, predict, generate, datasets, bench, info, demo, benchmark, export_command
+    train, evaluate, predict, generate, datasets, bench, info, demo, benchmark, tune, diagnose,
+    export_command,
 ]
 
 #: What counts as the user's error (exit code 2) rather than a bug in rnnkit.

@@ -41,6 +41,7 @@ from rnnkit.data.classification_data import (
     sequence_data,
 )
 from rnnkit.data.classification_inputs import ClassificationPreprocessing
+from rnnkit.data.folds import Fold, pool_fold, pool_rows
 from rnnkit.data.labels import LabelSet
 from rnnkit.data.provenance import (
     Rows,
@@ -142,13 +143,21 @@ class ClassifyTask(Task):
         "--label-column stars --tokenizer word",
     )
 
-    def prepare(self, config: ClassifyConfig, training: TrainConfig, say: Say) -> Prepared:
+    def prepare(
+        self, config: ClassifyConfig, training: TrainConfig, say: Say, *, fold: Fold | None = None
+    ) -> Prepared:
         data = read_classification_data(config.data, columns_of(config), **reading_of(config))
         c = resolve(config, data.kind)
         test = None
         if c.test_data is not None:
             test = read_classification_data(c.test_data, columns_of(c), **reading_of(c))
-        parts = split(data, c, training.seed, test)
+        if fold is None:
+            parts = split(data, c, training.seed, test)
+        else:  # cross-validation: the fold's held-out sequences are its 'test' part
+            test_rows = None if test is not None else split(
+                Rows.of(data), c, training.seed, None)["test"].rows
+            pool, held = pool_fold(data, pool_rows(len(data), test_rows), fold, stratify=True)
+            parts = split(pool, c, training.seed, held)
         if c.batch_size is None:
             c.batch_size = batch_size_for(len(parts["train"]))
         pre = ClassificationPreprocessing.fit(

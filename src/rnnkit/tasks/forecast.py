@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from rnnkit.data.calendar import resolve_calendar
+from rnnkit.data.folds import Fold, rolling_origin
 from rnnkit.data.forecast_inputs import (
     ForecastPreprocessor,
     WindowSet,
@@ -144,7 +145,9 @@ class ForecastTask(Task):
         "--series-column store --horizon 7",
     )
 
-    def prepare(self, config: ForecastConfig, training: TrainConfig, say: Say) -> Prepared:
+    def prepare(
+        self, config: ForecastConfig, training: TrainConfig, say: Say, *, fold: Fold | None = None
+    ) -> Prepared:
         c = resolve(config)
         table = read_series(
             c.data,
@@ -160,6 +163,8 @@ class ForecastTask(Task):
             say(f"data: {line}")
         times = table.frame[table.time_column].to_numpy()
         pooled = time_split(times, c.val_fraction, c.test_fraction, min_steps=c.horizon)
+        if fold is not None:  # rolling origin: the fold's block is its 'test' period
+            table, pooled = rolling_origin(table, pooled.test_start, fold, c.val_fraction)
         split, training_only = _panel_split(table, pooled)
         choices = _choose_preprocessing(c, table, split)
         if training_only:

@@ -46,7 +46,7 @@ from rnnkit.core.suggest import did_you_mean
 from rnnkit.io.artifact import Artifact, load_artifact, save_artifact
 from rnnkit.runs import jsonable, write_text
 from rnnkit.train import TrainConfig, Trainer, seed_everything
-from rnnkit.train.callbacks import BestWeights, default_callbacks
+from rnnkit.train.callbacks import BestWeights, Callback, default_callbacks
 from rnnkit.train.memory import build_model_within_memory
 
 #: ``say(text)``: print a progress line unless the run is quiet.
@@ -209,7 +209,14 @@ class Task:
     # ---- training ---------------------------------------------------------------------------
 
     def prepare(self, config: Any, training: TrainConfig, say: Say) -> Prepared:
-        """Read, check and split the data; fit preprocessing on the training split; batches."""
+        """Read, check and split the data; fit preprocessing on the training split; batches.
+
+        A task that supports cross-validation (``rnnkit tune``) also takes a keyword ``fold``
+        (:class:`rnnkit.data.folds.Fold`, default None): the data without its test split is
+        cut into that fold's training pool, split into train and validation as usual, and its
+        held-out part, returned as the ``test`` part; the preprocessing is fit on the fold's
+        training part only.
+        """
         raise NotImplementedError
 
     def build_model(self, prepared: Prepared) -> nn.Module:
@@ -477,7 +484,7 @@ def fit_model(
     training: TrainConfig,
     *,
     resume: str | os.PathLike[str] | None = None,
-    extra_callbacks: Iterable[Any] = (),
+    extra_callbacks: Iterable[Callback] = (),
 ) -> Fitted:
     """Train ``model`` and leave it holding the weights of its best epoch, in eval mode.
 
@@ -487,8 +494,11 @@ def fit_model(
     changed in place to record that fallback.
 
     ``resume``: a checkpoint (e.g. ``run_dir/last.safetensors``) to continue from exactly; the
-    best epoch found before it was written is part of it. ``extra_callbacks``: the task's own
-    (:meth:`Task.callbacks`), run after the shared ones.
+    best epoch found before it was written is part of it.
+
+    ``extra_callbacks``: more callbacks, run after the built-in ones: the task's own
+    (:meth:`Task.callbacks`), or the pruning report of ``rnnkit tune``, which must see the epoch
+    after early stopping has decided.
     """
     if val_batches is None and training.monitor.startswith("val_"):
         training.monitor = "train_loss"

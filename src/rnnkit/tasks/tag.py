@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from rnnkit.data.bucketing import BucketLoader, pad_sequences
+from rnnkit.data.folds import Fold, pool_fold, pool_rows
 from rnnkit.data.provenance import (
     Rows,
     identify_test_data,
@@ -96,13 +97,21 @@ class TagTask(Task):
     dataset_training = DATASET_TRAINING
     examples = ("rnnkit train --task tag --data chinese-segmentation --epochs 3",)
 
-    def prepare(self, config: TagConfig, training: TrainConfig, say: Say) -> Prepared:
+    def prepare(
+        self, config: TagConfig, training: TrainConfig, say: Say, *, fold: Fold | None = None
+    ) -> Prepared:
         c = resolve(config)
         corpus = read_corpus(c.data, c.format)
         if corpus.tags is None:
             raise ValueError(f"data {c.data!r} must be tagged to train a tagger")
         test = read_corpus(c.test_data, c.format) if c.test_data is not None else None
-        parts = split(corpus, c, training.seed, test)
+        if fold is None:
+            parts = split(corpus, c, training.seed, test)
+        else:  # cross-validation: the fold's held-out sentences are its 'test' part
+            test_rows = None if test is not None else split(
+                Rows.of(corpus), c, training.seed, None)["test"].rows
+            pool, held = pool_fold(corpus, pool_rows(len(corpus), test_rows), fold, stratify=False)
+            parts = split(pool, c, training.seed, held)
         pre = TagPreprocessing.fit(
             parts["train"],
             tokenizer=c.tokenizer,
