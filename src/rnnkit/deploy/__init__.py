@@ -5,6 +5,22 @@ copied beside every export as ``rnnkit_runner.py``, so it runs where rnnkit and 
 installed. See ``docs/deployment.md``.
 """
 
-from rnnkit.deploy.runner import Classifier, Forecaster, Model, Tagger, calendar_features, load
+from rnnkit.deploy.runner import (
+    Classifier,
+    Forecaster,
+    LanguageModel,
+    Model,
+    Tagger,
+    calendar_features,
+    load,
+)
 
-__all__ = ["Classifier", "Forecaster", "Model", "Tagger", "calendar_features", "load"]
+__all__ = [
+    "Classifier",
+    "Forecaster",
+    "LanguageModel",
+    "Model",
+    "Tagger",
+    "calendar_features",
+    "load",
+]

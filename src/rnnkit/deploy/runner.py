@@ -10,6 +10,8 @@ description: the preprocessing fit on the training split, labels, state sizes) a
     model.predict_proba([array_T_by_F, ...])          # classifier of numeric sequences
     model.tag(["中国人民"])                            # tagger: (tokens, tags, probabilities)
     model.forecast(values, times=..., future_times=...)  # forecaster: point and interval
+    model.generate("ROMEO:", 200, temperature=0.8)     # language model: text after a prompt
+    model.score("to be or not to be")                  # language model: nats per token
 
 Each turns raw inputs into the predictions ``rnnkit predict`` gives for them, with the same
 steps: text is tokenised (Unicode NFKC, lower-casing, the word/character rules of
@@ -20,7 +22,7 @@ standard library, numpy and onnxruntime, and must stay so (a test imports it wit
 blocked).
 
 Shape legend: N inputs, B batch, T steps, F features, C classes / tags / targets, h horizon,
-Q quantile levels, L layers, D directions, H hidden size.
+Q quantile levels, L layers, D directions, H hidden size, V vocabulary.
 """
 
 from __future__ import annotations
@@ -49,13 +51,11 @@ _SPACE_RE = re.compile(r"\s+")
 _BATCH = 256
 
 
-def load(path: str | Path, *, providers: Sequence[str] | None = None) -> Model:
-    """The runner of an exported model: ``path`` is the ``.onnx`` file, with its ``.json``
-    beside it. Returns a :class:`Classifier`, :class:`Tagger` or :class:`Forecaster`."""
-    path = Path(path)
+def _read_description(path: Path, argument: str = "model") -> dict[str, Any]:
+    """The ``.json`` beside an exported ``.onnx`` file, checked for a format this runner reads."""
     meta_path = path.with_suffix(".json")
     if not path.is_file():
-        raise FileNotFoundError(f"model must be an exported .onnx file, got {str(path)!r}")
+        raise FileNotFoundError(f"{argument} must be an exported .onnx file, got {str(path)!r}")
     if not meta_path.is_file():
         raise FileNotFoundError(
             f"the deployment description {str(meta_path)!r} must lie beside {str(path)!r} "
@@ -66,10 +66,34 @@ def load(path: str | Path, *, providers: Sequence[str] | None = None) -> Model:
         raise ValueError(
             f"{str(meta_path)!r} has format {meta.get('format')!r}; this runner reads {FORMATS}"
         )
+    return meta
+
+
+def load(
+    path: str | Path,
+    *,
+    providers: Sequence[str] | None = None,
+    companion: str | Path | None = None,
+) -> Model:
+    """The runner of an exported model: ``path`` is the ``.onnx`` file, with its ``.json``
+    beside it. Returns a :class:`Classifier`, :class:`Tagger`, :class:`Forecaster` or
+    :class:`LanguageModel`.
+
+    ``companion`` (language models only): the other graph of the same model (the streaming
+    graph beside a sequence graph, or the reverse); by default the export's default name beside
+    ``path`` is used when it exists (``X.onnx`` ↔ ``X.streaming.onnx``)."""
+    path = Path(path)
+    meta = _read_description(path)
     classes = {"sequence-classifier": Classifier, "sequence-tagger": Tagger,
-               "forecaster": Forecaster}
+               "forecaster": Forecaster, "language-model": LanguageModel}
     if meta["kind"] not in classes:
         raise ValueError(f"model kind must be one of {sorted(classes)}, got {meta['kind']!r}")
+    if meta["kind"] == "language-model":
+        return LanguageModel(path, meta, providers=providers, companion=companion)
+    if companion is not None:
+        raise ValueError(
+            f"companion is only read for a language model, got one for a {meta['kind']!r} model"
+        )
     return classes[meta["kind"]](path, meta, providers=providers)
 
 
@@ -478,3 +502,280 @@ class Forecaster(Model):
             result.update(quantiles=q, lower=q[..., 0], upper=q[..., -1],
                           interval=round(levels[-1] - levels[0], 10))
         return result
+
+
+# -- language model ------------------------------------------------------------------------------
+
+_EOS = "<eos>"  # the word tokeniser's line end (rnnkit.text.tokenizers.EOS_TOKEN)
+_PAD_TOKEN, _UNK_TOKEN = "<pad>", "<unk>"
+_SCORE_CHUNK = 512  # steps per session call when scoring (memory only: the state is carried)
+
+
+class TextTokenizer:
+    """The language model's tokeniser from its JSON, as ``rnnkit.text.tokenizers`` encodes and
+    decodes: 'char' (one id per code point) and 'word' (white-space words, a line end as
+    ``<eos>``) with the standard library only; 'bpe' through the HuggingFace ``tokenizers``
+    package (``pip install tokenizers``), whose own JSON the export carries."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.kind = state.get("kind")
+        if self.kind not in ("char", "word", "bpe"):
+            raise ValueError(f"tokenizer kind must be 'char', 'word' or 'bpe', got {self.kind!r}")
+        if self.kind == "bpe":
+            try:
+                from tokenizers import Tokenizer
+            except ImportError as err:
+                raise ImportError(
+                    "this language model uses a BPE tokenizer, which the runner reads with the "
+                    "HuggingFace tokenizers package, not installed: pip install tokenizers"
+                ) from err
+            self._bpe = Tokenizer.from_str(state["tokenizer"])
+            self.size = int(self._bpe.get_vocab_size())
+        else:
+            self.tokens = list(state["tokens"])
+            self.ids = {t: i for i, t in enumerate(self.tokens)}
+            self.size = len(self.tokens)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def encode(self, text: str) -> list[int]:
+        """Ids of ``text`` (a token unseen in training is the unknown id 1)."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        if self.kind == "bpe":
+            return list(self._bpe.encode(text).ids)
+        if self.kind == "char":
+            return [self.ids.get(ch, UNK_ID) for ch in text]
+        words: list[str] = []
+        lines = text.split("\n")
+        for i, line in enumerate(lines):
+            words.extend(line.split())
+            if i < len(lines) - 1:
+                words.append(_EOS)
+        return [self.ids.get(w, UNK_ID) for w in words]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """The text of ``ids``: padding is dropped, the unknown id is U+FFFD for characters and
+        ``<unk>`` for words."""
+        ids = [int(i) for i in ids]
+        if self.kind == "bpe":
+            return str(self._bpe.decode(ids, skip_special_tokens=True))
+        for i in ids:
+            if not 0 <= i < self.size:
+                raise ValueError(f"token id must be in [0, {self.size}), got {i}")
+        tokens = [self.tokens[i] for i in ids]
+        if self.kind == "char":
+            return "".join("" if t == _PAD_TOKEN else "\ufffd" if t == _UNK_TOKEN else t
+                           for t in tokens)
+        lines: list[list[str]] = [[]]
+        for t in tokens:
+            if t == _EOS:
+                lines.append([])
+            elif t != _PAD_TOKEN:
+                lines[-1].append(t)
+        return "\n".join(" ".join(words) for words in lines)
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z.astype(np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def next_token(
+    logits: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> int:
+    """One id from ``logits`` (V,), as ``rnnkit.text.decoding.sample_next`` chooses: τ = 0 is
+    the arg-max (ties to the lowest id); otherwise softmax(z / τ) after keeping the top-k
+    logits and then the smallest set of most likely tokens whose probability reaches top-p
+    (the most likely always kept). The draw uses numpy's generator ``rng``, so seeded texts
+    repeat in the runner but differ from rnnkit's (torch's generator) for τ > 0."""
+    z = np.asarray(logits, dtype=np.float64).reshape(-1)
+    if temperature == 0:
+        return int(np.argmax(z))
+    z = z / temperature
+    if top_k is not None and top_k < len(z):
+        kth = np.sort(z)[-top_k]
+        z = np.where(z < kth, -np.inf, z)
+    if top_p is not None and top_p < 1:
+        order = np.argsort(-z, kind="stable")
+        p = np.exp(_log_softmax(z[order]))
+        before = np.cumsum(p) - p
+        drop = np.zeros(len(z), dtype=bool)
+        drop[order] = before >= top_p
+        z = np.where(drop, -np.inf, z)
+    p = np.exp(_log_softmax(z))
+    return int(rng.choice(len(p), p=p / p.sum()))
+
+
+def _check_sampling(temperature: Any, top_k: Any, top_p: Any, seed: Any, length: Any) -> None:
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise ValueError(f"length must be an int >= 0, got {length!r}")
+    if (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+            or not np.isfinite(temperature) or temperature < 0):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
+    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float))
+                              or not 0 < top_p <= 1):
+        raise ValueError(f"top_p must be None or a number in (0, 1], got {top_p!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+
+
+class LanguageModel(Model):
+    """Generation and scoring with an exported language model.
+
+    The sequence graph (``x`` (B, T) ids, states → ``logits`` (B, T, V), final states) reads a
+    prompt or a text in one call per chunk; the streaming graph (``x_t`` (B,) → ``logits``
+    (B, V)) advances one token, for generation. Both take the state h [, c] (L, B, H) in and
+    give it back, so either graph alone can do both jobs (the sequence graph one step at a
+    time, the streaming graph token by token); with both at hand each does its own job.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        meta: dict[str, Any],
+        *,
+        providers: Sequence[str] | None = None,
+        companion: str | Path | None = None,
+    ) -> None:
+        super().__init__(path, meta, providers=providers)
+        self.tokenizer = TextTokenizer(self.pre["tokenizer"])
+        self.sequence_graph: Model | None = None if self.streaming else self
+        self.step_graph: Model | None = self if self.streaming else None
+        other = self._companion_path(path, companion)
+        if other is not None:
+            other_meta = _read_description(other, "companion")
+            if other_meta["kind"] != "language-model" or other_meta["graph"] == meta["graph"]:
+                raise ValueError(
+                    f"companion must be the {'sequence' if self.streaming else 'streaming'} "
+                    f"graph of the same language model, got a {other_meta['graph']} graph of a "
+                    f"{other_meta['kind']!r} model ({str(other)!r})"
+                )
+            if (other_meta["model"] != meta["model"]
+                    or other_meta["preprocessing"] != meta["preprocessing"]):
+                raise ValueError(
+                    f"companion {str(other)!r} is an export of another model (its model or "
+                    f"tokenizer differs from {str(path)!r}'s); export both graphs of one run"
+                )
+            graph = Model(other, other_meta, providers=providers)
+            if self.streaming:
+                self.sequence_graph = graph
+            else:
+                self.step_graph = graph
+
+    @staticmethod
+    def _companion_path(path: Path, companion: str | Path | None) -> Path | None:
+        if companion is not None:
+            return Path(companion)
+        name = path.name
+        default = (path.with_name(name[: -len(".streaming.onnx")] + ".onnx")
+                   if name.endswith(".streaming.onnx") else path.with_name(path.stem +
+                                                                           ".streaming.onnx"))
+        return default if default.is_file() and default.with_suffix(".json").is_file() else None
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.meta["model"]["vocab_size"])
+
+    def _states(self, graph: Model, out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        names = [n for n in graph.meta["inputs"] if n in ("h0", "c0", "h", "c")]
+        return {n: out[n[0] + "_n"] for n in names}
+
+    def _rename(self, graph: Model, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The carried state under ``graph``'s input names (h0/c0 or h/c)."""
+        by_letter = {k[0]: v for k, v in state.items()}
+        names = [n for n in graph.meta["inputs"] if n in ("h0", "c0", "h", "c")]
+        return {n: by_letter[n[0]] for n in names}
+
+    def advance(
+        self, ids: np.ndarray, state: dict[str, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Logits (B, T, V) of the token after each of ``ids`` (B, T), and the state after the
+        last one: the sequence graph in chunks, or the streaming graph token by token."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.ndim != 2 or ids.shape[1] == 0:
+            raise ValueError(f"ids must be (B, T >= 1) token ids, got shape {ids.shape}")
+        if ids.min() < 0 or ids.max() >= self.vocab_size:
+            raise ValueError(f"ids must be in [0, {self.vocab_size}), got {ids.min()}..{ids.max()}")
+        state = self.zero_state(ids.shape[0]) if state is None else state
+        pieces = []
+        if self.sequence_graph is not None:
+            g = self.sequence_graph
+            for start in range(0, ids.shape[1], _SCORE_CHUNK):
+                out = g.run(x=ids[:, start : start + _SCORE_CHUNK], **self._rename(g, state))
+                pieces.append(out["logits"])
+                state = self._states(g, out)
+            return np.concatenate(pieces, axis=1), state
+        g = self.step_graph
+        for t in range(ids.shape[1]):
+            out = g.run(x_t=ids[:, t], **self._rename(g, state))
+            pieces.append(out["logits"])
+            state = self._states(g, out)
+        return np.stack(pieces, axis=1), state
+
+    def step(
+        self, ids: np.ndarray, state: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Logits (B, V) after one token per row ``ids`` (B,), and the new state: the
+        streaming graph, or the sequence graph with T = 1."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if self.step_graph is not None:
+            g = self.step_graph
+            out = g.run(x_t=ids, **self._rename(g, state))
+            return out["logits"], self._states(g, out)
+        logits, state = self.advance(ids[:, None], state)
+        return logits[:, 0], state
+
+    def generate(
+        self,
+        prompt: str | None,
+        length: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int = 0,
+    ) -> str:
+        """The text of ``length`` new tokens after ``prompt`` (not included), as
+        ``rnnkit generate`` makes it: the prompt (None or '': a line break) but its last token
+        is read in one call, then each step feeds the last token and samples the next from
+        its logits (:func:`next_token`), carrying the state. Temperature 0 is greedy and gives
+        rnnkit's text; sampled texts repeat for a seed (numpy's generator, not torch's)."""
+        _check_sampling(temperature, top_k, top_p, seed, length)
+        ids = self.tokenizer.encode("\n" if prompt is None or prompt == "" else prompt)
+        if not ids:
+            raise ValueError(f"prompt must encode to at least one token, got {prompt!r}")
+        state = self.zero_state(1)
+        if len(ids) > 1:
+            _, state = self.advance(np.array([ids[:-1]], dtype=np.int64), state)
+        rng = np.random.default_rng(seed)
+        token, produced = ids[-1], []
+        for _ in range(length):
+            logits, state = self.step(np.array([token], dtype=np.int64), state)
+            token = next_token(logits[0], rng, temperature=temperature, top_k=top_k, top_p=top_p)
+            produced.append(token)
+        return self.tokenizer.decode(produced)
+
+    def token_nll(self, text: str) -> np.ndarray:
+        """Negative log-likelihood in nats (N − 1,) of every token of ``text`` but the first,
+        given all tokens before it (the state carried from the first token, zeros before)."""
+        ids = self.tokenizer.encode(text)
+        if len(ids) < 2:
+            raise ValueError(f"text must hold at least 2 tokens to score, got {len(ids)}")
+        x = np.array([ids[:-1]], dtype=np.int64)
+        logits, _ = self.advance(x)
+        logp = _log_softmax(logits[0])  # (N − 1, V)
+        return -logp[np.arange(len(ids) - 1), np.array(ids[1:])]
+
+    def score(self, text: str) -> float:
+        """Mean negative log-likelihood of ``text``'s tokens in nats per token (what
+        ``rnnkit evaluate`` calls loss; perplexity = exp(score))."""
+        return float(self.token_nll(text).mean())

@@ -1,8 +1,8 @@
 """What each task model exports as: its ONNX inputs and outputs, example inputs for tracing and
 for verification, and the values rnnkit itself computes for them.
 
-One :class:`ModelGraph` per artifact kind, listed in :data:`GRAPHS`; a new task model (seq2seq,
-language model) is one more subclass and one more entry. Two graphs per model:
+One :class:`ModelGraph` per artifact kind, listed in :data:`GRAPHS`; a new task model (seq2seq)
+is one more subclass and one more entry. Two graphs per model:
 
 * **sequence** — the whole sequence at once; batch B and time T are dynamic axes:
 
@@ -11,7 +11,8 @@ language model) is one more subclass and one more entry. Two graphs per model:
   - tagger: the same inputs → probabilities (B, T, C) (past a length: the head of a zero output,
     as in rnnkit), h_n [, c_n];
   - forecaster: a normalised window x (B, T + h, F) (windows start from a zero state)
-    → point (B, h, C), quantiles (B, h, C, Q) in normalised units, h_n [, c_n] of the encoder.
+    → point (B, h, C), quantiles (B, h, C, Q) in normalised units, h_n [, c_n] of the encoder;
+  - language model: token ids x (B, T), h0 [, c0] (L, B, H) → logits (B, T, V), h_n [, c_n].
 
 * **streaming** — one step, state in and state out, for a caller's loop (unidirectional
   models): x_t (B, F) or token ids (B,), h [, c] (L, B, H) → the step's result and h_n [, c_n].
@@ -20,7 +21,7 @@ language model) is one more subclass and one more entry. Two graphs per model:
   state so far given the horizon's known features ``known`` (B, h, K).
 
 Shape legend: B batch, T steps, F features, H hidden, L layers, D directions, C classes / tags /
-targets, h horizon, K known-future features, Q quantile levels.
+targets, h horizon, K known-future features, Q quantile levels, V vocabulary.
 """
 
 from __future__ import annotations
@@ -478,9 +479,133 @@ class ForecasterGraph(ModelGraph):
         return graph
 
 
-#: Artifact kind -> how its model exports. Seq2seq and language models add entries here.
+# -- language model ------------------------------------------------------------------------------
+
+
+def _lm_layer_states(model: nn.Module, states: list[Tensor]) -> tuple:
+    """Graph states, each (L, B, H), → the model's state: one entry per layer, (h, c) or h,
+    each (1, B, H)."""
+    rows = [[s[k : k + 1] for s in states] for k in range(model.num_layers)]
+    return tuple(_pack_state(r) for r in rows)
+
+
+def _lm_graph_states(finals: tuple) -> list[Tensor]:
+    """The model's per-layer final state → one tensor (L, B, H) per state name."""
+    per_layer = [_states_of(f) for f in finals]
+    return [torch.cat([layer[i] for layer in per_layer]) for i in range(len(per_layer[0]))]
+
+
+class _SequenceLMGraph(nn.Module):
+    """ids (B, T), states (L, B, H) each → logits (B, T, V), final states (L, B, H) each."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = exportable_copy(model)
+
+    def forward(self, x: Tensor, *states: Tensor):
+        logits, finals = self.model(x, _lm_layer_states(self.model, list(states)))
+        return (logits, *_lm_graph_states(finals))
+
+
+class _StreamingLMGraph(nn.Module):
+    """One token per row, ids (B,), states (L, B, H) each → logits (B, V), new states."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = exportable_copy(model)
+
+    def forward(self, x_t: Tensor, *states: Tensor):
+        logits, finals = self.model(x_t.unsqueeze(1), _lm_layer_states(self.model, list(states)))
+        return (logits[:, 0], *_lm_graph_states(finals))
+
+
+class LanguageModelGraph(ModelGraph):
+    """The language model (:class:`rnnkit.models.language_model.LanguageModel`) in eval mode:
+    embedding, layer and weight dropout are training-only, so the graph has none of them.
+
+    * sequence: ``x`` (B, T) int64 ids, ``h0`` [, ``c0``] (L, B, H) → ``logits`` (B, T, V),
+      ``h_n`` [, ``c_n``] (L, B, H); row k of a state is layer k's;
+    * streaming: ``x_t`` (B,) int64, ``h`` [, ``c``] (L, B, H) → ``logits`` (B, V) of the next
+      token, ``h_n`` [, ``c_n``], for sampling one token at a time outside torch.
+    """
+
+    kind = "language-model"
+
+    @staticmethod
+    def _parts(loaded: Any) -> tuple[nn.Module, int]:
+        model = loaded.model.eval()
+        return model, _num_states(model.layers[0])
+
+    @staticmethod
+    def _make(model: nn.Module, states: list[str]) -> Any:
+        def make(B: int, T: int, seed: int) -> dict[str, Tensor]:
+            g = torch.Generator().manual_seed(seed)
+            # Every id, padding and unknown included: both are ids a text can encode to.
+            named = {"x": torch.randint(0, model.vocab_size, (B, T), generator=g)}
+            rows = model.num_layers
+            named.update(
+                (s, 0.5 * torch.randn(rows, B, model.hidden_size, generator=g)) for s in states
+            )
+            return named
+
+        return make
+
+    @staticmethod
+    def _reference(model: nn.Module, states: list[str], n: int) -> Any:
+        @torch.no_grad()
+        def reference(named: dict[str, Tensor]) -> dict[str, np.ndarray]:
+            layered = _lm_layer_states(model, [named[s] for s in states])
+            logits, finals = model(named["x"], layered)
+            outs = {"logits": _np(logits)}  # (B, T, V)
+            finals_np = map(_np, _lm_graph_states(finals))
+            outs.update(zip(_state_names(n, ("h_n", "c_n")), finals_np, strict=True))
+            return outs
+
+        return reference
+
+    def sequence(self, loaded: Any) -> Graph:
+        model, n = self._parts(loaded)
+        states = _state_names(n, ("h0", "c0"))
+        return Graph(
+            module=_SequenceLMGraph(model),
+            input_names=["x", *states],
+            output_names=["logits", *_state_names(n, ("h_n", "c_n"))],
+            dynamic={"x": {0: ("batch", 1), 1: ("time", 1)},
+                     **{s: {1: ("batch", 1)} for s in states}},
+            make_inputs=self._make(model, states),
+            reference=self._reference(model, states, n),
+            fixed=1,
+        )
+
+    def streaming(self, loaded: Any) -> Graph:
+        """Verified as the others: steps run one by one from random states must give the
+        sequence model's logits at every step and its final state."""
+        model, n = self._parts(loaded)
+        states = _state_names(n, ("h", "c"))
+
+        def step_inputs(named: dict[str, Tensor], t: int, carried: list[Any]) -> dict[str, Any]:
+            feeds = {"x_t": named["x"][:, t]}
+            feeds.update(zip(states, carried, strict=True))
+            return feeds
+
+        graph = Graph(
+            module=_StreamingLMGraph(model),
+            input_names=["x_t", *states],
+            output_names=["logits", *_state_names(n, ("h_n", "c_n"))],
+            dynamic={"x_t": {0: ("batch", 1)}, **{s: {1: ("batch", 1)} for s in states}},
+            make_inputs=self._make(model, states),
+            reference=self._reference(model, states, n),
+            fixed=1,
+        )
+        graph.step_inputs = step_inputs  # type: ignore[attr-defined]
+        graph.per_step = True  # type: ignore[attr-defined]
+        return graph
+
+
+#: Artifact kind -> how its model exports. Seq2seq models add entries here.
 GRAPHS: dict[str, ModelGraph] = {
-    g.kind: g for g in (ForecasterGraph(), ClassifierGraph(), TaggerGraph())
+    g.kind: g
+    for g in (ForecasterGraph(), ClassifierGraph(), TaggerGraph(), LanguageModelGraph())
 }
 
 

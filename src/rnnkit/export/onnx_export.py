@@ -218,7 +218,12 @@ def deploy_description(
     from rnnkit.core.version import package_version
 
     model = loaded.model
-    layer = model.encoder if kind == "forecaster" else model.encoder.rnn
+    if kind == "language-model":  # one single-layer layer per level: L rows of one direction
+        layer = model.layers[0]
+        layers, directions = model.num_layers, 1
+    else:
+        layer = model.encoder if kind == "forecaster" else model.encoder.rnn
+        layers, directions = layer.num_layers, 2 if layer.bidirectional else 1
     description: dict[str, Any] = {
         "format": DEPLOY_FORMAT,
         "kind": kind,
@@ -229,8 +234,8 @@ def deploy_description(
         "rnnkit_version": package_version(),
         "state": {
             "count": len(layer._recurrence.state_names),
-            "layers": layer.num_layers,
-            "directions": 2 if layer.bidirectional else 1,
+            "layers": layers,
+            "directions": directions,
             "hidden_size": layer.hidden_size,
         },
         "model": model.config,
@@ -376,6 +381,14 @@ def export(
         )
     kind = _kind_of(loaded)
     spec = graph_for(kind)
+    if int8:
+        from rnnkit.export.quantize import METRICS
+
+        if kind not in METRICS:
+            raise ExportError(
+                f"int8 is measured for the kinds {sorted(METRICS)}, got a {kind!r} model; "
+                "export it without int8 (--int8)"
+            )
     graph = spec.streaming(loaded) if streaming else spec.sequence(loaded)
     model_bytes = trace(graph, streaming=streaming, opset=opset)
     agreement = verify(model_bytes, graph, streaming=streaming, tolerance=float(tolerance))
