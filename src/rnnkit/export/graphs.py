@@ -197,19 +197,7 @@ class ClassifierGraph(ModelGraph):
             outs.update(zip(_state_names(n, ("h_n", "c_n")), finals, strict=True))
             return outs
 
-        return Graph(
-            module=_SequenceClassifierGraph(model),
-            input_names=["x", "lengths", *states],
-            output_names=["probabilities", *_state_names(n, ("h_n", "c_n"))],
-            dynamic={
-                "x": _x_dynamic(model, step=False),
-                "lengths": {0: ("batch", 1)},
-                **{s: {1: ("batch", 1)} for s in states},
-            },
-            make_inputs=make,
-            reference=reference,
-            fixed=2,
-        )
+        return _probabilities_graph(_SequenceClassifierGraph(model), model, n, make, reference)
 
     def streaming(self, loaded: Any) -> Graph:
         model = loaded.model.eval()
@@ -247,24 +235,33 @@ class TaggerGraph(ModelGraph):
             outs.update(zip(_state_names(n, ("h_n", "c_n")), finals, strict=True))
             return outs
 
-        return Graph(
-            module=_SequenceTaggerGraph(model),
-            input_names=["x", "lengths", *states],
-            output_names=["probabilities", *_state_names(n, ("h_n", "c_n"))],
-            dynamic={
-                "x": _x_dynamic(model, step=False),
-                "lengths": {0: ("batch", 1)},
-                **{s: {1: ("batch", 1)} for s in states},
-            },
-            make_inputs=make,
-            reference=reference,
-            fixed=2,
-        )
+        return _probabilities_graph(_SequenceTaggerGraph(model), model, n, make, reference)
 
     def streaming(self, loaded: Any) -> Graph:
         model = loaded.model.eval()
         _refuse_bidirectional(model, "tagger")
         return _streaming_graph(model, _StreamingTaggerGraph(model), classifier=False)
+
+
+def _probabilities_graph(
+    module: nn.Module, model: nn.Module, n: int, make: Any, reference: Any
+) -> Graph:
+    """The sequence graph of a classifier or tagger: inputs x, lengths and the ``n`` initial
+    states; outputs the class probabilities and the final states; batch (and time) dynamic."""
+    states = _state_names(n, ("h0", "c0"))
+    return Graph(
+        module=module,
+        input_names=["x", "lengths", *states],
+        output_names=["probabilities", *_state_names(n, ("h_n", "c_n"))],
+        dynamic={
+            "x": _x_dynamic(model, step=False),
+            "lengths": {0: ("batch", 1)},
+            **{s: {1: ("batch", 1)} for s in states},
+        },
+        make_inputs=make,
+        reference=reference,
+        fixed=2,
+    )
 
 
 def _streaming_graph(model: nn.Module, module: nn.Module, *, classifier: bool) -> Graph:
