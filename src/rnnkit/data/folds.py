@@ -158,6 +158,28 @@ def pool_fold(
     return part.subset(train), part.subset(held)
 
 
+def fold_parts(
+    data: Any,
+    split: Any,
+    config: Any,
+    seed: int,
+    test: Any,
+    fold: Fold | None,
+    *,
+    stratify: bool,
+) -> dict[str, Any]:
+    """A task's 'train'/'val'/'test' parts of ``data`` through its ``split(data, config, seed,
+    test)``; with a ``fold`` (cross-validation), the fold's held-out part of the data outside
+    the test split is the 'test' part, so no fold ever sees the real test split."""
+    from rnnkit.data.provenance import Rows
+
+    if fold is None:
+        return split(data, config, seed, test)
+    test_rows = None if test is not None else split(Rows.of(data), config, seed, None)["test"].rows
+    pool, held = pool_fold(data, pool_rows(len(data), test_rows), fold, stratify=stratify)
+    return split(pool, config, seed, held)
+
+
 def rolling_origin(
     table: Any, test_start: Any, fold: Fold, val_fraction: float
 ) -> tuple[Any, Any]:

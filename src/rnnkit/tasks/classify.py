@@ -41,7 +41,7 @@ from rnnkit.data.classification_data import (
     sequence_data,
 )
 from rnnkit.data.classification_inputs import ClassificationPreprocessing
-from rnnkit.data.folds import Fold, pool_fold, pool_rows
+from rnnkit.data.folds import Fold, fold_parts
 from rnnkit.data.labels import LabelSet
 from rnnkit.data.provenance import (
     Rows,
@@ -151,13 +151,7 @@ class ClassifyTask(Task):
         test = None
         if c.test_data is not None:
             test = read_classification_data(c.test_data, columns_of(c), **reading_of(c))
-        if fold is None:
-            parts = split(data, c, training.seed, test)
-        else:  # cross-validation: the fold's held-out sequences are its 'test' part
-            test_rows = None if test is not None else split(
-                Rows.of(data), c, training.seed, None)["test"].rows
-            pool, held = pool_fold(data, pool_rows(len(data), test_rows), fold, stratify=True)
-            parts = split(pool, c, training.seed, held)
+        parts = fold_parts(data, split, c, training.seed, test, fold, stratify=True)
         if c.batch_size is None:
             c.batch_size = batch_size_for(len(parts["train"]))
         pre = ClassificationPreprocessing.fit(

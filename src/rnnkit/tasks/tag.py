@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from rnnkit.data.bucketing import BucketLoader, pad_sequences
-from rnnkit.data.folds import Fold, pool_fold, pool_rows
+from rnnkit.data.folds import Fold, fold_parts
 from rnnkit.data.provenance import (
     Rows,
     identify_test_data,
@@ -105,13 +105,7 @@ class TagTask(Task):
         if corpus.tags is None:
             raise ValueError(f"data {c.data!r} must be tagged to train a tagger")
         test = read_corpus(c.test_data, c.format) if c.test_data is not None else None
-        if fold is None:
-            parts = split(corpus, c, training.seed, test)
-        else:  # cross-validation: the fold's held-out sentences are its 'test' part
-            test_rows = None if test is not None else split(
-                Rows.of(corpus), c, training.seed, None)["test"].rows
-            pool, held = pool_fold(corpus, pool_rows(len(corpus), test_rows), fold, stratify=False)
-            parts = split(pool, c, training.seed, held)
+        parts = fold_parts(corpus, split, c, training.seed, test, fold, stratify=False)
         pre = TagPreprocessing.fit(
             parts["train"],
             tokenizer=c.tokenizer,
