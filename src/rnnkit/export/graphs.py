@@ -177,27 +177,12 @@ class ClassifierGraph(ModelGraph):
 
     def sequence(self, loaded: Any) -> Graph:
         model = loaded.model.eval()
-        n = _num_states(model.encoder.rnn)
-        states = _state_names(n, ("h0", "c0"))
 
-        def make(B: int, T: int, seed: int) -> dict[str, Tensor]:
-            g = torch.Generator().manual_seed(seed)
-            named = {"x": _encoder_inputs(model, B, T, g, step=False), "lengths": _lengths(B, T, g)}
-            named.update(zip(states, _states(model.encoder.rnn, B, g), strict=True))
-            return named
+        def probabilities(x: Tensor, lengths: Tensor, state: Any) -> tuple[Tensor, Any]:
+            summary, final = model.summarize(x, lengths, state)
+            return torch.softmax(model.head(summary), dim=-1), final
 
-        @torch.no_grad()
-        def reference(named: dict[str, Tensor]) -> dict[str, np.ndarray]:
-            summary, final = model.summarize(
-                named["x"], named["lengths"], _pack_state([named[s] for s in states])
-            )
-            probs = torch.softmax(model.head(summary), dim=-1)
-            outs = {"probabilities": _np(probs)}
-            finals = map(_np, _states_of(final))
-            outs.update(zip(_state_names(n, ("h_n", "c_n")), finals, strict=True))
-            return outs
-
-        return _probabilities_graph(_SequenceClassifierGraph(model), model, n, make, reference)
+        return _probabilities_graph(_SequenceClassifierGraph(model), model, probabilities)
 
     def streaming(self, loaded: Any) -> Graph:
         model = loaded.model.eval()
@@ -216,26 +201,12 @@ class TaggerGraph(ModelGraph):
 
     def sequence(self, loaded: Any) -> Graph:
         model = loaded.model.eval()
-        n = _num_states(model.encoder.rnn)
-        states = _state_names(n, ("h0", "c0"))
 
-        def make(B: int, T: int, seed: int) -> dict[str, Tensor]:
-            g = torch.Generator().manual_seed(seed)
-            named = {"x": _encoder_inputs(model, B, T, g, step=False), "lengths": _lengths(B, T, g)}
-            named.update(zip(states, _states(model.encoder.rnn, B, g), strict=True))
-            return named
+        def probabilities(x: Tensor, lengths: Tensor, state: Any) -> tuple[Tensor, Any]:
+            logits, final = model(x, state, lengths=lengths)
+            return torch.softmax(logits, dim=-1), final
 
-        @torch.no_grad()
-        def reference(named: dict[str, Tensor]) -> dict[str, np.ndarray]:
-            logits, final = model(
-                named["x"], _pack_state([named[s] for s in states]), lengths=named["lengths"]
-            )
-            outs = {"probabilities": _np(torch.softmax(logits, dim=-1))}
-            finals = map(_np, _states_of(final))
-            outs.update(zip(_state_names(n, ("h_n", "c_n")), finals, strict=True))
-            return outs
-
-        return _probabilities_graph(_SequenceTaggerGraph(model), model, n, make, reference)
+        return _probabilities_graph(_SequenceTaggerGraph(model), model, probabilities)
 
     def streaming(self, loaded: Any) -> Graph:
         model = loaded.model.eval()
@@ -243,16 +214,34 @@ class TaggerGraph(ModelGraph):
         return _streaming_graph(model, _StreamingTaggerGraph(model), classifier=False)
 
 
-def _probabilities_graph(
-    module: nn.Module, model: nn.Module, n: int, make: Any, reference: Any
-) -> Graph:
-    """The sequence graph of a classifier or tagger: inputs x, lengths and the ``n`` initial
-    states; outputs the class probabilities and the final states; batch (and time) dynamic."""
+def _probabilities_graph(module: nn.Module, model: nn.Module, probabilities: Any) -> Graph:
+    """The sequence graph of a classifier or tagger: inputs x, lengths and the initial states;
+    outputs the class probabilities and the final states; batch (and time) dynamic. Its
+    reference is ``probabilities(x, lengths, state) -> (probabilities, final state)``, the
+    model's own computation."""
+    n = _num_states(model.encoder.rnn)
     states = _state_names(n, ("h0", "c0"))
+    finals = _state_names(n, ("h_n", "c_n"))
+
+    def make(B: int, T: int, seed: int) -> dict[str, Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        named = {"x": _encoder_inputs(model, B, T, g, step=False), "lengths": _lengths(B, T, g)}
+        named.update(zip(states, _states(model.encoder.rnn, B, g), strict=True))
+        return named
+
+    @torch.no_grad()
+    def reference(named: dict[str, Tensor]) -> dict[str, np.ndarray]:
+        probs, final = probabilities(
+            named["x"], named["lengths"], _pack_state([named[s] for s in states])
+        )
+        outs = {"probabilities": _np(probs)}
+        outs.update(zip(finals, map(_np, _states_of(final)), strict=True))
+        return outs
+
     return Graph(
         module=module,
         input_names=["x", "lengths", *states],
-        output_names=["probabilities", *_state_names(n, ("h_n", "c_n"))],
+        output_names=["probabilities", *finals],
         dynamic={
             "x": _x_dynamic(model, step=False),
             "lengths": {0: ("batch", 1)},
