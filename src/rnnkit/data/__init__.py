@@ -3,7 +3,8 @@
 * :mod:`rnnkit.data.batching` — :class:`SequenceBatch` (what the trainer consumes),
   :class:`BatchLoader` (whole padded sequences, seeded shuffle) and :class:`StreamLoader`
   (long series as parallel stateful streams);
-* :mod:`rnnkit.data.synthetic` — seeded generators of synthetic long-range tasks.
+* :mod:`rnnkit.data.synthetic` — seeded generators of synthetic long-range tasks (adding
+  problem, copy memory, temporal order, sequential digits).
 """
 
 from rnnkit.data import (
@@ -11,7 +12,15 @@ from rnnkit.data import (
     series_datasets,  # noqa: F401  (registers the forecasting datasets)
 )
 from rnnkit.data.batching import BatchLoader, Loader, SequenceBatch, StreamLoader
-from rnnkit.data.synthetic import ADDING_SOLVED_TOLERANCE, ADDING_ZERO_MSE, adding_problem
+from rnnkit.data.synthetic import (
+    ADDING_SOLVED_TOLERANCE,
+    ADDING_ZERO_MSE,
+    adding_problem,
+    copy_memory,
+    copy_memory_baseline,
+    sequential_digits,
+    temporal_order,
+)
 
 __all__ = [
     "ADDING_SOLVED_TOLERANCE",
@@ -21,4 +30,8 @@ __all__ = [
     "SequenceBatch",
     "StreamLoader",
     "adding_problem",
+    "copy_memory",
+    "copy_memory_baseline",
+    "sequential_digits",
+    "temporal_order",
 ]
