@@ -106,3 +106,42 @@ def test_forecast_rolling_origin_never_trains_on_the_future():
         ends.append(times.max())
     # Rolling origin: each fold's block starts after the previous one's, and ends later.
     assert starts == sorted(starts) and ends == sorted(ends) and len(set(starts)) == 3
+
+
+def test_text_block_folds_partition_the_training_text_at_line_ends():
+    from rnnkit.data.folds import text_block_fold
+
+    text = "".join(f"line {i:03d} of the text\n" for i in range(60))
+    held = []
+    for i in range(3):
+        train, val, block = text_block_fold(text, Fold(3, i), 0.1)
+        assert block.endswith("\n") and (i == 0 or text[text.index(block) - 1] == "\n")
+        assert block not in train + val and len(train) + len(val) + len(block) == len(text)
+        assert len(val) == len(train + val) - int(len(train + val) * 0.9)  # read_corpus's cut
+        held.append(block)
+    assert "".join(held) == text  # the K blocks, in order, are the whole text
+    assert all(abs(len(b) - len(text) / 3) < 30 for b in held)
+    with pytest.raises(ValueError, match="too few for cv=3"):
+        text_block_fold("abcde", Fold(3, 0), 0.1)
+
+
+def test_lm_fold_never_sees_the_validation_text_and_scores_its_block(tmp_path):
+    path = tmp_path / "corpus.txt"
+    # the validation tail (the last 10 %) is the only place a 'Z' occurs
+    path.write_text("abcab\n" * 90 + "ZZZZZ\n" * 10, encoding="utf-8")
+    options = {"data": str(path), "epochs": "1", "hidden_size": "4", "batch_size": "2",
+               "chunk_len": "8"}
+    p = _prepare("lm", options, Fold(2, 1))
+    corpus, tokenizer = p.parts["corpus"], p.preprocessing.tokenizer
+    assert "Z" not in corpus.train + corpus.val
+    assert "Z" not in tokenizer.decode(list(range(len(tokenizer))))  # fit on the fold only
+    assert p.parts["held_ids"].numel() == 270  # block 2 of 2 of the 540 training characters
+    assert corpus.source.endswith("(fold 2 of 2)")
+    from rnnkit.models.language_model import LanguageModel
+
+    task = get_task("lm")
+    model = task.build_model(p)
+    assert isinstance(model, LanguageModel)
+    scores = task.score(model, p, 0)
+    assert set(scores.metrics["test"]["model"]) >= {"loss", "perplexity", "bpc"}
+    assert scores.metrics["test"]["model"]["tokens"] == 269

@@ -21,7 +21,10 @@ How the pool is cut:
 * other sequences (tagging): shuffled K-fold;
 * time series (forecasting): rolling origin (``TimeSeriesSplit``) over the distinct timestamps
   of the development period: fold i trains on everything before its scoring block and is scored
-  on the block, so no fold ever trains on the future of what it is scored on.
+  on the block, so no fold ever trains on the future of what it is scored on;
+* one long text (language models): K contiguous blocks of the training text (cut at line ends
+  where the block has any): block i is scored, the blocks before and after it train, and the
+  last part of those validates — the real validation text is never seen by a fold.
 
 scikit-learn makes the folds; it is part of the ``tune`` extra (``pip install rnnkit[tune]``).
 """
@@ -212,3 +215,35 @@ def rolling_origin(
     keep = times <= dev[held[-1]]
     frame = table.frame[keep].reset_index(drop=True)
     return dataclasses.replace(table, frame=frame), TimeSplit(val_start, block_start)
+
+
+def text_block_fold(text: str, fold: Fold, val_fraction: float) -> tuple[str, str, str]:
+    """(train, val, held-out) texts of a language model's ``fold`` of ``text``.
+
+    ``text`` (the training text; the validation text stays out of cross-validation) is cut into
+    ``fold.k`` contiguous blocks of about equal length, each border moved back to just after the
+    last line end in the block's second half when there is one, so blocks hold whole lines.
+    Block ``fold.index`` is held out for scoring; the blocks before and after it, joined, are the
+    fold's pool, whose last ``val_fraction`` of characters validate (the cut ``read_corpus``
+    makes). Contiguous blocks, not shuffled lines, because a language model's neighbouring
+    lines are not independent: shuffling would score it on text it has nearly seen.
+
+    Raises:
+        ValueError: a text too short for ``fold.k`` blocks of at least 2 characters each.
+    """
+    n = len(text)
+    if n < 2 * fold.k:
+        raise ValueError(
+            f"cv must leave at least 2 characters per contiguous block: the training text has "
+            f"{n} characters, too few for cv={fold.k}"
+        )
+    borders = [0]
+    for i in range(1, fold.k):
+        target = i * n // fold.k
+        line_end = text.rfind("\n", (borders[-1] + target) // 2, target)
+        borders.append(line_end + 1 if line_end > borders[-1] else target)
+    borders.append(n)
+    start, end = borders[fold.index], borders[fold.index + 1]
+    pool = text[:start] + text[end:]
+    split = int(len(pool) * (1 - val_fraction)) if val_fraction > 0 else len(pool)
+    return pool[:split], pool[split:], text[start:end]

@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 
 from rnnkit.core import files
+from rnnkit.data.folds import Fold, text_block_fold
 from rnnkit.data.lm_corpus import BUNDLED_TEXT, Corpus, TextStreams, read_corpus, read_text_file
 from rnnkit.io.artifact import Artifact
 from rnnkit.models.language_model import LanguageModel
@@ -187,8 +188,13 @@ class LMTask(Task):
         'rnnkit generate runs/NAME --prompt "ROMEO:" --length 500 --temperature 0.8',
     )
 
-    def prepare(self, config: LMConfig, training: TrainConfig, say: Say) -> Prepared:
+    def prepare(self, config: LMConfig, training: TrainConfig, say: Say, *,
+                fold: Fold | None = None) -> Prepared:
         corpus = read_corpus(config.data, config.val_data, config.val_fraction)
+        held_text = None
+        if fold is not None:  # contiguous blocks of the training text; its val text stays out
+            train, val, held_text = text_block_fold(corpus.train, fold, config.val_fraction)
+            corpus = Corpus(train, val, f"{corpus.source} (fold {fold.index + 1} of {fold.k})")
         tokenizer = fit_tokenizer(config.tokenizer, corpus.train, min_freq=config.min_freq,
                                   max_size=config.max_vocab, vocab_size=config.vocab_size)
         train_ids = _encode(tokenizer, corpus.train, "the training text")
@@ -210,7 +216,10 @@ class LMTask(Task):
                                       chunk_len=SCORE_CHUNK)
         pre = LMPreprocessing(tokenizer, corpus.val_sha256,
                               0 if val_ids is None else val_ids.numel())
-        parts = {"corpus": corpus, "train_ids": train_ids, "val_ids": val_ids, "curve": []}
+        held_ids = None if held_text is None else _encode(tokenizer, held_text,
+                                                          "the fold's held-out text")
+        parts = {"corpus": corpus, "train_ids": train_ids, "val_ids": val_ids,
+                 "held_ids": held_ids, "curve": []}
         identity = {"source": _source(config.data), "val_data": _source(config.val_data),
                     "selection": {"val_sha256": corpus.val_sha256}}
         return Prepared(config, train_batches, val_batches, pre, parts, identity)
@@ -246,13 +255,15 @@ class LMTask(Task):
                      "train_characters": len(corpus.train), "val_characters": len(corpus.val),
                      "train_tokens": int(parts["train_ids"].numel())},
         }
-        if parts["val_ids"] is not None:
-            counts = Counter(parts["train_ids"].tolist())
-            metrics["val"] = {
-                "model": text_scores(model, tok, parts["val_ids"]),
-                "baselines": {"unigram": unigram_scores(counts, len(tok), parts["val_ids"],
-                                                        tok.kind)},
-            }
+        counts = Counter(parts["train_ids"].tolist())
+        # 'test' only under cross-validation: the fold's held-out block (what tune scores)
+        for part, key in (("val", "val_ids"), ("test", "held_ids")):
+            if parts.get(key) is not None:
+                metrics[part] = {
+                    "model": text_scores(model, tok, parts[key]),
+                    "baselines": {"unigram": unigram_scores(counts, len(tok), parts[key],
+                                                            tok.kind)},
+                }
         summary = {"val": dict(metrics["val"]["model"])} if "val" in metrics else {}
         return Scores(metrics, summary, {"curve": parts["curve"]})
 

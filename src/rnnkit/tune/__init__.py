@@ -239,6 +239,8 @@ def _finish(spec: TuneSpec, run_dir: Path, study: Any, space: SearchSpace, final
 def _fold_text(spec: TuneSpec) -> str:
     if spec.task == "forecast":
         return "rolling origin over the period before the test split"
+    if spec.task == "lm":
+        return "contiguous blocks of the training text"
     if spec.group_column:
         return f"grouped by {spec.group_column!r}"
     return "stratified by class" if spec.task == "classify" else "shuffled"
