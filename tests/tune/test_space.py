@@ -55,3 +55,14 @@ def test_an_option_searched_twice_and_no_search_are_refused():
         SearchSpace.parse(["lr=0.1,0.2", "lr=0.01..0.1"], CLASSES)
     with pytest.raises(ValueError, match="give at least one NAME=A,B,C"):
         SearchSpace.parse([], CLASSES)
+
+
+@pytest.mark.parametrize("metric,higher", [
+    ("accuracy", True), ("macro_f1", True), ("bleu", True), ("rouge1", True),
+    ("loss", False), ("mase", False), ("perplexity", False), ("bpc", False),
+    ("bits_per_token", False), ("wer", False), ("per", False),
+])
+def test_the_direction_of_each_task_metric(metric, higher):
+    from rnnkit.tune.study import higher_is_better
+
+    assert higher_is_better(metric) is higher

@@ -37,7 +37,7 @@ from rnnkit.tune.space import SearchSpace
 #: Metrics for which lower is better; every other metric is maximised.
 LOWER_IS_BETTER = (
     "loss", "mae", "mse", "rmse", "mase", "smape", "mape", "crps", "pinball", "error",
-    "interval_width", "perplexity",
+    "interval_width", "perplexity", "bpc", "bits_per_token", "wer", "per", "cer",
 )
 
 INSTALL = 'pip install "rnnkit[tune]"'
