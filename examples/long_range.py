@@ -141,18 +141,22 @@ def main() -> None:
     args = parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     clips = [args.clip] + ([] if args.no_unclipped else [None])
-    rows = [run(c, t, clip, args) for c in args.cells for clip in clips for t in args.lengths]
     task = TASKS[args.task]
     metric = task.score.removeprefix("test_")
     print(f"{args.task}, H = {args.hidden}, {args.updates} updates of batch 32 (test {metric}; "
           f"the memoryless strategy in brackets; memory length at 1 % of ‖∂L/∂h‖)")
     print(f"{'run':<22} {metric:>9} {'(trivial)':>10} {'solved':>7} "
-          f"{'memory before→after':>20} {'s':>6}")
-    for r in rows:
-        solved = "-" if math.isnan(r["solved"]) else f"{100 * r['solved']:.1f}%"
-        print(f"{r['run']:<22} {r['score']:>9.4f} {r['trivial']:>10.4f} "
-              f"{solved:>7} {r['memory_before']:>9} → {r['memory_after']:<8} "
-              f"{r['seconds']:>6.0f}")
+          f"{'memory before→after':>20} {'s':>6}", flush=True)
+    rows = []
+    for c in args.cells:
+        for clip in clips:
+            for t in args.lengths:
+                r = run(c, t, clip, args)
+                rows.append(r)  # each row as it finishes: a run takes minutes
+                solved = "-" if math.isnan(r["solved"]) else f"{100 * r['solved']:.1f}%"
+                print(f"{r['run']:<22} {r['score']:>9.4f} {r['trivial']:>10.4f} "
+                      f"{solved:>7} {r['memory_before']:>9} → {r['memory_after']:<8} "
+                      f"{r['seconds']:>6.0f}", flush=True)
     header = list(rows[0])[:-1]
     lines = [",".join(header)] + [",".join(str(r[k]) for k in header) for r in rows]
     (args.out / "results.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
