@@ -491,13 +491,20 @@ def _jsonl_rows(text: str, path: str, argument: str, kind: str
 
 
 def find_parallel_file(name: str, relative: str) -> Path:
-    """``relative`` (e.g. 'multi30k/train.de.gz') in the first data directory holding it.
+    """``relative`` (e.g. 'multi30k/train.de.gz') in the first data directory holding it:
+    :func:`rnnkit.data.lm_corpus.data_dirs`, then the download folder of
+    :func:`rnnkit.data.download.default_dir` (the user's cache).
 
     Raises:
         TextDataUnavailableError: in none of them; the message names every folder searched and
             the command that downloads the set.
     """
-    tried = [d / relative for d in data_dirs()]
+    from rnnkit.data.download import default_dir
+
+    folders = data_dirs()
+    if default_dir() not in folders:  # where `rnnkit datasets download` puts them by default
+        folders.append(default_dir())
+    tried = [d / relative for d in folders]
     for path in tried:
         if path.is_file():
             return path
