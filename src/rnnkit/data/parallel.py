@@ -373,7 +373,10 @@ def _read_table(path: str, argument: str, kind: str, source_column: str | None,
         )
     names = _target_names(target_column)
     text = read_text(path, argument)
-    rows, columns = (_jsonl_rows if kind == "jsonl" else _csv_rows)(text, path, argument, kind)
+    if kind == "jsonl":
+        rows, columns = _jsonl_rows(text, path, argument)
+    else:
+        rows, columns = _csv_rows(text, path, argument, kind, [source_column, *names])
     for name in [source_column, *names]:
         if name not in columns:
             what = "source_column" if name == source_column else "target_column"
@@ -426,13 +429,12 @@ def _cell(value: object, argument: str, path: str, number: int, column: str) -> 
     )
 
 
-def _csv_rows(text: str, path: str, argument: str, kind: str
+def _csv_rows(text: str, path: str, argument: str, kind: str, wanted: list[str]
               ) -> tuple[list[tuple[int, dict[str, object]]], list[str]]:
     if kind == "tsv":
         sep = "\t"
     else:
-        sample = [line for line in text[: 1 << 16].splitlines()[:50] if line.strip()]
-        sep = _sniff_separator(sample)
+        sep = _separator(text, wanted)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:
         header = next(reader)
@@ -452,14 +454,25 @@ def _csv_rows(text: str, path: str, argument: str, kind: str
     return rows, columns
 
 
-def _sniff_separator(lines: list[str]) -> str:
-    # The spreadsheet reader's rule: the separator that splits every sampled line alike.
+def _separator(text: str, wanted: list[str]) -> str:
+    """The CSV separator: the first of ',', ';', tab, '|' whose header holds every wanted
+    column; else the spreadsheet reader's rule (the one that splits every sampled line alike).
+
+    The header decides first because prose fields are full of commas and quoted newlines,
+    which can make the line-by-line rule pick a separator the header does not use.
+    """
+    from rnnkit.data.csv_dialect import SEPARATORS
     from rnnkit.data.csv_dialect import _sniff_separator as sniff
 
-    return sniff(lines)
+    first = text[: 1 << 16].split("\n", 1)[0]
+    for sep in SEPARATORS:
+        header = [h.strip() for h in next(csv.reader([first], delimiter=sep), [])]
+        if all(name in header for name in wanted):
+            return sep
+    return sniff([line for line in text[: 1 << 16].splitlines()[:50] if line.strip()])
 
 
-def _jsonl_rows(text: str, path: str, argument: str, kind: str
+def _jsonl_rows(text: str, path: str, argument: str
                 ) -> tuple[list[tuple[int, dict[str, object]]], list[str]]:
     rows: list[tuple[int, dict[str, object]]] = []
     columns: list[str] = []
