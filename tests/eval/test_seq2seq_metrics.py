@@ -109,3 +109,16 @@ def test_bad_input_is_named(fn):
         fn(["a"], [()])
     with pytest.raises(TypeError, match=r"hypotheses\[1\] must be a string, got 3"):
         fn(["a", 3], [("a",), ("b",)])
+
+
+@pytest.mark.parametrize(("module", "fn", "package"), [
+    ("sacrebleu.metrics", translation_scores, "sacrebleu"),
+    ("rouge_score.rouge_scorer", summary_scores, "rouge_score"),
+    ("nltk.metrics.distance", error_rates, "nltk"),
+])
+def test_a_missing_library_names_the_extra(monkeypatch, module, fn, package):
+    monkeypatch.setitem(__import__("sys").modules, module, None)  # import of it now fails
+    with pytest.raises(ModuleNotFoundError, match=rf"{fn.__name__} needs the {package} package, "
+                                                  r"which is not installed; install it with: "
+                                                  r"pip install rnnkit\[seq2seq\]"):
+        fn(["a b"], [("a b",)])
