@@ -22,6 +22,7 @@ In the script, call :func:`init_distributed` before building the :class:`rnnkit.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -62,7 +63,42 @@ def current_context() -> DistributedContext:
     return DistributedContext()
 
 
-def init_distributed(backend: str | None = None, *, timeout_s: float = 300.0) -> DistributedContext:
+#: Environment variable: seconds a collective operation waits for the other processes before
+#: it fails (default :data:`DEFAULT_TIMEOUT_S`). A lost process then ends the run with an
+#: error instead of leaving the survivors waiting for ever.
+TIMEOUT_ENV = "RNNKIT_DIST_TIMEOUT"
+DEFAULT_TIMEOUT_S = 300.0
+
+
+def _timeout_from_env() -> float:
+    text = os.environ.get(TIMEOUT_ENV)
+    if text is None or not text.strip():
+        return DEFAULT_TIMEOUT_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{TIMEOUT_ENV} must be a positive number of seconds, got {text!r}")
+    return seconds
+
+
+def launched_rank() -> int:
+    """This process's rank: the process group's, else torchrun's ``RANK`` variable, else 0.
+
+    Lets code that runs before :func:`init_distributed` (checking a run name) or after
+    :func:`shutdown_distributed` (writing the summary) know whether it is rank 0.
+    """
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    try:
+        return int(os.environ.get("RANK", "0")) if "WORLD_SIZE" in os.environ else 0
+    except ValueError:
+        return 0
+
+
+def init_distributed(backend: str | None = None, *,
+                     timeout_s: float | None = None) -> DistributedContext:
     """Join the process group that torchrun describes in the environment.
 
     Without torchrun's variables (``WORLD_SIZE`` unset) nothing happens and a single-process
@@ -71,7 +107,8 @@ def init_distributed(backend: str | None = None, *, timeout_s: float = 300.0) ->
 
     Args:
         backend: 'gloo' (CPU) or 'nccl' (GPU); default nccl when CUDA is available, else gloo.
-        timeout_s: how long collective operations wait for the other processes.
+        timeout_s: how long collective operations wait for the other processes (default:
+            the ``RNNKIT_DIST_TIMEOUT`` variable, else 300 s).
     """
     if dist.is_available() and dist.is_initialized():
         return current_context()
@@ -93,7 +130,8 @@ def init_distributed(backend: str | None = None, *, timeout_s: float = 300.0) ->
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if chosen == "nccl":
         torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend=chosen, timeout=timedelta(seconds=timeout_s))
+    seconds = _timeout_from_env() if timeout_s is None else float(timeout_s)
+    dist.init_process_group(backend=chosen, timeout=timedelta(seconds=seconds))
     return current_context()
 
 
@@ -191,3 +229,95 @@ def all_reduce_sum(values: list[float], ctx: DistributedContext,
     packed = torch.tensor(values, dtype=torch.float64, device=where)
     dist.all_reduce(packed, op=dist.ReduceOp.SUM)
     return packed.tolist()
+
+
+def all_reduce_max(values: list[float], ctx: DistributedContext,
+                   device: torch.device) -> list[float]:
+    """Element-wise maximum of ``values`` over all processes (unchanged in one process)."""
+    if not ctx.enabled or not values:
+        return list(values)
+    where = device if ctx.backend == "nccl" else torch.device("cpu")
+    packed = torch.tensor(values, dtype=torch.float64, device=where)
+    dist.all_reduce(packed, op=dist.ReduceOp.MAX)
+    return packed.tolist()
+
+
+# --- what the task pipeline shares between ranks ---------------------------------------------
+# Text travels as UTF-8 bytes in a uint8 tensor (length first), never as a pickle: the
+# object collectives of torch.distributed unpickle what another process sends.
+
+
+def _carrier(ctx: DistributedContext) -> torch.device:
+    return torch.device("cuda", torch.cuda.current_device()) if ctx.backend == "nccl" \
+        else torch.device("cpu")
+
+
+def broadcast_text(text: str | None, ctx: DistributedContext) -> str:
+    """Rank 0's ``text``, on every rank (other ranks pass None); unchanged in one process."""
+    if not ctx.enabled:
+        return text or ""
+    where = _carrier(ctx)
+    data = (text or "").encode("utf-8") if ctx.is_main else b""
+    size = torch.tensor([len(data)], dtype=torch.int64, device=where)
+    dist.broadcast(size, src=0)
+    payload = torch.zeros(int(size.item()), dtype=torch.uint8, device=where)
+    if ctx.is_main and data:
+        payload.copy_(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+    if payload.numel():
+        dist.broadcast(payload, src=0)
+    return payload.cpu().numpy().tobytes().decode("utf-8")
+
+
+class RankZeroFailed(RuntimeError):
+    """What the other ranks raise when rank 0 failed at a step they waited for; rank 0 raises
+    (and prints) the error itself."""
+
+
+def on_main(action: Callable[[], str], ctx: DistributedContext, what: str) -> str:
+    """``action()`` on rank 0 only; its text result on every rank.
+
+    If it raises on rank 0, the other ranks raise :class:`RankZeroFailed` (naming ``what``)
+    instead of waiting for a result that will never come, and rank 0 re-raises the error.
+    """
+    if not ctx.enabled:
+        return action()
+    failure: BaseException | None = None
+    result = ""
+    if ctx.is_main:
+        try:
+            result = action()
+        except BaseException as err:
+            failure = err
+    # A leading NUL marks a failure: no path or text the action returns starts with one.
+    shared = broadcast_text("\0" + type(failure).__name__ if failure else result, ctx)
+    if failure is not None:
+        raise failure
+    if shared.startswith("\0"):
+        raise RankZeroFailed(f"rank 0 failed while it was {what} ({shared[1:]}); "
+                             "its own message says why")
+    return shared
+
+
+def check_agreement(fingerprint: str, ctx: DistributedContext, what: str) -> None:
+    """Refuse to go on unless every rank computed the same ``fingerprint`` (a digest of what
+    must be identical everywhere, e.g. the fitted preprocessing).
+
+    Raises:
+        RuntimeError: naming ``what`` and the ranks that differ from rank 0.
+    """
+    if not ctx.enabled:
+        return
+    mine = broadcast_text(fingerprint if ctx.is_main else None, ctx)
+    differs = all_reduce_sum([float(mine != fingerprint)], ctx, _carrier(ctx))[0]
+    if differs:
+        raise RuntimeError(
+            f"distributed run: {what} differs between ranks ({int(differs)} of "
+            f"{ctx.world_size} rank(s) differ from rank 0); every rank must read the same data "
+            "with the same options (same files at the same paths on every machine)"
+        )
+
+
+def barrier(ctx: DistributedContext) -> None:
+    """Wait for every rank (no-op in one process)."""
+    if ctx.enabled:
+        dist.barrier()
