@@ -54,6 +54,7 @@ from rnnkit.train.distributed import (
     check_agreement,
     init_distributed,
     on_main,
+    peer_lost,
     shutdown_distributed,
 )
 from rnnkit.train.memory import build_model_within_memory
@@ -572,11 +573,15 @@ def run(
     owns_group = not (dist.is_available() and dist.is_initialized())
     ctx = init_distributed()
     owns_group = owns_group and ctx.enabled
+    made: list[Path] = []  # the run directory, once there is one
     try:
-        result = _run(task, config, run_dir, training, quiet, resume, create, ctx, started)
-    except BaseException:
+        result = _run(task, config, run_dir, training, quiet, resume, create, ctx, started, made)
+    except BaseException as err:
         if owns_group:  # leave the group without waiting: the others may be gone
             _leave_group()
+        lost = peer_lost(err, ctx, made[0] if made else None)
+        if lost is not None:
+            raise lost from err
         raise
     if owns_group:
         shutdown_distributed()  # waits for every rank, so none exits while rank 0 writes
@@ -622,6 +627,7 @@ def _run(
     create: Callable[[Prepared], Path] | None,
     ctx: DistributedContext,
     started: float,
+    made: list[Path],
 ) -> TaskResult:
     """:func:`run` inside the process group (if any): every rank prepares the same data and
     trains its shard; rank 0 alone makes the run directory, prints and writes files."""
@@ -643,6 +649,7 @@ def _run(
     if create is not None:
         run_dir = Path(on_main(lambda: str(create(prepared)), ctx, "making the run directory"))
     run_dir = Path(run_dir)  # type: ignore[arg-type]
+    made.append(run_dir)
     if ctx.enabled:  # said at the start: what --resume takes if a process is lost
         say(f"run directory: {run_dir} ({ctx.world_size} processes, {ctx.backend})")
     if training.out_dir is None:

@@ -30,6 +30,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from rnnkit.errors import RNNKitError
+
 
 @dataclass(frozen=True)
 class DistributedContext:
@@ -205,10 +207,23 @@ def resolve_device(device: str, ctx: DistributedContext) -> torch.device:
 
 
 def wrap_model(model: nn.Module, ctx: DistributedContext, device: torch.device) -> nn.Module:
-    """``DistributedDataParallel(model)`` in a multi-process run; the model itself otherwise."""
+    """``DistributedDataParallel(model)`` in a multi-process run; the model itself otherwise.
+
+    Modules with a ``sync_batch_stats`` attribute (e.g. the classifier's masked batch norm)
+    get it set to True, so that their training statistics span every process.
+    """
     if not ctx.enabled:
         return model
     from torch.nn.parallel import DistributedDataParallel
+
+    # Batch statistics must be those of the global batch, or N processes do not make the
+    # update of one: modules that offer it sum theirs over the processes; torch's BatchNorm
+    # becomes SyncBatchNorm where torch supports it (GPUs).
+    for module in model.modules():
+        if hasattr(module, "sync_batch_stats"):
+            module.sync_batch_stats = True
+    if device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
     if device.type == "cuda":
         return DistributedDataParallel(model, device_ids=[device.index],
@@ -268,9 +283,38 @@ def broadcast_text(text: str | None, ctx: DistributedContext) -> str:
     return payload.cpu().numpy().tobytes().decode("utf-8")
 
 
-class RankZeroFailed(RuntimeError):
+class RankZeroFailed(RNNKitError, RuntimeError):
     """What the other ranks raise when rank 0 failed at a step they waited for; rank 0 raises
     (and prints) the error itself."""
+
+
+class PeerLost(RNNKitError, RuntimeError):
+    """A collective operation failed because another process of the run is gone (it failed,
+    was killed, or did not answer within the process group's timeout)."""
+
+
+def peer_lost(err: BaseException, ctx: DistributedContext, run_dir: object = None,
+              resume: str = "") -> PeerLost | None:
+    """``err`` as a :class:`PeerLost` with what to do next, if it is a failed collective
+    operation of a multi-process run (gloo's and nccl's errors); None otherwise."""
+    if not ctx.enabled or isinstance(err, (PeerLost, RankZeroFailed)):
+        return None
+    text = str(err)
+    collective = isinstance(err, getattr(dist, "DistError", ())) or (
+        isinstance(err, RuntimeError)
+        and any(mark in text for mark in ("gloo", "NCCL", "nccl", "Connection reset",
+                                          "Connection closed", "Timed out"))
+    )
+    if not collective:
+        return None
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    where = (f"; the run directory {run_dir} is kept: continue it with rnnkit train --resume "
+             f"{run_dir}{resume}") if run_dir is not None else ""
+    return PeerLost(
+        f"distributed run: rank {ctx.rank} of {ctx.world_size} lost contact with another "
+        f"process, which failed or was killed (its own message says why; torchrun stops "
+        f"the others){where}. The collective operation reported: {first}"
+    )
 
 
 def on_main(action: Callable[[], str], ctx: DistributedContext, what: str) -> str:

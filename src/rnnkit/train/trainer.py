@@ -493,7 +493,7 @@ class Trainer:
             "schedule": {"plateau": None if self.plateau is None else self.plateau.state_dict()},
             "rng": rng_state(),
             "progress": {"epoch": self.epoch, "batch": self.batch_index, "step": self.step,
-                         "stop": self.stop_training},
+                         "stop": self.stop_training, "world_size": self.dist.world_size},
             "strategy": {"name": self.strategy.describe(), "state": self.strategy.state_dict()},
             "meters": self.meters.state_dict(),
             "callbacks": callbacks,
@@ -519,6 +519,16 @@ class Trainer:
         progress = state["progress"]
         self.epoch, self.batch_index = progress["epoch"], progress["batch"]
         self.step, self.stop_training = progress["step"], progress["stop"]
+        saved_world = int(progress.get("world_size", 1))
+        if saved_world != self.dist.world_size and self.batch_index:
+            # Batch i of a run of W processes is global batch i of W × batch_size sequences:
+            # continue at the batch that holds the first sequence not yet trained on (at most
+            # one global batch is seen twice; whole epochs carry over exactly).
+            before = self.batch_index
+            self.batch_index = before * saved_world // self.dist.world_size
+            self.log(f"the checkpoint was written by {saved_world} process(es), this run has "
+                     f"{self.dist.world_size}: batch {before} of its epoch is batch "
+                     f"{self.batch_index} here")
         self.strategy.load_state_dict(state["strategy"]["state"])
         self.meters.load_state_dict(state["meters"])
         saved = state["callbacks"]
