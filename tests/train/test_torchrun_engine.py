@@ -170,3 +170,25 @@ def test_unequal_target_counts_give_the_global_batch_update(tmp_path):
     assert r0["moved"] > 1e-2  # the updates changed the weights
     assert r0["max_diff"] < 1e-6
     assert r0["train_loss"][0] == pytest.approx(r0["train_loss"][1], rel=1e-6)
+
+
+@pytest.mark.parametrize(("task_name", "options", "changed"), [
+    ("forecast", {"data": "sunspots", "hidden_size": 8}, {"val_fraction": 0.2}),
+    ("classify", {"data": "basic-motions", "hidden_size": 8}, {"val_fraction": 0.3}),
+])
+def test_every_rank_prepares_the_same_data(task_name, options, changed):
+    """What each rank checks against rank 0 before training: two independent preparations
+    (as two processes make them) give one digest; another split gives another."""
+    from rnnkit.tasks.pipeline import _fingerprint
+    from rnnkit.tasks.registry import get_task
+
+    task = get_task(task_name)
+
+    def digest(**extra) -> str:
+        config = task.config_class(**options, **extra)
+        return _fingerprint(task, task.prepare(config, task.default_training(config),
+                                               lambda text: None))
+
+    first = digest()
+    assert len(first) == 64 and digest() == first
+    assert digest(**changed) != first

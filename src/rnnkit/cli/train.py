@@ -206,8 +206,13 @@ def run(args: argparse.Namespace) -> int:
         print(_interrupted_message(stop), file=sys.stderr)
         return 128 + int(stop.signum)  # 130 for SIGINT, 143 for SIGTERM, as shells report
     except Terminated as stop:  # while the data were read, or once the model was saved
-        print("rnnkit train: terminated (SIGTERM) outside training: there is nothing to resume",
-              file=sys.stderr)
+        if launched_rank() != 0:  # torchrun stops the others when one process fails
+            print(f"rnnkit train: process {launched_rank()} terminated (SIGTERM): torchrun "
+                  "stops every process of a distributed run when one fails or is killed; "
+                  "rank 0 says where the run is", file=sys.stderr)
+        else:
+            print("rnnkit train: terminated (SIGTERM) outside training: there is nothing to "
+                  "resume", file=sys.stderr)
         return 128 + stop.signum
     finally:
         if handles:

@@ -645,7 +645,8 @@ def _run(
     prepared = task.prepare(config, training, say)
     # Every rank read and fit the same things (same files, same seed): check it, since a
     # rank that differs would train another model and average nonsense into the weights.
-    check_agreement(_fingerprint(task, prepared), ctx, "the prepared data or preprocessing")
+    if ctx.enabled:
+        check_agreement(_fingerprint(task, prepared), ctx, "the prepared data or preprocessing")
     if create is not None:
         run_dir = Path(on_main(lambda: str(create(prepared)), ctx, "making the run directory"))
     run_dir = Path(run_dir)  # type: ignore[arg-type]
