@@ -125,7 +125,25 @@ def _case_weighted(ctx: DistributedContext) -> dict:
     }
 
 
-CASES = {"texts": _case_texts, "uneven": _case_uneven, "weighted": _case_weighted}
+def _case_budget(ctx: DistributedContext) -> dict:
+    # Fake clocks: rank 0's passes 1 s per check (over a 2.5 s budget at the third batch end),
+    # rank 1's is over budget at once; rank 0 decides, so both stop after update 3.
+    from rnnkit.train.time_budget import TimeBudget
+
+    ticks = iter(range(100)) if ctx.is_main else iter([0.0] + [100.0] * 99)
+    budget = TimeBudget(2.5, clock=lambda: float(next(ticks)))
+    torch.manual_seed(0)
+    model = SequenceRegressor(2, 4, cell="gru")
+    config = TrainConfig(epochs=3, optimizer="sgd", lr=0.1, quiet=True, plots=False,
+                         monitor="train_loss")
+    trainer = Trainer(model, config, callbacks=[budget], distributed=ctx)
+    trainer.fit(Parts([_batches(5, 8, 1), _batches(5, 8, 2)]))
+    return {"step": trainer.step, "epochs": len(trainer.history.epochs),
+            "reason": trainer.stop_reason}
+
+
+CASES = {"texts": _case_texts, "uneven": _case_uneven, "weighted": _case_weighted,
+         "budget": _case_budget}
 
 
 def _worker(rank: int, store: str, out: str, case: str) -> None:
@@ -163,6 +181,11 @@ def test_rank_zero_text_agreement_and_failure_reach_every_rank(tmp_path):
 def test_ranks_with_unequal_batch_counts_make_the_same_updates(tmp_path):
     r0, r1 = _spawn("uneven", tmp_path)
     assert r0 == r1 == {"step": 6, "updates": [3.0, 3.0]}
+
+
+def test_rank_zero_clock_decides_the_time_budget_for_every_rank(tmp_path):
+    r0, r1 = _spawn("budget", tmp_path)
+    assert r0 == r1 == {"step": 3, "epochs": 1, "reason": "time budget 2.5s reached"}
 
 
 def test_unequal_target_counts_give_the_global_batch_update(tmp_path):
