@@ -569,7 +569,7 @@ def run(
     if (run_dir is None) == (create is None):
         raise TypeError("run: give exactly one of run_dir (an existing folder) and create")
     # Under torchrun: join the process group (nothing happens in a single process). Rank 0
-    # alone makes the run directory, writes files and prints; see distributed_run below.
+    # alone makes the run directory, writes files and prints (see _run).
     owns_group = not (dist.is_available() and dist.is_initialized())
     ctx = init_distributed()
     owns_group = owns_group and ctx.enabled
