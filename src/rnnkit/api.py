@@ -30,6 +30,7 @@ from rnnkit.runs import (
     RunInterrupted,
     check_new_run,
     make_run_dir,
+    summary_text,
     write_json,
     write_summary,
     write_text,
@@ -220,18 +221,23 @@ def train(
         return run_dir
 
     result = _interruptible(made, lambda: run(spec, cfg, None, training=training, create=create))
-    return _finish(made[0], spec, result)
+    return _finish(result.run_dir, spec, result)  # made on rank 0 (the others got its path)
 
 
 def _finish(run_dir: Path, spec: Task, result: TaskResult) -> TrainOutcome:
-    _write_config(run_dir, spec, result.config, result.training)
     from rnnkit.tasks.pipeline import verdict_text
+    from rnnkit.train.distributed import launched_rank
+
+    main = launched_rank() == 0  # under torchrun, rank 0 alone writes the run's files
+    if main:
+        _write_config(run_dir, spec, result.config, result.training)
 
     sections = {"Result": result.summary(), "Files": _files_list(run_dir)}
     if "verdict" in result.metrics:  # said first, a loss above all
         verdict = verdict_text(result.metrics["verdict"], result.metrics.get("fallback"))
         sections = {"Verdict": verdict, **sections}
-    summary = write_summary(run_dir, f"rnnkit {spec.name} run `{run_dir.name}`", sections)
+    title = f"rnnkit {spec.name} run `{run_dir.name}`"
+    summary = write_summary(run_dir, title, sections) if main else summary_text(title, sections)
     return TrainOutcome(run_dir, result, summary)
 
 

@@ -58,7 +58,8 @@ class RunInterrupted(KeyboardInterrupt):
 
 def check_new_run(root: str | Path, name: str | None) -> None:
     """Refuse a run ``name`` that is not a plain folder name or whose folder under ``root``
-    already has files (checked before any data is read, and again on creation).
+    already has files (checked before any data is read, and again on creation). Under
+    torchrun only rank 0 checks the folder (it alone makes it).
 
     Raises:
         ValueError: naming the run and what to do.
@@ -70,6 +71,12 @@ def check_new_run(root: str | Path, name: str | None) -> None:
             f"run name must be a plain folder name (letters, digits, '.', '-', '_'), got {name!r}"
         )
     path = Path(root) / name
+    from rnnkit.train.distributed import launched_rank
+
+    if launched_rank() != 0:
+        # Under torchrun only rank 0 makes (and so checks) the folder; another rank would see
+        # the folder rank 0 has just made and refuse its own run.
+        return
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise ValueError(
             f"run directory {str(path)!r} already exists and is not empty; choose another "
@@ -152,11 +159,16 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], digits
     return "\n".join(lines)
 
 
-def write_summary(run_dir: str | Path, title: str, sections: Mapping[str, str]) -> str:
-    """Write ``summary.md`` (a title, then one ``## heading`` per section) and return its text."""
+def summary_text(title: str, sections: Mapping[str, str]) -> str:
+    """The Markdown of ``summary.md``: a title, then one ``## heading`` per section."""
     parts = [f"# {title}", ""]
     for heading, body in sections.items():
         parts += [f"## {heading}", "", body.rstrip(), ""]
-    text = "\n".join(parts)
+    return "\n".join(parts)
+
+
+def write_summary(run_dir: str | Path, title: str, sections: Mapping[str, str]) -> str:
+    """Write ``summary.md`` (see :func:`summary_text`) and return its text."""
+    text = summary_text(title, sections)
     write_text(Path(run_dir) / "summary.md", text)
     return text

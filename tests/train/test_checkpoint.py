@@ -177,6 +177,6 @@ def test_load_weights_restores_only_the_model(tmp_path):
     trainer.fit(adding_loader(n=32))
     other = regressor("gru", seed=9)
     progress = load_weights(tmp_path / "last.safetensors", other)
-    assert progress == {"epoch": 1, "batch": 0, "step": 2, "stop": False}
+    assert progress == {"epoch": 1, "batch": 0, "step": 2, "stop": False, "world_size": 1}
     for name, tensor in weights(model).items():
         assert torch.equal(tensor, weights(other)[name])

@@ -40,7 +40,7 @@ def test_nan_in_the_data_stops_training_and_the_last_checkpoint_loads(tmp_path):
     # The guard fired before the optimiser step: the model in memory is still the good one,
     # and the checkpoint on disk holds it.
     state = load_checkpoint(tmp_path / "last.safetensors")
-    assert state["progress"] == {"epoch": 0, "batch": 2, "step": 2, "stop": False}
+    assert state["progress"] == {"epoch": 0, "batch": 2, "step": 2, "stop": False, "world_size": 1}
     fresh = regressor("lstm", seed=7)
     load_weights(tmp_path / "last.safetensors", fresh)
     for name, tensor in weights(model).items():

@@ -66,7 +66,7 @@ def test_best_and_last_checkpoints_and_history_files(tmp_path):
     best = load_checkpoint(tmp_path / "best.safetensors")
     assert best["progress"]["epoch"] == best_epoch + 1  # written at the end of that epoch
     last = load_checkpoint(tmp_path / "last.safetensors")
-    assert last["progress"] == {"epoch": 4, "batch": 0, "step": 16, "stop": False}
+    assert last["progress"] == {"epoch": 4, "batch": 0, "step": 16, "stop": False, "world_size": 1}
     assert all(torch.equal(last["model"][k], v) for k, v in weights(model).items())
 
     document = json.loads((tmp_path / "history.json").read_text())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import shlex
 import signal
 import sys
@@ -23,6 +24,7 @@ from rnnkit.config import Option, describe_type, options_of, read_toml
 
 if TYPE_CHECKING:
     from rnnkit.runs import RunInterrupted
+    from rnnkit.train.launch import LaunchOptions
 
 
 def _flag(name: str) -> str:
@@ -99,6 +101,20 @@ def task_parser(
         "options of its own config.toml; only --epochs (raised), --max-time, --quiet, --plots "
         "and --checkpoint-every may be given with it",
     )
+    launcher = parser.add_argument_group(
+        "distributed (data-parallel over processes through torchrun; see docs/training.md)")
+    launcher.add_argument("--nproc", type=int, metavar="N",
+                          help="start N training processes on this machine (one per GPU, or a "
+                          "few per machine on CPUs) through torchrun; batch-size is per process")
+    launcher.add_argument("--nnodes", type=int, default=1, metavar="M",
+                          help="machines taking part (run the same command on each) [default: 1]")
+    launcher.add_argument("--node-rank", type=int, default=0, metavar="R",
+                          help="this machine's number, 0 to M-1 [default: 0]")
+    launcher.add_argument("--master-addr", metavar="HOST",
+                          help="address of the machine of node rank 0 (needed with --nnodes > 1)")
+    launcher.add_argument("--master-port", type=int, metavar="PORT",
+                          help="a free port on that machine [default: 29500; one machine: any "
+                          "free port]")
     _add_options(parser.add_argument_group(f"{task.name} options"), options_of([task.config_class]))
     _add_options(parser.add_argument_group("training options"), training_options(task))
     return parser
@@ -121,7 +137,7 @@ def parse_args(
         task = read_toml(stored).get("task")  # the run's task decides which options exist
     parser = task_parser(task or "forecast", parents)
     args = parser.parse_args(argv)
-    args.command, args.run = "train", run
+    args.command, args.run, args.argv = "train", run, list(argv)
     return args
 
 
@@ -138,9 +154,39 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated(signum)
 
 
+def _launch_options(args: argparse.Namespace) -> LaunchOptions | None:
+    """The ``--nproc`` launch asked for, or None: none asked, or this process is one that
+    such a launch started (its flags were for the launcher)."""
+    from rnnkit.train.launch import LAUNCHED_ENV, LaunchOptions
+
+    given = [flag for flag, value, default in (
+        ("--nproc", args.nproc, None), ("--nnodes", args.nnodes, 1),
+        ("--node-rank", args.node_rank, 0), ("--master-addr", args.master_addr, None),
+        ("--master-port", args.master_port, None)) if value != default]
+    if not given or os.environ.get(LAUNCHED_ENV) == "1":
+        return None
+    if args.nproc is None:
+        raise ValueError(f"rnnkit train: {', '.join(given)} need(s) --nproc N (processes per "
+                         "machine), got no --nproc")
+    if "WORLD_SIZE" in os.environ:
+        raise ValueError(
+            f"rnnkit train: {', '.join(given)} launch(es) processes, but this process was "
+            f"already started by torchrun (WORLD_SIZE={os.environ['WORLD_SIZE']}); drop "
+            "--nproc and the other launcher flags, or run rnnkit train without torchrun"
+        )
+    return LaunchOptions(args.nproc, args.nnodes, args.node_rank, args.master_addr,
+                         args.master_port)
+
+
 def run(args: argparse.Namespace) -> int:
     from rnnkit.api import get_task, task_option_classes, train
     from rnnkit.runs import RunInterrupted
+    from rnnkit.train.distributed import launched_rank
+    from rnnkit.train.launch import launch
+
+    launching = _launch_options(args)
+    if launching is not None:
+        return launch(launching, args.argv)
 
     names = set(options_of(task_option_classes(get_task(args.task))))
     options = {k: v for k, v in vars(args).items() if k in names}
@@ -160,12 +206,19 @@ def run(args: argparse.Namespace) -> int:
         print(_interrupted_message(stop), file=sys.stderr)
         return 128 + int(stop.signum)  # 130 for SIGINT, 143 for SIGTERM, as shells report
     except Terminated as stop:  # while the data were read, or once the model was saved
-        print("rnnkit train: terminated (SIGTERM) outside training: there is nothing to resume",
-              file=sys.stderr)
+        if launched_rank() != 0:  # torchrun stops the others when one process fails
+            print(f"rnnkit train: process {launched_rank()} terminated (SIGTERM): torchrun "
+                  "stops every process of a distributed run when one fails or is killed; "
+                  "rank 0 says where the run is", file=sys.stderr)
+        else:
+            print("rnnkit train: terminated (SIGTERM) outside training: there is nothing to "
+                  "resume", file=sys.stderr)
         return 128 + stop.signum
     finally:
         if handles:
             signal.signal(signal.SIGTERM, previous)
+    if launched_rank() != 0:  # under torchrun rank 0 reports the run
+        return 0
     if outcome.result.training.quiet:
         print(outcome.run_dir)
     else:

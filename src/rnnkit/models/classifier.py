@@ -73,11 +73,17 @@ class MaskedBatchNorm1d(nn.Module):
     the batch (``mask`` True), and the running estimates move towards them (momentum 0.1,
     unbiased variance, as ``torch.nn.BatchNorm1d``); in evaluation the running estimates are
     used, so a sequence's result does not depend on the rest of its batch.
+
+    ``sync_batch_stats``: in data-parallel training the training engine sets it to True, and
+    the sums behind μ and σ² are then added over the processes (differentiably, as torch's
+    ``SyncBatchNorm`` does), so every process normalises with the statistics of the global
+    batch and the update equals that of one process on the global batch.
     """
 
     def __init__(self, channels: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
         super().__init__()
         self.eps, self.momentum = eps, momentum
+        self.sync_batch_stats = False
         self.weight = nn.Parameter(torch.ones(channels))
         self.bias = nn.Parameter(torch.zeros(channels))
         self.register_buffer("running_mean", torch.zeros(channels))
@@ -87,9 +93,10 @@ class MaskedBatchNorm1d(nn.Module):
         """``x`` (B, C, T) with ``mask`` (B, 1, T) of real steps → (B, C, T)."""
         if self.training:
             m = mask.to(x.dtype)
-            n = m.sum().clamp(min=1.0)
-            mean = (x * m).sum(dim=(0, 2)) / n  # (C,)
-            var = (((x - mean[None, :, None]) ** 2) * m).sum(dim=(0, 2)) / n
+            sums = self._over_processes(torch.cat([(x * m).sum(dim=(0, 2)), m.sum()[None]]))
+            n = sums[-1].clamp(min=1.0)
+            mean = sums[:-1] / n  # (C,)
+            var = self._over_processes((((x - mean[None, :, None]) ** 2) * m).sum(dim=(0, 2))) / n
             with torch.no_grad():
                 unbiased = var * n / (n - 1).clamp(min=1.0)
                 self.running_mean.lerp_(mean.detach(), self.momentum)
@@ -98,6 +105,15 @@ class MaskedBatchNorm1d(nn.Module):
             mean, var = self.running_mean, self.running_var
         scale = self.weight / torch.sqrt(var + self.eps)
         return (x - mean[None, :, None]) * scale[None, :, None] + self.bias[None, :, None]
+
+    def _over_processes(self, total: Tensor) -> Tensor:
+        """``total`` summed over the data-parallel processes when ``sync_batch_stats`` (the
+        backward pass sums the gradients the same way); ``total`` itself otherwise."""
+        if not self.sync_batch_stats:
+            return total
+        from torch.distributed.nn.functional import all_reduce
+
+        return all_reduce(total)
 
 
 class TemporalConvBranch(nn.Module):

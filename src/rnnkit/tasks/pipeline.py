@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -40,6 +41,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from rnnkit.core.suggest import did_you_mean
@@ -47,6 +49,14 @@ from rnnkit.io.artifact import Artifact, load_artifact, save_artifact
 from rnnkit.runs import jsonable, write_text
 from rnnkit.train import TrainConfig, Trainer, seed_everything
 from rnnkit.train.callbacks import BestWeights, Callback, default_callbacks
+from rnnkit.train.distributed import (
+    DistributedContext,
+    check_agreement,
+    init_distributed,
+    on_main,
+    peer_lost,
+    shutdown_distributed,
+)
 from rnnkit.train.memory import build_model_within_memory
 
 #: ``say(text)``: print a progress line unless the run is quiet.
@@ -546,25 +556,103 @@ def run(
             directory, instead of ``run_dir``: a run whose data cannot be read, split or
             checked fails before any folder exists, so nothing is left behind to block a retry.
 
+    Under ``torchrun`` (``WORLD_SIZE`` set) the same call runs data-parallel: it joins the
+    process group (gloo on CPUs, nccl on GPUs) unless the caller already did, every rank
+    prepares the same data (checked by a digest), rank 0 alone calls ``create``, prints and
+    writes files, and the others receive the run directory's path from it; the trainer shards
+    the batches. Every rank returns the same result.
+
     Raises:
         ValueError: bad data or options (the message says which and why).
     """
     started = time.perf_counter()
     if (run_dir is None) == (create is None):
         raise TypeError("run: give exactly one of run_dir (an existing folder) and create")
+    # Under torchrun: join the process group (nothing happens in a single process). Rank 0
+    # alone makes the run directory, writes files and prints (see _run).
+    owns_group = not (dist.is_available() and dist.is_initialized())
+    ctx = init_distributed()
+    owns_group = owns_group and ctx.enabled
+    made: list[Path] = []  # the run directory, once there is one
+    try:
+        result = _run(task, config, run_dir, training, quiet, resume, create, ctx, started, made)
+    except BaseException as err:
+        if owns_group:  # leave the group without waiting: the others may be gone
+            _leave_group()
+        lost = peer_lost(err, ctx, made[0] if made else None)
+        if lost is not None:
+            raise lost from err
+        raise
+    if owns_group:
+        shutdown_distributed()  # waits for every rank, so none exits while rank 0 writes
+    return result
+
+
+def _leave_group() -> None:
+    try:
+        dist.destroy_process_group()
+    except Exception:  # already failing: the original error is the one to report
+        pass
+
+
+def _fingerprint(task: Task, prepared: Prepared) -> str:
+    """SHA-256 of what every rank must have identically: the fitted preprocessing, the test
+    split's identity, the number of training and validation batches and their first batch."""
+    digest = hashlib.sha256()
+    # The preprocessing's own JSON (what the default artifact_state stores; a task's
+    # artifact_state may need its scores, which do not exist yet).
+    to_json = getattr(prepared.preprocessing, "to_json", None)
+    state = {"preprocessing": to_json() if callable(to_json) else None,
+             "test_data": prepared.test_data}
+    digest.update(json.dumps(_jsonable(state), sort_keys=True).encode("utf-8"))
+    for loader in (prepared.train_batches, prepared.val_batches):
+        if not (hasattr(loader, "batches") and hasattr(loader, "__len__")):
+            continue
+        digest.update(str(len(loader)).encode())  # type: ignore[arg-type]
+        first = next(iter(loader.batches(0)), None)  # type: ignore[union-attr]
+        for name in ("inputs", "targets", "lengths", "mask"):
+            value = getattr(first, name, None)
+            if isinstance(value, torch.Tensor):
+                digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _run(
+    task: Task,
+    config: Any,
+    run_dir: str | os.PathLike[str] | None,
+    training: TrainConfig | None,
+    quiet: bool,
+    resume: str | os.PathLike[str] | None,
+    create: Callable[[Prepared], Path] | None,
+    ctx: DistributedContext,
+    started: float,
+    made: list[Path],
+) -> TaskResult:
+    """:func:`run` inside the process group (if any): every rank prepares the same data and
+    trains its shard; rank 0 alone makes the run directory, prints and writes files."""
     if run_dir is not None:
         run_dir = Path(run_dir)
-        if not run_dir.is_dir():
+        if ctx.is_main and not run_dir.is_dir():  # other machines need not see rank 0's folder
             raise ValueError(f"run_dir must be an existing folder, got {str(run_dir)!r}")
     training = copy.deepcopy(training) if training is not None else task.default_training(config)
     training.quiet = training.quiet or quiet
 
     def say(text: str) -> None:
-        if not training.quiet:
+        if not training.quiet and ctx.is_main:
             print(text, flush=True)
 
     prepared = task.prepare(config, training, say)
-    run_dir = Path(create(prepared) if create is not None else run_dir)  # type: ignore[arg-type]
+    # Every rank read and fit the same things (same files, same seed): check it, since a
+    # rank that differs would train another model and average nonsense into the weights.
+    if ctx.enabled:
+        check_agreement(_fingerprint(task, prepared), ctx, "the prepared data or preprocessing")
+    if create is not None:
+        run_dir = Path(on_main(lambda: str(create(prepared)), ctx, "making the run directory"))
+    run_dir = Path(run_dir)  # type: ignore[arg-type]
+    made.append(run_dir)
+    if ctx.enabled:  # said at the start: what --resume takes if a process is lost
+        say(f"run directory: {run_dir} ({ctx.world_size} processes, {ctx.backend})")
     if training.out_dir is None:
         training.out_dir = str(run_dir)
     seed_everything(training.seed)
@@ -579,6 +667,8 @@ def run(
     )
     if fitted.stopped_by:
         say(f"training ended: {fitted.stopped_by}")
+    # Every rank holds the same weights and scores them the same way (so that each returns
+    # the same result); only rank 0 writes.
     scores = task.score(model, prepared, training.seed)
     metrics = {**scores.metrics, "training": fitted.summary(time.perf_counter() - started)}
     verdict = compare_with_baselines(task, metrics)
@@ -599,8 +689,14 @@ def run(
         )
     if prepared.test_data is not None:  # beside the fitted state: which data the test split is
         state = {**state, TEST_DATA_KEY: prepared.test_data}
+    artifact_path = run_dir / "model.safetensors"
+    if not ctx.is_main:
+        return task.result_class(
+            task, run_dir, artifact_path, metrics, [], prepared.config, training,
+            **scores.details,
+        )
     artifact_path = save_artifact(
-        run_dir / "model.safetensors",
+        artifact_path,
         Artifact(
             kind=task.artifact_kind,
             config={"model": _jsonable(model.config), "task": _jsonable(prepared.config.to_dict())},

@@ -9,7 +9,9 @@ A checkpoint holds everything a resumed run needs to continue exactly where the 
 ``schedule``     reduce-on-plateau memory (the rest of the schedule is a function of ``step``)
 ``rng``          python, numpy and torch generator states at the moment of saving
 ``progress``     ``epoch``, ``batch`` (data-order position: batches done in that epoch),
-                 ``step`` (updates so far), whether training had been told to stop
+                 ``step`` (updates so far), whether training had been told to stop, and
+                 ``world_size`` (processes that wrote it; a run with another number
+                 continues at the same place in the epoch)
 ``strategy``     the BPTT strategy's carried state (stateful streams)
 ``meters``       the running sums of the unfinished epoch (loss, metrics, clipping)
 ``callbacks``    each callback's memory (early-stopping patience, best value so far)
@@ -65,7 +67,7 @@ def load_weights(path: str | os.PathLike[str], model: nn.Module, *, strict: bool
 
     Example:
         >>> load_weights("runs/adding/best.safetensors", model)
-        {'epoch': 7, 'batch': 0, 'step': 1000, 'stop': False}
+        {'epoch': 7, 'batch': 0, 'step': 1000, 'stop': False, 'world_size': 1}
     """
     state = load_checkpoint(path)
     weights = state["model"]

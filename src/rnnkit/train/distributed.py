@@ -22,12 +22,15 @@ In the script, call :func:`init_distributed` before building the :class:`rnnkit.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+from rnnkit.errors import RNNKitError
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,42 @@ def current_context() -> DistributedContext:
     return DistributedContext()
 
 
-def init_distributed(backend: str | None = None, *, timeout_s: float = 300.0) -> DistributedContext:
+#: Environment variable: seconds a collective operation waits for the other processes before
+#: it fails (default :data:`DEFAULT_TIMEOUT_S`). A lost process then ends the run with an
+#: error instead of leaving the survivors waiting for ever.
+TIMEOUT_ENV = "RNNKIT_DIST_TIMEOUT"
+DEFAULT_TIMEOUT_S = 300.0
+
+
+def _timeout_from_env() -> float:
+    text = os.environ.get(TIMEOUT_ENV)
+    if text is None or not text.strip():
+        return DEFAULT_TIMEOUT_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{TIMEOUT_ENV} must be a positive number of seconds, got {text!r}")
+    return seconds
+
+
+def launched_rank() -> int:
+    """This process's rank: the process group's, else torchrun's ``RANK`` variable, else 0.
+
+    Lets code that runs before :func:`init_distributed` (checking a run name) or after
+    :func:`shutdown_distributed` (writing the summary) know whether it is rank 0.
+    """
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    try:
+        return int(os.environ.get("RANK", "0")) if "WORLD_SIZE" in os.environ else 0
+    except ValueError:
+        return 0
+
+
+def init_distributed(backend: str | None = None, *,
+                     timeout_s: float | None = None) -> DistributedContext:
     """Join the process group that torchrun describes in the environment.
 
     Without torchrun's variables (``WORLD_SIZE`` unset) nothing happens and a single-process
@@ -71,7 +109,8 @@ def init_distributed(backend: str | None = None, *, timeout_s: float = 300.0) ->
 
     Args:
         backend: 'gloo' (CPU) or 'nccl' (GPU); default nccl when CUDA is available, else gloo.
-        timeout_s: how long collective operations wait for the other processes.
+        timeout_s: how long collective operations wait for the other processes (default:
+            the ``RNNKIT_DIST_TIMEOUT`` variable, else 300 s).
     """
     if dist.is_available() and dist.is_initialized():
         return current_context()
@@ -93,7 +132,8 @@ def init_distributed(backend: str | None = None, *, timeout_s: float = 300.0) ->
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if chosen == "nccl":
         torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend=chosen, timeout=timedelta(seconds=timeout_s))
+    seconds = _timeout_from_env() if timeout_s is None else float(timeout_s)
+    dist.init_process_group(backend=chosen, timeout=timedelta(seconds=seconds))
     return current_context()
 
 
@@ -167,10 +207,23 @@ def resolve_device(device: str, ctx: DistributedContext) -> torch.device:
 
 
 def wrap_model(model: nn.Module, ctx: DistributedContext, device: torch.device) -> nn.Module:
-    """``DistributedDataParallel(model)`` in a multi-process run; the model itself otherwise."""
+    """``DistributedDataParallel(model)`` in a multi-process run; the model itself otherwise.
+
+    Modules with a ``sync_batch_stats`` attribute (e.g. the classifier's masked batch norm)
+    get it set to True, so that their training statistics span every process.
+    """
     if not ctx.enabled:
         return model
     from torch.nn.parallel import DistributedDataParallel
+
+    # Batch statistics must be those of the global batch, or N processes do not make the
+    # update of one: modules that offer it sum theirs over the processes; torch's BatchNorm
+    # becomes SyncBatchNorm where torch supports it (GPUs).
+    for module in model.modules():
+        if hasattr(module, "sync_batch_stats"):
+            module.sync_batch_stats = True
+    if device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
     if device.type == "cuda":
         return DistributedDataParallel(model, device_ids=[device.index],
@@ -191,3 +244,124 @@ def all_reduce_sum(values: list[float], ctx: DistributedContext,
     packed = torch.tensor(values, dtype=torch.float64, device=where)
     dist.all_reduce(packed, op=dist.ReduceOp.SUM)
     return packed.tolist()
+
+
+def all_reduce_max(values: list[float], ctx: DistributedContext,
+                   device: torch.device) -> list[float]:
+    """Element-wise maximum of ``values`` over all processes (unchanged in one process)."""
+    if not ctx.enabled or not values:
+        return list(values)
+    where = device if ctx.backend == "nccl" else torch.device("cpu")
+    packed = torch.tensor(values, dtype=torch.float64, device=where)
+    dist.all_reduce(packed, op=dist.ReduceOp.MAX)
+    return packed.tolist()
+
+
+# --- what the task pipeline shares between ranks ---------------------------------------------
+# Text travels as UTF-8 bytes in a uint8 tensor (length first), never as a pickle: the
+# object collectives of torch.distributed unpickle what another process sends.
+
+
+def _carrier(ctx: DistributedContext) -> torch.device:
+    return torch.device("cuda", torch.cuda.current_device()) if ctx.backend == "nccl" \
+        else torch.device("cpu")
+
+
+def broadcast_text(text: str | None, ctx: DistributedContext) -> str:
+    """Rank 0's ``text``, on every rank (other ranks pass None); unchanged in one process."""
+    if not ctx.enabled:
+        return text or ""
+    where = _carrier(ctx)
+    data = (text or "").encode("utf-8") if ctx.is_main else b""
+    size = torch.tensor([len(data)], dtype=torch.int64, device=where)
+    dist.broadcast(size, src=0)
+    payload = torch.zeros(int(size.item()), dtype=torch.uint8, device=where)
+    if ctx.is_main and data:
+        payload.copy_(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+    if payload.numel():
+        dist.broadcast(payload, src=0)
+    return payload.cpu().numpy().tobytes().decode("utf-8")
+
+
+class RankZeroFailed(RNNKitError, RuntimeError):
+    """What the other ranks raise when rank 0 failed at a step they waited for; rank 0 raises
+    (and prints) the error itself."""
+
+
+class PeerLost(RNNKitError, RuntimeError):
+    """A collective operation failed because another process of the run is gone (it failed,
+    was killed, or did not answer within the process group's timeout)."""
+
+
+def peer_lost(err: BaseException, ctx: DistributedContext, run_dir: object = None,
+              resume: str = "") -> PeerLost | None:
+    """``err`` as a :class:`PeerLost` with what to do next, if it is a failed collective
+    operation of a multi-process run (gloo's and nccl's errors); None otherwise."""
+    if not ctx.enabled or isinstance(err, (PeerLost, RankZeroFailed)):
+        return None
+    text = str(err)
+    collective = isinstance(err, getattr(dist, "DistError", ())) or (
+        isinstance(err, RuntimeError)
+        and any(mark in text for mark in ("gloo", "NCCL", "nccl", "Connection reset",
+                                          "Connection closed", "Timed out"))
+    )
+    if not collective:
+        return None
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    where = (f"; the run directory {run_dir} is kept: continue it with rnnkit train --resume "
+             f"{run_dir}{resume}") if run_dir is not None else ""
+    return PeerLost(
+        f"distributed run: rank {ctx.rank} of {ctx.world_size} lost contact with another "
+        f"process, which failed or was killed (its own message says why; torchrun stops "
+        f"the others){where}. The collective operation reported: {first}"
+    )
+
+
+def on_main(action: Callable[[], str], ctx: DistributedContext, what: str) -> str:
+    """``action()`` on rank 0 only; its text result on every rank.
+
+    If it raises on rank 0, the other ranks raise :class:`RankZeroFailed` (naming ``what``)
+    instead of waiting for a result that will never come, and rank 0 re-raises the error.
+    """
+    if not ctx.enabled:
+        return action()
+    failure: BaseException | None = None
+    result = ""
+    if ctx.is_main:
+        try:
+            result = action()
+        except BaseException as err:
+            failure = err
+    # A leading NUL marks a failure: no path or text the action returns starts with one.
+    shared = broadcast_text("\0" + type(failure).__name__ if failure else result, ctx)
+    if failure is not None:
+        raise failure
+    if shared.startswith("\0"):
+        raise RankZeroFailed(f"rank 0 failed while it was {what} ({shared[1:]}); "
+                             "its own message says why")
+    return shared
+
+
+def check_agreement(fingerprint: str, ctx: DistributedContext, what: str) -> None:
+    """Refuse to go on unless every rank computed the same ``fingerprint`` (a digest of what
+    must be identical everywhere, e.g. the fitted preprocessing).
+
+    Raises:
+        RuntimeError: naming ``what`` and the ranks that differ from rank 0.
+    """
+    if not ctx.enabled:
+        return
+    mine = broadcast_text(fingerprint if ctx.is_main else None, ctx)
+    differs = all_reduce_sum([float(mine != fingerprint)], ctx, _carrier(ctx))[0]
+    if differs:
+        raise RuntimeError(
+            f"distributed run: {what} differs between ranks ({int(differs)} of "
+            f"{ctx.world_size} rank(s) differ from rank 0); every rank must read the same data "
+            "with the same options (same files at the same paths on every machine)"
+        )
+
+
+def barrier(ctx: DistributedContext) -> None:
+    """Wait for every rank (no-op in one process)."""
+    if ctx.enabled:
+        dist.barrier()

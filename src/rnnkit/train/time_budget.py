@@ -85,8 +85,8 @@ class TimeBudget(Callback):
     When the budget ends the run, the callback sets ``trainer.stop_training`` and
     ``trainer.stop_reason`` (e.g. ``"time budget 30m reached"``), and records
     :attr:`stopped` (True), :attr:`elapsed` (seconds at the stop) and :attr:`stopped_at_step`
-    (updates done), for reports. Under data parallelism the processes agree: the run stops
-    when any of them is over budget.
+    (updates done), for reports. Under data parallelism rank 0's clock decides and the
+    decision is shared at every check, so every process stops after the same update.
 
     A run resumed from a checkpoint written after the budget stopped it gets a fresh budget
     and continues (a time stop is a pause, not a verdict on the model), unless something else
@@ -126,8 +126,11 @@ class TimeBudget(Callback):
             self.started = self.clock()
         elapsed = self.clock() - self.started
         over = elapsed >= self.seconds
-        if trainer.dist.enabled:  # every process calls this at the same point: agree on it
-            over = all_reduce_sum([float(over)], trainer.dist, trainer.device)[0] > 0
+        if trainer.dist.enabled:  # every process calls this at the same point: rank 0's
+            # clock decides for all (its elapsed time is the one reported), so all stop after
+            # the same update
+            mine = float(over) if trainer.is_main else 0.0
+            over = all_reduce_sum([mine], trainer.dist, trainer.device)[0] > 0
         if over and not trainer.stop_training:
             self.stopped, self.elapsed, self.stopped_at_step = True, elapsed, trainer.step
             trainer.stop_training = True

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ from rnnkit.train.clipping import ClipResult, clip_gradients
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import (
     DistributedContext,
+    all_reduce_max,
     all_reduce_sum,
     current_context,
     resolve_device,
@@ -148,6 +150,8 @@ class Trainer:
         self.first_loss: float | None = None
         self.first_loss_step: int | None = None
         self.last_checkpoint: tuple[str, int] | None = None
+        # Targets of the current update over all ranks (set by check_loss).
+        self._targets_total = 0.0
 
     # --- small facts ----------------------------------------------------------------------
 
@@ -171,6 +175,26 @@ class Trainer:
     def _reduce(self, values: list[float]) -> list[float]:
         return all_reduce_sum(values, self.dist, self.device)
 
+    def _reduce_max(self, values: list[float]) -> list[float]:
+        return all_reduce_max(values, self.dist, self.device)
+
+    def _agreed_batches(self, batches: Iterator[SequenceBatch]) -> Iterator[SequenceBatch]:
+        """``batches`` while every rank still has one (DistributedSampler's drop-last).
+
+        An update is a collective operation under DDP: a rank that ran out of batches while
+        another still trains would leave that one waiting for ever. The in-memory loaders give
+        every rank equally many batches, so nothing is dropped there; stateful streams of
+        unequal lengths can differ by a batch. One all-reduce of one number per batch.
+        """
+        if not self.dist.enabled:
+            yield from batches
+            return
+        while True:
+            batch = next(batches, None)
+            if self._reduce_max([float(batch is None)])[0]:
+                return
+            yield batch  # type: ignore[misc]
+
     # --- fit ------------------------------------------------------------------------------
 
     def fit(self, train: Loader, val: Loader | None = None, *,
@@ -192,6 +216,8 @@ class Trainer:
         train = self._shard(train, "train")
         val = self._shard(val, "val") if val is not None else None
         self.batches_per_epoch = len(train)
+        if self.dist.enabled:  # every rank makes as many updates as the one with fewest batches
+            self.batches_per_epoch = -int(self._reduce_max([-float(len(train))])[0])
         if self.batches_per_epoch == 0:
             raise ValueError("Trainer.fit: train must yield at least one batch, got 0 per epoch")
         c = self.config
@@ -274,7 +300,7 @@ class Trainer:
         self.model.train()
         for cb in self.callbacks:
             cb.on_epoch_start(self)
-        for batch in train.batches(self.epoch, start=self.batch_index):
+        for batch in self._agreed_batches(iter(train.batches(self.epoch, start=self.batch_index))):
             started = time.perf_counter()
             batch = batch.to(self.device)
             self.train_batch(batch)
@@ -330,6 +356,13 @@ class Trainer:
         outputs, final = self.forward(batch, state)
         loss = self.compute_loss(outputs, batch)
         value = self.check_loss(loss, batch)
+        if self.dist.enabled and self._targets_total:
+            # DDP averages the ranks' gradients: weighting each rank's mean loss by its share
+            # of the targets makes that average the gradient of the mean over all targets, as
+            # one process on the global batch computes (the factor is 1 when shares are equal).
+            share = batch.num_targets * self.dist.world_size / self._targets_total
+            if share != 1.0:
+                loss = loss * share
         self.backward(loss)
         clip = self.optimizer_step()
         self.meters.add_loss(value, batch.num_targets)
@@ -379,6 +412,7 @@ class Trainer:
             shown = local if not finite else float("nan")
             raise divergence_error("loss", shown, self._report())
         value = weighted / count if count else local
+        self._targets_total = count
         if self.first_loss is None:
             self.first_loss, self.first_loss_step = value, self.step
         elif is_explosion(value, self.first_loss, self.divergence_factor):
@@ -459,7 +493,7 @@ class Trainer:
             "schedule": {"plateau": None if self.plateau is None else self.plateau.state_dict()},
             "rng": rng_state(),
             "progress": {"epoch": self.epoch, "batch": self.batch_index, "step": self.step,
-                         "stop": self.stop_training},
+                         "stop": self.stop_training, "world_size": self.dist.world_size},
             "strategy": {"name": self.strategy.describe(), "state": self.strategy.state_dict()},
             "meters": self.meters.state_dict(),
             "callbacks": callbacks,
@@ -485,6 +519,16 @@ class Trainer:
         progress = state["progress"]
         self.epoch, self.batch_index = progress["epoch"], progress["batch"]
         self.step, self.stop_training = progress["step"], progress["stop"]
+        saved_world = int(progress.get("world_size", 1))
+        if saved_world != self.dist.world_size and self.batch_index:
+            # Batch i of a run of W processes is global batch i of W × batch_size sequences:
+            # continue at the batch that holds the first sequence not yet trained on (at most
+            # one global batch is seen twice; whole epochs carry over exactly).
+            before = self.batch_index
+            self.batch_index = before * saved_world // self.dist.world_size
+            self.log(f"the checkpoint was written by {saved_world} process(es), this run has "
+                     f"{self.dist.world_size}: batch {before} of its epoch is batch "
+                     f"{self.batch_index} here")
         self.strategy.load_state_dict(state["strategy"]["state"])
         self.meters.load_state_dict(state["meters"])
         saved = state["callbacks"]
