@@ -154,7 +154,7 @@ class ForecastTask(Task):
             time_column=c.time_column,
             targets=c.targets,
             series_column=c.series_column,
-            covariates=c.covariates,
+            covariates=[*c.covariates, *c.future_covariates],
             missing=c.missing,
             gaps=c.gaps,
             **c.file_options(),
@@ -198,6 +198,7 @@ class ForecastTask(Task):
             series_column=table.series_column,
             season_length=c.season_length,
             deseasonalize=c.deseasonalize,
+            future_covariates=c.future_covariates,
         ).fit(table, split)
         if pre.seasonal_note and c.deseasonalize == "auto" and c.season_length >= 2:
             choices["deseasonalize"] = {"value": "none", "why": pre.seasonal_note}
@@ -432,10 +433,43 @@ class ForecastTask(Task):
             "shipped": "model" if loaded.fallback is None else loaded.fallback["method"],
         }
 
-    def predict(self, loaded: LoadedForecaster, data: Any, *, seed: int = 0) -> pd.DataFrame:
-        pre = loaded.preprocessor
-        table = _known_series(_read_for(loaded, data), pre, loaded.config.on_bad_rows)
-        windows = pre.future_windows(table)
+    def predict(
+        self,
+        loaded: LoadedForecaster,
+        data: Any,
+        *,
+        seed: int = 0,
+        future: Any = None,
+        new_series: str | None = None,
+    ) -> pd.DataFrame:
+        from rnnkit.core.checks import check_choice
+        from rnnkit.data.future_inputs import read_future
+
+        if new_series is not None:
+            check_choice("new_series", new_series, ("refuse", "history"))
+        table, pre = _known_series(
+            _read_for(loaded, data),
+            loaded.preprocessor,
+            loaded.config.on_bad_rows,
+            new_series or loaded.config.new_series,
+        )
+        known = None
+        if pre.future_covariates:
+            last = {
+                str(sid): table.frame[table.time_column].iloc[rows].iloc[-1]
+                for sid, rows in table.series_slices().items()
+            }
+            known = read_future(
+                future,
+                columns=pre.future_covariates,
+                time_column=pre.time_column,
+                series_column=pre.series_column,
+                frequency=pre.frequency,
+                last_times=last,
+                horizon=pre.horizon,
+                **loaded.config.file_options(),
+            )
+        windows = pre.future_windows(table, known)
         h = pre.horizon
         out: dict[str, Any] = {}
         if pre.series_column is not None:
@@ -613,7 +647,7 @@ def _read_for(loaded: LoadedForecaster, data: Any) -> SeriesTable:
         time_column=pre.time_column,
         targets=pre.targets,
         series_column=pre.series_column,
-        covariates=pre.covariates,
+        covariates=[*pre.covariates, *pre.future_covariates],
         missing=p["missing"],
         gaps=p["gaps"],
         missing_advice=(
@@ -624,15 +658,55 @@ def _read_for(loaded: LoadedForecaster, data: Any) -> SeriesTable:
     )
 
 
-def _known_series(table: SeriesTable, pre: ForecastPreprocessor, on_bad_rows: str) -> SeriesTable:
-    """``table`` without the series the model was not trained on when ``on_bad_rows`` is
-    'skip' (a warning names them); with 'error' such a series is refused, naming the option."""
+def _without(table: SeriesTable, series: list[str]) -> SeriesTable:
+    keep = ~table.frame[table.series_column].isin(series)
+    return dataclasses.replace(table, frame=table.frame.loc[keep].reset_index(drop=True))
+
+
+def _new_series(
+    table: SeriesTable, pre: ForecastPreprocessor, unseen: list[str], on_bad_rows: str
+) -> tuple[SeriesTable, ForecastPreprocessor]:
+    """``new_series='history'``: the series absent from training are forecast from their own
+    history (:meth:`ForecastPreprocessor.adopt`); one with fewer than input_length rows is a
+    bad row — refused, or skipped with a warning when ``on_bad_rows`` is 'skip'."""
+    rows = {sid: r.stop - r.start for sid, r in table.series_slices().items()}
+    short = [sid for sid in unseen if rows[sid] < max(pre.input_length, 2)]
+    if short:
+        shown = ", ".join(f"{s!r} ({rows[s]} rows)" for s in short[:5])
+        shown += " ..." if len(short) > 5 else ""
+        what = (
+            f"{len(short)} series the model was not trained on with fewer than input_length="
+            f"{pre.input_length} rows, the fewest a new series needs (its scaler is fitted on "
+            f"its own history)"
+        )
+        if on_bad_rows != "skip" or len(short) == len(rows):
+            raise ValueError(
+                f"data has {what}: {shown}; give those series more rows, or pass "
+                "on_bad_rows='skip' (--on-bad-rows skip) to forecast the others"
+            )
+        warnings.warn(f"skipped {what}: {shown}", stacklevel=4)
+        table = _without(table, short)
+    return table, pre.adopt(table)
+
+
+def _known_series(
+    table: SeriesTable,
+    pre: ForecastPreprocessor,
+    on_bad_rows: str,
+    new_series: str = "refuse",
+) -> tuple[SeriesTable, ForecastPreprocessor]:
+    """``table`` and the preprocessor to forecast it with. A series the model was not trained
+    on is, with ``new_series='history'``, forecast from its own history (see
+    :func:`_new_series`); with 'refuse' it is left out when ``on_bad_rows`` is 'skip' (a
+    warning names it) and refused, naming the option, with 'error'."""
     if table.series_column is None:
-        return table
+        return table, pre
     known = set(pre.series_ids)
     unseen = [s for s in table.series_ids if s not in known]
     if not unseen:
-        return table
+        return table, pre
+    if new_series == "history":
+        return _new_series(table, pre, unseen, on_bad_rows)
     shown = ", ".join(repr(s) for s in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
     if len(unseen) == len(table.series_ids):
         raise ValueError(
@@ -643,14 +717,14 @@ def _known_series(table: SeriesTable, pre: ForecastPreprocessor, on_bad_rows: st
     if on_bad_rows != "skip":
         raise ValueError(
             f"data has {len(unseen)} series the model was not trained on ({shown}), which it "
-            "cannot forecast (it has no scale for them); remove them, or pass "
-            "on_bad_rows='skip' (--on-bad-rows skip) to forecast the others"
+            "cannot forecast (it has no scale for them); remove them, pass "
+            "on_bad_rows='skip' (--on-bad-rows skip) to forecast the others, or "
+            "new_series='history' (--new-series history) to forecast them from their own history"
         )
     warnings.warn(
         f"skipped {len(unseen)} series the model was not trained on: {shown}", stacklevel=3
     )
-    keep = ~table.frame[table.series_column].isin(unseen)
-    return dataclasses.replace(table, frame=table.frame.loc[keep].reset_index(drop=True))
+    return _without(table, unseen), pre
 
 
 def _plain(t: Any) -> Any:
@@ -726,13 +800,24 @@ def predict(
     data: str | os.PathLike[str] | pd.DataFrame,
     *,
     seed: int = 0,
+    future: str | os.PathLike[str] | pd.DataFrame | None = None,
+    new_series: Literal["refuse", "history"] | None = None,
 ) -> pd.DataFrame:
     """Forecast the ``horizon`` steps after the last row of every series in ``data``.
 
     The last ``input_length`` rows of each series are the model's input (earlier rows are not
-    needed). Returns one row per series and step: the series column (if any), the time column
+    needed). A model with future-known covariates also needs ``future``: a table (file or
+    DataFrame) with the time column, the series column and those covariates for the h steps
+    after each series' last row (:func:`rnnkit.data.future_inputs.read_future`).
+    ``new_series`` ('refuse' or 'history'; None: the model's ``new_series``) says what
+    happens to a series the model was not trained on (see :class:`ForecastConfig`).
+
+    Returns one row per series and step: the series column (if any), the time column
     (future timestamps on the data's frequency), ``step`` (1 … h), and per target
     ``<target>`` (the median forecast), ``<target>_lower`` and ``<target>_upper`` (the interval
     bounds; absent for a 'point' model), plus ``interval`` (their nominal coverage).
     """
-    return TASK.predict(TASK.loaded(artifact, LoadedForecaster), data, seed=seed)
+    return TASK.predict(
+        TASK.loaded(artifact, LoadedForecaster), data, seed=seed, future=future,
+        new_series=new_series,
+    )
