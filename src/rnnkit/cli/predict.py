@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
         protected.append(("the --future file", args.future))
     out = check_output(args.output, protected=protected)
     # Forecasting options go only where given, so other tasks' predict is called as before.
-    names = ("future", "new_series")
+    names = ("future", "new_series", "quantiles")
     options = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     frame = predict(args.model, args.input, on_bad_rows=args.on_bad_rows, **options)
     out.write_text(frame.to_csv(index=False))
@@ -65,5 +65,11 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         choices=("refuse", "history"),
         help="forecasters: a series the model was not trained on is refused ('refuse') or "
         "forecast from its own history ('history'; default: the model's own setting)",
+    )
+    p.add_argument(
+        "--quantiles",
+        metavar="Q,Q,...",
+        help="forecasters: write these quantile levels, e.g. 0.1,0.5,0.9, one column each "
+        "(<target>_q0.1, ...), instead of the interval's lower and upper columns",
     )
     p.set_defaults(run=run)

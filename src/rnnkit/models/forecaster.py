@@ -348,6 +348,36 @@ class Forecaster(nn.Module):
             return ordered[..., self._median_index()]
         return params[..., 0]
 
+    def check_levels(self, levels: Sequence[float] | None) -> tuple[float, ...]:
+        """``levels`` as a checked tuple (None: ``self.quantiles``).
+
+        Raises:
+            ValueError: levels not increasing in (0, 1), any level for a 'point' model, or a
+                level a 'quantile' model was not trained on (it names the trained ones).
+        """
+        if levels is None:
+            return self.quantiles
+        q = [float(x) for x in levels]
+        if not q or any(not 0.0 < x < 1.0 for x in q) or sorted(set(q)) != q:
+            raise ValueError(
+                f"quantiles must be distinct increasing levels in (0, 1), got {list(levels)}"
+            )
+        if self.likelihood == "point":
+            raise ValueError(
+                f"quantiles need a model with intervals, but this one was trained with "
+                f"likelihood='point'; got quantiles {q}"
+            )
+        if self.likelihood == "quantile":
+            trained = [round(x, 10) for x in self.quantiles]
+            other = [x for x in q if round(x, 10) not in trained]
+            if other:
+                raise ValueError(
+                    f"quantiles of a likelihood='quantile' model must be levels it was trained "
+                    f"on ({trained}), got {other}"
+                )
+            return tuple(self.quantiles[trained.index(round(x, 10))] for x in q)
+        return tuple(q)
+
     def _median_index(self) -> int:
         return min(range(len(self.quantiles)), key=lambda i: abs(self.quantiles[i] - 0.5))
 
@@ -384,27 +414,34 @@ class Forecaster(nn.Module):
     # -- prediction ----------------------------------------------------------------------------
 
     @torch.no_grad()
-    def predict(self, inputs: Tensor, *, seed: int = 0) -> dict[str, Tensor]:
+    def predict(
+        self, inputs: Tensor, *, seed: int = 0, levels: Sequence[float] | None = None
+    ) -> dict[str, Tensor]:
         """Point forecast and quantiles of the horizon in normalised units (eval mode).
 
         Args:
             inputs: (B, T + h, F) windows; the horizon's target slots are ignored.
             seed: seeds the Monte Carlo paths of the autoregressive Gaussian decoder, so that
                 the same inputs always give the same result.
+            levels: quantile levels Q to return (None: ``self.quantiles``); a Gaussian model
+                gives any level in (0, 1), a quantile model only the levels it was trained on.
 
         Returns:
-            ``{'point': (B, h, C), 'quantiles': (B, h, C, Q)}`` at levels ``self.quantiles``;
-            for likelihood 'point' the quantiles are empty (Q = 0).
+            ``{'point': (B, h, C), 'quantiles': (B, h, C, Q)}`` at ``levels``; for likelihood
+            'point' the quantiles are empty (Q = 0).
         """
         self.eval()
+        wanted = self.check_levels(levels)
         params = self.forecast(inputs)
         point = self._point(params)
         B, h, C = point.shape
         if self.likelihood == "point":
             return {"point": point, "quantiles": point.new_zeros(B, h, C, 0)}
         if self.likelihood == "quantile":
-            return {"point": point, "quantiles": params.sort(dim=-1).values}
-        levels = torch.tensor(self.quantiles, dtype=params.dtype, device=params.device)
+            ordered = params.sort(dim=-1).values
+            pick = [self.quantiles.index(q) for q in wanted]
+            return {"point": point, "quantiles": ordered[..., pick]}
+        levels = torch.tensor(wanted, dtype=params.dtype, device=params.device)
         if self.decoder == "autoregressive" and self.n_samples > 0 and h > 1:
             generator = torch.Generator().manual_seed(seed)
             S = self.n_samples

@@ -26,6 +26,7 @@ import dataclasses
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +54,7 @@ from rnnkit.data.timeseries import (
 )
 from rnnkit.data.windows import TimeSplit, time_split
 from rnnkit.eval.baselines import BASELINES
+from rnnkit.eval.conformal import ConformalCalibration
 from rnnkit.io.artifact import Artifact
 from rnnkit.models.forecast_inference import forecast_windows
 from rnnkit.models.forecaster import (
@@ -119,6 +121,12 @@ class LoadedForecaster:
     @property
     def split(self) -> TimeSplit:
         return TimeSplit.from_dict(self.preprocessing["split"], self.preprocessor.frequency)
+
+    @property
+    def calibration(self) -> ConformalCalibration | None:
+        """The conformal calibration of the interval (``calibrate='conformal'``), or None."""
+        d = self.preprocessing.get("conformal")
+        return None if d is None else ConformalCalibration.from_dict(d)
 
     @property
     def mase_scale(self) -> np.ndarray:
@@ -199,6 +207,7 @@ class ForecastTask(Task):
             season_length=c.season_length,
             deseasonalize=c.deseasonalize,
             future_covariates=c.future_covariates,
+            holidays=c.holidays,
         ).fit(table, split)
         if pre.seasonal_note and c.deseasonalize == "auto" and c.season_length >= 2:
             choices["deseasonalize"] = {"value": "none", "why": pre.seasonal_note}
@@ -256,18 +265,34 @@ class ForecastTask(Task):
 
         c, pre = prepared.config, prepared.preprocessing
         table, split, counts = (prepared.parts[k] for k in ("table", "split", "counts"))
+        calibration = None
+        if c.calibrate == "conformal":
+            from rnnkit.eval.conformal import fit_conformal
+
+            if not counts["val"]:
+                raise ValueError(
+                    "calibrate='conformal' needs validation windows to calibrate on, but the "
+                    "validation period holds none; raise val_fraction or use calibrate='none'"
+                )
+            calibration = fit_conformal(
+                model, pre.windows(table, split, "val"), c.interval, seed=seed
+            )
+            prepared.parts["conformal"] = calibration.to_dict()
         results = {}
-        for part in ("val", "test"):
-            if counts[part]:
+        for part in ("val", "test", "test_uncalibrated"):
+            name = part.split("_")[0]
+            if counts[name] and (part != "test_uncalibrated" or calibration is not None):
                 results[part] = backtest(
                     model,
                     pre,
                     table,
                     split,
-                    part=part,
+                    part=name,
                     season=c.season_length,
-                    stride=1 if part == "val" else c.backtest_stride,
+                    stride=1 if name == "val" else c.backtest_stride,
                     seed=seed,
+                    # validation is scored as trained: calibrating on it makes it in-sample
+                    calibration=calibration if part == "test" else None,
                 )
         test = results["test"]
         prepared.parts["forecasts"] = test.forecasts
@@ -298,6 +323,23 @@ class ForecastTask(Task):
         }
         if undefined:
             metrics["mase_undefined"] = undefined
+        if model.likelihood != "point":
+            metrics["reliability"] = _reliability(model, pre, test, calibration, seed)
+            prepared.parts["reliability"] = metrics["reliability"]
+        if calibration is not None:
+            before = results["test_uncalibrated"].metrics["model"]
+            after = test.metrics["model"]
+            metrics["conformal"] = {
+                **calibration.to_dict(),
+                "test_uncalibrated": {
+                    k: before[k] for k in ("coverage", "coverage_by_step", "pinball",
+                                           "interval_width")
+                },
+                "test_calibrated": {
+                    k: after[k] for k in ("coverage", "coverage_by_step", "pinball",
+                                          "interval_width")
+                },
+            }
         summary = {k: metrics[k] for k in ("val", "test", "windows")}
         return Scores(metrics, summary, {"report": table.report})
 
@@ -309,6 +351,7 @@ class ForecastTask(Task):
             "gaps": c.gaps,
             "season_length": c.season_length,
             "mase_scale": prepared.parts["mase_scale"],
+            **({"conformal": prepared.parts["conformal"]} if "conformal" in prepared.parts else {}),
             "split": prepared.parts["split"].to_dict(),
         }
 
@@ -322,7 +365,18 @@ class ForecastTask(Task):
             targets=c.targets,
             title=f"{c.data} test backtest",
         )
-        return [path]
+        paths = [path]
+        if "reliability" in prepared.parts:
+            from rnnkit.eval.probabilistic import plot_reliability
+
+            paths.append(
+                plot_reliability(
+                    prepared.parts["reliability"],
+                    run_dir / "reliability_test.png",
+                    title=f"{c.data} test backtest: interval reliability",
+                )
+            )
+        return paths
 
     def scores_by_method(self, part_metrics: dict[str, Any]) -> dict[str, float]:
         """MASE of the model and of each baseline (the part maps method -> metrics)."""
@@ -423,6 +477,7 @@ class ForecastTask(Task):
             season=season,
             stride=stride,
             scales=loaded.mase_scale,
+            calibration=loaded.calibration,
         )
         return {
             **result.metrics,
@@ -441,6 +496,7 @@ class ForecastTask(Task):
         seed: int = 0,
         future: Any = None,
         new_series: str | None = None,
+        quantiles: Any = None,
     ) -> pd.DataFrame:
         from rnnkit.core.checks import check_choice
         from rnnkit.data.future_inputs import read_future
@@ -478,22 +534,79 @@ class ForecastTask(Task):
         out["step"] = np.tile(np.arange(1, h + 1), len(windows))
         if loaded.fallback is not None:  # the shipped baseline forecasts; it has no intervals
             method = loaded.fallback["method"]
+            if quantiles is not None:
+                raise ValueError(
+                    f"quantiles need the network's predictive distribution, but this model "
+                    f"ships the {method} baseline in its place (fallback), which has none; got "
+                    f"quantiles {quantiles!r}"
+                )
             point = pre.future_baselines(table, _season_of(loaded))[method]  # (S, h, C)
             for j, target in enumerate(pre.targets):
                 out[target] = point[:, :, j].reshape(-1)
             return pd.DataFrame(out)
-        f = forecast_windows(loaded.model, pre, windows, seed=seed)
+        levels = _quantile_levels(quantiles)
+        if levels is not None:
+            levels = loaded.model.check_levels(levels)
+        f = forecast_windows(
+            loaded.model, pre, windows, seed=seed, levels=levels, calibration=loaded.calibration
+        )
         for j, target in enumerate(pre.targets):
             out[target] = f.point[:, :, j].reshape(-1)
-            if f.interval_level is not None:
+            if levels is not None:
+                for k, q in enumerate(f.levels):
+                    out[f"{target}_q{q:g}"] = f.quantiles[:, :, j, k].reshape(-1)
+            elif f.interval_level is not None:
                 out[f"{target}_lower"] = f.quantiles[:, :, j, 0].reshape(-1)
                 out[f"{target}_upper"] = f.quantiles[:, :, j, -1].reshape(-1)
-        if f.interval_level is not None:
+        if f.interval_level is not None and levels is None:
             out["interval"] = f.interval_level
         return pd.DataFrame(out)
 
 
 TASK = ForecastTask()
+
+
+def _quantile_levels(quantiles: Any) -> list[float] | None:
+    """``predict``'s quantiles: None, a list of levels, or text '0.1,0.5,0.9' (the CLI's)."""
+    if quantiles is None:
+        return None
+    if isinstance(quantiles, str):
+        try:
+            return [float(x) for x in split_names(quantiles)]
+        except ValueError:
+            raise ValueError(
+                f"quantiles must be levels in (0, 1) joined by commas, e.g. '0.1,0.5,0.9', got "
+                f"{quantiles!r}"
+            ) from None
+    if isinstance(quantiles, (int, float)):
+        return [float(quantiles)]
+    return [float(q) for q in quantiles]
+
+
+def _reliability(
+    model: Forecaster,
+    pre: ForecastPreprocessor,
+    test: Any,
+    calibration: ConformalCalibration | None,
+    seed: int,
+) -> dict[str, Any]:
+    """Nominal vs observed coverage of central intervals on the test windows (uncalibrated),
+    with the calibrated interval's observed coverage when there is one."""
+    from rnnkit.eval import forecast_metrics as fm
+
+    if model.likelihood == "gaussian":
+        levels = [round(0.05 * k, 10) for k in range(1, 20)]  # 0.05 … 0.95
+    else:
+        levels = list(model.quantiles)
+    windows = test.forecasts.windows
+    f = forecast_windows(model, pre, windows, seed=seed, levels=levels)
+    out: dict[str, Any] = fm.reliability(windows.actual, f.quantiles, f.levels)
+    if calibration is not None:
+        out["calibrated"] = {
+            "nominal": calibration.level,
+            "observed": test.metrics["model"]["coverage"],
+        }
+    return out
 
 
 def _season_of(loaded: LoadedForecaster) -> int:
@@ -802,6 +915,7 @@ def predict(
     seed: int = 0,
     future: str | os.PathLike[str] | pd.DataFrame | None = None,
     new_series: Literal["refuse", "history"] | None = None,
+    quantiles: Sequence[float] | str | None = None,
 ) -> pd.DataFrame:
     """Forecast the ``horizon`` steps after the last row of every series in ``data``.
 
@@ -811,6 +925,9 @@ def predict(
     after each series' last row (:func:`rnnkit.data.future_inputs.read_future`).
     ``new_series`` ('refuse' or 'history'; None: the model's ``new_series``) says what
     happens to a series the model was not trained on (see :class:`ForecastConfig`).
+    ``quantiles`` (e.g. [0.1, 0.5, 0.9]) replaces the interval columns with one column
+    ``<target>_q<level>`` per level (a Gaussian model gives any level, a quantile model the
+    levels it was trained on); a conformal calibration moves the levels of its interval.
 
     Returns one row per series and step: the series column (if any), the time column
     (future timestamps on the data's frequency), ``step`` (1 … h), and per target
@@ -819,5 +936,5 @@ def predict(
     """
     return TASK.predict(
         TASK.loaded(artifact, LoadedForecaster), data, seed=seed, future=future,
-        new_series=new_series,
+        new_series=new_series, quantiles=quantiles,
     )

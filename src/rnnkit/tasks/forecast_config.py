@@ -39,6 +39,9 @@ class ForecastConfig(TaskConfig, FileOptions):
     future_covariates: future-known covariates, numeric columns whose values are known for the
         forecast horizon too (prices, promotions); the decoder reads them at every future step
         and predict needs them for the horizon (``future``, --future FILE). None: none.
+    holidays: public holidays as a known-future feature, a country or country-subdivision code
+        of the 'holidays' package ('US', 'US-CA', 'DE-BY'; pip install rnnkit[holidays]);
+        None: none.
     calendar: known-future calendar features from the time column: 'auto', 'none', or names
         joined by commas from hour, dayofweek, dayofyear, month.
     missing: NaN/Inf in targets or covariates: 'error', 'drop', 'ffill' or 'interpolate'
@@ -97,6 +100,7 @@ class ForecastConfig(TaskConfig, FileOptions):
     series_column: str | None = None
     covariates: list[str] | None = None
     future_covariates: list[str] | None = None
+    holidays: str | None = None
     calendar: str = "auto"
     missing: Literal["error", "drop", "ffill", "interpolate"] | None = None
     gaps: Literal["keep", "fill"] = "keep"
@@ -190,6 +194,8 @@ def _problems(c: ForecastConfig) -> list[str]:
                         f"future_covariates must not repeat a column of {role}, got {name!r} "
                         f"in both"
                     )
+    if c.holidays is not None and (not isinstance(c.holidays, str) or not c.holidays.strip()):
+        out.append(f"holidays must be a country code such as 'US' or 'US-CA', got {c.holidays!r}")
     if c.calibrate == "conformal" and c.likelihood == "point":
         out.append(
             "calibrate='conformal' widens the prediction interval, which likelihood='point' "
