@@ -124,7 +124,9 @@ class ForecastPreprocessor:
         targets, covariates: column names (C and P of them); covariates are past-only.
         calendar: resolved calendar feature names (two features each).
         future_covariates: columns known for the forecast horizon too (Pf of them: prices,
-            promotions); K = Pf + 2·len(calendar) known features.
+            promotions); K = Pf + 2·len(calendar) (+ 1 with holidays) known features.
+        holidays: a country or country-subdivision code ('US', 'US-CA'): one more known
+            feature, public holidays (:mod:`rnnkit.data.holiday_features`).
         input_length: T, observed steps per window.
         horizon: h, steps to forecast.
         normalization: 'window', 'series' or 'instance' (see :mod:`rnnkit.data.scaling`).
@@ -152,6 +154,7 @@ class ForecastPreprocessor:
         season_length: int = 1,
         deseasonalize: str = "none",
         future_covariates: Sequence[str] = (),
+        holidays: str | None = None,
     ) -> None:
         if normalization not in NORMALIZATIONS:
             raise ValueError(
@@ -163,6 +166,7 @@ class ForecastPreprocessor:
         self.targets = list(targets)
         self.covariates = list(covariates)
         self.future_covariates = list(future_covariates)
+        self.holidays = holidays
         self.calendar = list(calendar)
         self.input_length = input_length
         self.horizon = horizon
@@ -201,7 +205,7 @@ class ForecastPreprocessor:
 
     @property
     def n_known(self) -> int:
-        return self.n_future + 2 * len(self.calendar)
+        return self.n_future + 2 * len(self.calendar) + (1 if self.holidays else 0)
 
     @property
     def series_ids(self) -> list[str]:
@@ -309,6 +313,16 @@ class ForecastPreprocessor:
 
     # -- windows -------------------------------------------------------------------------------
 
+    def time_features(self, times: pd.Series | Sequence[Any]) -> np.ndarray:
+        """The known features computed from timestamps alone (calendar, then holidays), known
+        for any future step. Shapes: times (N,) → (N, 2·len(calendar) + [1])."""
+        cal = calendar_features(times, self.calendar)
+        if not self.holidays:
+            return cal
+        from rnnkit.data.holiday_features import holiday_features
+
+        return np.concatenate([cal, holiday_features(times, self.holidays, self.frequency)], 1)
+
     def scale_future(self, values: np.ndarray) -> np.ndarray:
         """Future-known covariates (N, Pf) in data units → standardised (N, Pf)."""
         if not self.future_covariates:
@@ -342,7 +356,7 @@ class ForecastPreprocessor:
                 cal=np.concatenate(
                     [
                         self.scale_future(part[self.future_covariates].to_numpy(np.float64)),
-                        calendar_features(part[self.time_column], self.calendar),
+                        self.time_features(part[self.time_column]),
                     ],
                     axis=1,
                 ),
@@ -467,7 +481,7 @@ class ForecastPreprocessor:
             _, offset = gather_windows(s.season, origins, T, h)  # (B, h, C)
             times = np.stack([s.times[o + 1 : o + 1 + h] for o in origins])
         else:
-            cal = calendar_features(pd.Series(list(future_times)), self.calendar)
+            cal = self.time_features(pd.Series(list(future_times)))
             given = np.zeros((self.horizon, 0)) if future_known is None else future_known
             known = np.concatenate([given, cal], axis=1)[None]  # (1, h, K)
             y_future = np.full((1, h, self.n_targets), np.nan)
@@ -538,6 +552,7 @@ class ForecastPreprocessor:
             "future_covariates": self.future_covariates,
             "future_scaler": None if self.future_scaler is None else self.future_scaler.to_dict(),
             "calendar": self.calendar,
+            "holidays": self.holidays,
             "input_length": self.input_length,
             "horizon": self.horizon,
             "normalization": self.normalization,
@@ -569,6 +584,7 @@ class ForecastPreprocessor:
             season_length=int(d.get("season_length", 1)),
             deseasonalize=str(d.get("deseasonalize", "none")),
             future_covariates=d.get("future_covariates", []),  # older artifacts: none
+            holidays=d.get("holidays"),
         )
         pre.target_scaler = SeriesScaler.from_dict(d["target_scaler"])
         pre.covariate_scaler = SeriesScaler.from_dict(d["covariate_scaler"])

@@ -11,8 +11,9 @@ For store s on day t (weekly profile w_d, d = weekday, a store level L_s by size
 
 with a = 0.8 (a promotion lifts sales by 80 %), ε = 2 (price elasticity), b = 0.6; promotions
 run in blocks of 3–7 days at random starts, prices step between a few levels every few weeks,
-and holidays are a fixed list of dates a year (New Year, Easter Monday, 1 May, Christmas, …;
-the same days in every store). A forecaster that reads the horizon's prices, promotions and
+and holidays are a fixed list of dates a year (:data:`RETAIL_HOLIDAYS`; the same days in every
+store) or, with ``country``, the public holidays of the ``holidays`` package for that code
+(the days ``--holidays CODE`` marks). A forecaster that reads the horizon's prices, promotions and
 holidays can know the jumps in advance; one that sees only the past cannot.
 
 Everything is drawn from ``numpy.random.default_rng(seed)``: the same arguments give the same
@@ -33,7 +34,12 @@ _REGIONS = ("north", "south", "east", "west")
 
 
 def retail_panel(
-    n_stores: int = 6, n_days: int = 400, *, seed: int = 0, start: str = "2023-01-01"
+    n_stores: int = 6,
+    n_days: int = 400,
+    *,
+    seed: int = 0,
+    start: str = "2023-01-01",
+    country: str | None = None,
 ) -> pd.DataFrame:
     """Daily sales of ``n_stores`` stores over ``n_days`` days (equations in the module).
 
@@ -49,7 +55,14 @@ def retail_panel(
             raise ValueError(f"retail_panel: {name} must be an int >= {low}, got {value!r}")
     rng = np.random.default_rng(seed)
     days = pd.date_range(start, periods=n_days, freq="D")
-    holiday = np.array([(d.month, d.day) in RETAIL_HOLIDAYS for d in days], dtype=np.float64)
+    if country is None:
+        holiday = np.array([(d.month, d.day) in RETAIL_HOLIDAYS for d in days], dtype=np.float64)
+    else:
+        from rnnkit.data.frequency import Frequency
+        from rnnkit.data.holiday_features import holiday_features
+
+        holiday = holiday_features(days, country, Frequency("timedelta", 86400.0))[:, 0]
+        holiday = holiday.astype(np.float64)
     weekly = _WEEKLY[days.day_of_week.to_numpy()]
     frames = []
     for s in range(n_stores):
