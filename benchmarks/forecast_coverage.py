@@ -11,7 +11,10 @@ Two measurements per dataset:
   the run's ``metrics.json`` (``conformal.test_uncalibrated`` / ``test_calibrated``).
 
 Coverage is pooled over every (series, step) value; the calibration windows are the run's
-validation windows, which also chose its best epoch.
+validation windows, which also chose its best epoch. Split conformal needs enough of them (at
+80 %: n >= 4, and few windows give a coarse Q̂), so for a single series the validation period
+is raised from the default 15 % to at least h + 11 rows (12 windows) where the default holds
+fewer; a panel keeps the default (its series' windows add up); the test period stays 15 %.
 
 Usage:
     python benchmarks/forecast_coverage.py --suite forecast-classic --max-time 30s
@@ -52,6 +55,7 @@ def main() -> None:
     p.add_argument("--max-time", default="30s")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="JSON file for the per-dataset numbers")
+    p.add_argument("--only", default="", help="dataset names joined by commas")
     args = p.parse_args()
     rows = []
     pooled = {"holdout_before": [0, 0], "holdout_after": [0, 0],
@@ -59,16 +63,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for entry in suite_entries(args.suite):
             for dataset in entry.load():
+                if args.only and dataset.name not in args.only.split(","):
+                    continue
                 start = time.time()
                 frame = series_frame(dataset, "train")
                 csv = Path(tmp) / f"{dataset.name}.csv"
                 frame.to_csv(csv, index=False)
                 multi = len(dataset.series) > 1
+                rows_per = max(len(x.train) for x in dataset.series)
+                val_fraction = 0.15
+                if not multi:
+                    val_fraction = max(0.15, (dataset.horizon + 11) / rows_per)
                 config = ForecastConfig(
                     data=str(csv), time_column="time", targets=["value"],
                     series_column="series" if multi else None, horizon=dataset.horizon,
                     season_length=None if dataset.start is not None else dataset.season,
-                    calibrate="conformal",
+                    calibrate="conformal", val_fraction=min(val_fraction, 0.5),
                 )
                 training = forecast.default_training(
                     config, seed=args.seed, max_time=args.max_time, plots=False, quiet=True

@@ -145,3 +145,19 @@ def test_predict_writes_the_quantiles_asked_for(calibrated_run) -> None:
     with pytest.raises(ValueError, match=r"distinct increasing levels in \(0, 1\), got \[0.5, "
                                          r"1.5\]"):
         rnnkit.predict(run, root / "s.csv", quantiles=[0.5, 1.5])
+
+
+def test_too_few_calibration_windows_are_refused_before_training(tmp_path) -> None:
+    y = 10 + np.sin(np.arange(60))
+    pd.DataFrame({"day": pd.date_range("2022-01-01", periods=60), "y": y}).to_csv(
+        tmp_path / "short.csv", index=False)
+    config = forecast.ForecastConfig(data=str(tmp_path / "short.csv"), time_column="day",
+                                     targets=["y"], horizon=7, input_length=14,
+                                     calibrate="conformal")
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(ValueError, match=r"calibrate='conformal' at interval 0.8 needs at least 4 "
+                                         r"validation windows .*got 3: the validation period "
+                                         r"must hold 10 rows .*raise val_fraction"):
+        forecast.train(config, run, training=forecast.default_training(epochs=1), quiet=True)
+    assert not (run / "model.safetensors").exists()

@@ -13,6 +13,9 @@ Layout of one window (the task-model protocol's per-step alignment, S = T + h st
   observed. Rows T … S−1 are the horizon: their known features are given; their past covariates
   are 0 (their values after the origin never reach the model); their target slots hold the true
   z where known (read only by autoregressive teacher forcing in training mode) and 0 where not.
+* With static covariates, W = Ns + Kc more columns after the known features, the series'
+  static vector (standardised numbers, then category numbers; :mod:`rnnkit.data.static_inputs`),
+  the same on every row: F = C + P + K + W.
 * ``target`` (B, S, C): z of every row (NaN where unknown); the horizon is rows T … S−1.
 
 Legend: B windows, T input_length, h horizon, C targets, P past covariates, K known features
@@ -45,6 +48,7 @@ from rnnkit.data.scaling import (
 )
 from rnnkit.data.seasonality import DESEASONALIZE, SeasonalProfiles, whole_period
 from rnnkit.data.series_datasets import FORECAST_DEFAULTS
+from rnnkit.data.static_inputs import StaticEncoder
 from rnnkit.data.timeseries import SeriesTable, load_series_table
 from rnnkit.data.windows import TimeSplit, gather_windows, split_origins
 
@@ -101,6 +105,7 @@ class _Series:
     y: np.ndarray  # (N, C) raw targets
     cov: np.ndarray  # (N, P) standardised covariates
     cal: np.ndarray  # (N, K) known features: future-known covariates (Pf), calendar features
+    static: np.ndarray  # (N, W) the series' static vector on every row (W = 0: none)
     times: np.ndarray  # (N,) object: Timestamps or numbers
     time_values: np.ndarray  # (N,) datetime64 or numbers, for comparisons with split points
     index: int  # row in the scalers
@@ -167,6 +172,10 @@ class ForecastPreprocessor:
         self.covariates = list(covariates)
         self.future_covariates = list(future_covariates)
         self.holidays = holidays
+        #: static covariates: the encoder fitted on the training series, and the vectors of
+        #: the series this preprocessor builds windows for (see :meth:`with_static`)
+        self.static: StaticEncoder | None = None
+        self.static_rows: dict[str, np.ndarray] = {}
         self.calendar = list(calendar)
         self.input_length = input_length
         self.horizon = horizon
@@ -206,6 +215,11 @@ class ForecastPreprocessor:
     @property
     def n_known(self) -> int:
         return self.n_future + 2 * len(self.calendar) + (1 if self.holidays else 0)
+
+    @property
+    def n_static(self) -> int:
+        """W, the static input columns."""
+        return 0 if self.static is None else self.static.width
 
     @property
     def series_ids(self) -> list[str]:
@@ -274,6 +288,23 @@ class ForecastPreprocessor:
         out = copy.copy(self)
         out.target_scaler = _joined(self._scaler(), fresh)
         out.covariate_scaler = _joined(self.covariate_scaler, fresh_cov)
+        return out
+
+    def with_static(self, static: pd.DataFrame | None) -> ForecastPreprocessor:
+        """A copy that builds windows with the static vectors of the series in ``static`` (one
+        row per series, :func:`rnnkit.data.static_inputs.read_static`); fits the encoder on
+        the training series first when it has none (training). A copy; ``self`` is kept."""
+        if static is None:
+            if self.static is not None:
+                raise ValueError(
+                    f"static_covariates {self.static.columns} must be columns of the data, got "
+                    "none"
+                )
+            return self
+        out = copy.copy(self)
+        if out.static is None:
+            out.static = StaticEncoder.fit(static, self.series_ids)
+        out.static_rows = out.static.encode(static, [str(s) for s in static.index])
         return out
 
     def _fit_seasonal(
@@ -348,6 +379,14 @@ class ForecastPreprocessor:
                 cov = (cov - cov_scaler.mean[i]) / cov_scaler.scale[i]
             times = part[self.time_column]
             season = self._season(i, times)
+            static = np.zeros((len(part), 0))
+            if self.static is not None:
+                if sid not in self.static_rows:
+                    raise ValueError(
+                        f"static_covariates {self.static.columns} must be given for every "
+                        f"series, got none for series {sid!r}"
+                    )
+                static = np.broadcast_to(self.static_rows[sid], (len(part), self.n_static))
             out[sid] = _Series(
                 gy=forward_transform(y, self.transform) - season,
                 season=season,
@@ -363,6 +402,7 @@ class ForecastPreprocessor:
                 times=times.to_numpy(dtype=object),
                 time_values=times.to_numpy(),
                 index=i,
+                static=np.asarray(static, dtype=np.float64),
             )
         return out
 
@@ -473,7 +513,7 @@ class ForecastPreprocessor:
         scale = np.broadcast_to(scale, loc.shape)  # (B, C)
         z_past = (gy_past - loc[:, None, :]) / scale[:, None, :]
         z_future = (gy_future - loc[:, None, :]) / scale[:, None, :]
-        side = np.concatenate([s.cov, s.cal], axis=1)  # (N, P + K)
+        side = np.concatenate([s.cov, s.cal, s.static], axis=1)  # (N, P + K + W)
         side_past, _ = gather_windows(side, origins, T, h)
         if future_times is None:
             _, known = gather_windows(s.cal, origins, T, h)  # (B, h, K)
@@ -487,8 +527,10 @@ class ForecastPreprocessor:
             y_future = np.full((1, h, self.n_targets), np.nan)
             offset = self._season(s.index, pd.Series(list(future_times)))[None]
             times = future_times[None, :]
+        static = np.broadcast_to(s.static[:1], (B, h, self.n_static))  # the same on every row
         future_rows = np.concatenate(
-            [np.nan_to_num(z_future, nan=0.0), np.zeros((B, h, self.n_covariates)), known], axis=2
+            [np.nan_to_num(z_future, nan=0.0), np.zeros((B, h, self.n_covariates)), known, static],
+            axis=2,
         )
         past_rows = np.concatenate([z_past, side_past], axis=2)
         return WindowSet(
@@ -507,7 +549,7 @@ class ForecastPreprocessor:
     def _concat(self, pieces: list[WindowSet]) -> WindowSet:
         if not pieces:
             T, h, C = self.input_length, self.horizon, self.n_targets
-            F = C + self.n_covariates + self.n_known
+            F = C + self.n_covariates + self.n_known + self.n_static
             return WindowSet(
                 inputs=np.zeros((0, T + h, F), np.float32),
                 target=np.zeros((0, T + h, C), np.float32),
@@ -553,6 +595,7 @@ class ForecastPreprocessor:
             "future_scaler": None if self.future_scaler is None else self.future_scaler.to_dict(),
             "calendar": self.calendar,
             "holidays": self.holidays,
+            "static": None if self.static is None else self.static.to_dict(),
             "input_length": self.input_length,
             "horizon": self.horizon,
             "normalization": self.normalization,
@@ -588,6 +631,8 @@ class ForecastPreprocessor:
         )
         pre.target_scaler = SeriesScaler.from_dict(d["target_scaler"])
         pre.covariate_scaler = SeriesScaler.from_dict(d["covariate_scaler"])
+        if d.get("static") is not None:
+            pre.static = StaticEncoder.from_dict(d["static"])
         if d.get("future_scaler") is not None:
             pre.future_scaler = SeriesScaler.from_dict(d["future_scaler"])
         if d.get("seasonal") is not None:
@@ -622,6 +667,7 @@ def _pad_left(s: _Series, k: int) -> _Series:
         cal=pad(s.cal),
         times=pad(s.times),
         time_values=pad(s.time_values),
+        static=pad(s.static),
     )
 
 

@@ -50,8 +50,13 @@ def read_static(
         ValueError: a missing column, an empty value, or a series whose value changes (named
             with the two values).
     """
+    from rnnkit.data.registry import load_dataset
+    from rnnkit.data.series_datasets import FORECAST_DEFAULTS
+
     if isinstance(data, pd.DataFrame):
         frame = data
+    elif isinstance(data, str) and data in FORECAST_DEFAULTS:
+        frame = load_dataset(data)
     else:
         reading = {k: file_options.get(k) for k in ("sep", "decimal", "encoding")}
         frame = read_table(data, **reading)
@@ -67,7 +72,7 @@ def read_static(
                     f"static_covariates column {c!r} must have a value on every row, got an "
                     f"empty one in series {sid!r}"
                 )
-            distinct = pd.unique(values)
+            distinct = [v.item() if isinstance(v, np.generic) else v for v in pd.unique(values)]
             if len(distinct) > 1:
                 raise ValueError(
                     f"static_covariates column {c!r} must hold one value per series, but series "

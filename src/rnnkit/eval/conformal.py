@@ -77,6 +77,27 @@ class ConformalCalibration:
         )
 
 
+def fewest_windows(level: float) -> int:
+    """The fewest calibration windows n with ⌈(n + 1)·level⌉ ≤ n (a finite Q̂)."""
+    return next(m for m in range(1, 10**7) if math.ceil((m + 1) * level) <= m)
+
+
+def check_calibration_windows(n: int, level: float, horizon: int) -> None:
+    """Refuse a calibration with too few validation windows, before any training.
+
+    Raises:
+        ValueError: the windows needed and got, and what to change.
+    """
+    least = fewest_windows(level)
+    if n < least:
+        raise ValueError(
+            f"calibrate='conformal' at interval {level} needs at least {least} validation "
+            f"windows (⌈(n + 1)·{level}⌉ <= n), got {n}: the validation period must hold "
+            f"{least + horizon - 1} rows of a series for horizon={horizon}; raise val_fraction "
+            "or use calibrate='none'"
+        )
+
+
 def conformal_widths(
     actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float
 ) -> np.ndarray:
@@ -92,9 +113,8 @@ def conformal_widths(
     alpha = 1.0 - level
     rank = math.ceil((n + 1) * (1.0 - alpha))
     if rank > n:
-        least = next(m for m in range(n + 1, 10**7) if math.ceil((m + 1) * (1.0 - alpha)) <= m)
         raise ValueError(
-            f"conformal calibration at level {level} needs at least {least} "
+            f"conformal calibration at level {level} needs at least {fewest_windows(level)} "
             f"validation windows, got {n}; raise val_fraction or use calibrate='none'"
         )
     scores = np.maximum(lower - actual, actual - upper)  # (n, h, C)

@@ -48,13 +48,14 @@ from rnnkit.data.forecast_inputs import (
 from rnnkit.data.frequency import season_length_for
 from rnnkit.data.provenance import identify_test_data, stored_source
 from rnnkit.data.scaling import choose_transform
+from rnnkit.data.static_inputs import read_static
 from rnnkit.data.timeseries import (
     QualityReport,
     SeriesTable,
 )
 from rnnkit.data.windows import TimeSplit, time_split
 from rnnkit.eval.baselines import BASELINES
-from rnnkit.eval.conformal import ConformalCalibration
+from rnnkit.eval.conformal import ConformalCalibration, check_calibration_windows
 from rnnkit.io.artifact import Artifact
 from rnnkit.models.forecast_inference import forecast_windows
 from rnnkit.models.forecaster import (
@@ -209,6 +210,15 @@ class ForecastTask(Task):
             future_covariates=c.future_covariates,
             holidays=c.holidays,
         ).fit(table, split)
+        if c.static_covariates:
+            pre = pre.with_static(
+                read_static(
+                    c.data,
+                    series_column=table.series_column,
+                    columns=c.static_covariates,
+                    **c.file_options(),
+                )
+            )
         if pre.seasonal_note and c.deseasonalize == "auto" and c.season_length >= 2:
             choices["deseasonalize"] = {"value": "none", "why": pre.seasonal_note}
             say(f"no seasonal adjustment: {pre.seasonal_note}")
@@ -239,6 +249,8 @@ class ForecastTask(Task):
             test_fraction=c.test_fraction,
         )
         say(f"windows: {counts['train']} train, {counts['val']} validation, {counts['test']} test")
+        if c.calibrate == "conformal":  # refused before training rather than after it
+            check_calibration_windows(counts["val"], c.interval, c.horizon)
         if c.batch_size is None:
             c.batch_size = auto_batch_size(counts["train"])
             choices["batch_size"] = {"value": c.batch_size, "source": "auto"}
@@ -269,11 +281,6 @@ class ForecastTask(Task):
         if c.calibrate == "conformal":
             from rnnkit.eval.conformal import fit_conformal
 
-            if not counts["val"]:
-                raise ValueError(
-                    "calibrate='conformal' needs validation windows to calibrate on, but the "
-                    "validation period holds none; raise val_fraction or use calibrate='none'"
-                )
             calibration = fit_conformal(
                 model, pre.windows(table, split, "val"), c.interval, seed=seed
             )
@@ -461,8 +468,9 @@ class ForecastTask(Task):
         if part not in ("test", "all"):
             raise ValueError(f"part must be 'test' or 'all', got {part!r}")
         # None: the recorded file or dataset (checked unchanged), split at the stored point.
-        table = _read_for(loaded, stored_source(loaded.test_data) if data is None else data)
-        pre = loaded.preprocessor
+        source = stored_source(loaded.test_data) if data is None else data
+        table = _read_for(loaded, source)
+        pre = _with_static(loaded, loaded.preprocessor, source)
         split = loaded.split
         if part == "all":
             first = _plain(table.frame[table.time_column].min())
@@ -509,6 +517,7 @@ class ForecastTask(Task):
             loaded.config.on_bad_rows,
             new_series or loaded.config.new_series,
         )
+        pre = _with_static(loaded, pre, data)
         known = None
         if pre.future_covariates:
             last = {
@@ -725,6 +734,8 @@ def build_model(c: ForecastConfig, pre: ForecastPreprocessor) -> Forecaster:
         pre.horizon,
         n_covariates=pre.n_covariates,
         n_known=pre.n_known,
+        n_static=0 if pre.static is None else len(pre.static.numeric),
+        static_categories=() if pre.static is None else pre.static.cardinalities,
         cell=c.cell,
         hidden_size=c.hidden_size,
         num_layers=c.num_layers,
@@ -774,6 +785,21 @@ def _read_for(loaded: LoadedForecaster, data: Any) -> SeriesTable:
 def _without(table: SeriesTable, series: list[str]) -> SeriesTable:
     keep = ~table.frame[table.series_column].isin(series)
     return dataclasses.replace(table, frame=table.frame.loc[keep].reset_index(drop=True))
+
+
+def _with_static(loaded: LoadedForecaster, pre: ForecastPreprocessor, data: Any):
+    """``pre`` with the static vectors of ``data``'s series, for a model with static
+    covariates (an unseen category gets the unknown embedding, with a warning)."""
+    if pre.static is None:
+        return pre
+    return pre.with_static(
+        read_static(
+            data,
+            series_column=pre.series_column,
+            columns=pre.static.columns,
+            **loaded.config.file_options(),
+        )
+    )
 
 
 def _new_series(

@@ -39,6 +39,10 @@ class ForecastConfig(TaskConfig, FileOptions):
     future_covariates: future-known covariates, numeric columns whose values are known for the
         forecast horizon too (prices, promotions); the decoder reads them at every future step
         and predict needs them for the horizon (``future``, --future FILE). None: none.
+    static_covariates: per-series attributes, columns holding one value per series (store size,
+        region): numeric ones standardised, others categorical and embedded; they set the
+        encoder's initial state and join the decoder's input. A category unseen in training
+        gets the unknown embedding (with a warning). None: none.
     holidays: public holidays as a known-future feature, a country or country-subdivision code
         of the 'holidays' package ('US', 'US-CA', 'DE-BY'; pip install rnnkit[holidays]);
         None: none.
@@ -100,6 +104,7 @@ class ForecastConfig(TaskConfig, FileOptions):
     series_column: str | None = None
     covariates: list[str] | None = None
     future_covariates: list[str] | None = None
+    static_covariates: list[str] | None = None
     holidays: str | None = None
     calendar: str = "auto"
     missing: Literal["error", "drop", "ffill", "interpolate"] | None = None
@@ -194,6 +199,23 @@ def _problems(c: ForecastConfig) -> list[str]:
                         f"future_covariates must not repeat a column of {role}, got {name!r} "
                         f"in both"
                     )
+    static = c.static_covariates
+    if static is not None and (
+        not isinstance(static, (list, tuple)) or not all(isinstance(x, str) for x in static)
+    ):
+        out.append(f"static_covariates must be a list of column names or None, got {static!r}")
+    elif static:
+        for name in static:
+            for role in ("targets", "covariates", "future_covariates"):
+                if name in (getattr(c, role) or []):
+                    out.append(
+                        f"static_covariates must not repeat a column of {role}, got {name!r} "
+                        f"in both"
+                    )
+            if name in (c.series_column, c.time_column):
+                out.append(
+                    f"static_covariates must not name the series or time column, got {name!r}"
+                )
     if c.holidays is not None and (not isinstance(c.holidays, str) or not c.holidays.strip()):
         out.append(f"holidays must be a country code such as 'US' or 'US-CA', got {c.holidays!r}")
     if c.calibrate == "conformal" and c.likelihood == "point":
@@ -265,6 +287,7 @@ def resolve(config: ForecastConfig) -> ForecastConfig:
     if c.covariates is None:  # the dataset's covariates, less any column chosen as a target
         c.covariates = [x for x in d.get("covariates", []) if x not in c.targets]
     c.future_covariates = list(c.future_covariates or [])
+    c.static_covariates = list(c.static_covariates or [])
     if c.calendar == "auto" and "calendar" in d:
         c.calendar = ",".join(d["calendar"]) or "none"
     c.missing = c.missing or d.get("missing", "error")
