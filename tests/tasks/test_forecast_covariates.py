@@ -171,3 +171,41 @@ def test_a_series_unseen_in_training_is_forecast_from_its_own_history(promo_run)
         out = rnnkit.predict(run, short, future=future, new_series="history",
                              on_bad_rows="skip")
     pd.testing.assert_frame_equal(out, seen)
+
+
+def test_the_options_work_from_a_toml_file_and_the_command_line(tmp_path, capsys) -> None:
+    frame = retail_panel(2, 90, seed=6)
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    (tmp_path / "run.toml").write_text(
+        f'task = "forecast"\ndata = "{tmp_path / "r.csv"}"\ntime_column = "date"\n'
+        'targets = ["sales"]\nseries_column = "store"\nfuture_covariates = ["promo", "price"]\n'
+        'static_covariates = ["store_size", "region"]\nhorizon = 3\ninput_length = 14\n'
+        'hidden_size = 4\ncalibrate = "conformal"\nval_fraction = 0.3\n'
+        '[train]\nepochs = 1\nplots = false\n')
+    assert main(["train", "--config", str(tmp_path / "run.toml"), "--new-series", "history",
+                 "--runs-dir", str(tmp_path / "runs")]) == 0
+    run = next((tmp_path / "runs").iterdir())
+    loaded = forecast.load_forecaster(run / "model.safetensors")
+    c = loaded.config
+    assert (c.future_covariates, c.static_covariates, c.calibrate, c.new_series) == (
+        ["promo", "price"], ["store_size", "region"], "conformal", "history")
+    assert loaded.calibration is not None and loaded.calibration.widen.shape == (3, 1)
+    capsys.readouterr()
+    assert main(["train", "--data", str(tmp_path / "r.csv"), "--time-column", "date",
+                 "--targets", "sales", "--future-covariates", "promo,sales",
+                 "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert "future_covariates must not repeat a column of targets, got 'sales'" in (
+        capsys.readouterr().err)
+
+
+def test_bad_option_combinations_are_named() -> None:
+    with pytest.raises(ValueError) as info:
+        forecast.ForecastConfig(likelihood="point", calibrate="conformal",
+                                static_covariates=["store"], series_column="store",
+                                covariates=["price"], future_covariates=["price"])
+    message = str(info.value)
+    assert "future_covariates must not repeat a column of covariates, got 'price' in both" in (
+        message)
+    assert "static_covariates must not name the series or time column, got 'store'" in message
+    assert ("calibrate='conformal' widens the prediction interval, which likelihood='point' "
+            "does not have") in message
