@@ -11,11 +11,14 @@ seasonal-naive and drift baselines, and writes into ``run_dir``:
   and the preprocessing state: scalers, column names, calendar features, split points);
 * ``metrics.json`` — validation and test metrics of the model and the baselines, the data report;
 * ``forecast_test.png`` — forecast vs actual with prediction intervals on the test period;
+* ``reliability_test.png`` — nominal vs observed coverage of the intervals on the test period
+  (not for a 'point' model);
 * what the trainer writes (history, learning curves, best/last checkpoints).
 
 ``evaluate(artifact, data)`` backtests a saved model on new data (or its own test period);
 ``predict(artifact, data)`` forecasts the horizon after the last row of each series, with
-intervals. Bad input raises ``ValueError`` with one paragraph naming the argument, what was
+intervals (``future=`` gives future-known covariates for the horizon, ``quantiles=`` other
+levels, ``new_series='history'`` forecasts series absent from training). Bad input raises ``ValueError`` with one paragraph naming the argument, what was
 expected and what was received.
 """
 
