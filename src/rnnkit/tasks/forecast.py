@@ -18,8 +18,8 @@ seasonal-naive and drift baselines, and writes into ``run_dir``:
 ``evaluate(artifact, data)`` backtests a saved model on new data (or its own test period);
 ``predict(artifact, data)`` forecasts the horizon after the last row of each series, with
 intervals (``future=`` gives future-known covariates for the horizon, ``quantiles=`` other
-levels, ``new_series='history'`` forecasts series absent from training). Bad input raises ``ValueError`` with one paragraph naming the argument, what was
-expected and what was received.
+levels, ``new_series='history'`` forecasts series absent from training). Bad input raises
+``ValueError`` with one paragraph naming the argument, what was expected and what was received.
 """
 
 from __future__ import annotations
