@@ -139,6 +139,9 @@ def test_predict_writes_the_quantiles_asked_for(calibrated_run) -> None:
                  str(root / "q.csv")]) == 0
     assert list(pd.read_csv(root / "q.csv").columns) == ["day", "step", "y", "y_q0.05",
                                                          "y_q0.95"]
+    with pytest.raises(ValueError, match=r"future gives future-known covariates, but this "
+                                         r"model was trained without future_covariates"):
+        rnnkit.predict(run, root / "s.csv", future=root / "s.csv")
     with pytest.raises(ValueError, match=r"quantiles must be levels in \(0, 1\) joined by "
                                          r"commas, e.g. '0.1,0.5,0.9', got '0.1;0.9'"):
         rnnkit.predict(run, root / "s.csv", quantiles="0.1;0.9")

@@ -522,6 +522,12 @@ class ForecastTask(Task):
         )
         pre = _with_static(loaded, pre, data)
         known = None
+        if future is not None and not pre.future_covariates:
+            raise ValueError(
+                "future gives future-known covariates, but this model was trained without "
+                "future_covariates, so it would ignore them; got future="
+                f"{future if isinstance(future, (str, os.PathLike)) else type(future).__name__}"
+            )
         if pre.future_covariates:
             last = {
                 str(sid): table.frame[table.time_column].iloc[rows].iloc[-1]
