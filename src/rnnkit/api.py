@@ -433,13 +433,18 @@ def evaluate(path: str | os.PathLike[str] | Any, data: Any = None) -> dict[str, 
 
 
 def predict(
-    path: str | os.PathLike[str] | Any, data: Any, *, on_bad_rows: str | None = None
+    path: str | os.PathLike[str] | Any,
+    data: Any,
+    *,
+    on_bad_rows: str | None = None,
+    **options: Any,
 ) -> Any:
     """Predictions of a saved model (a run directory, an artifact file or what :func:`load`
     returned) for ``data`` as a pandas DataFrame.
 
     ``on_bad_rows`` ('error' or 'skip'; None: the model's own setting) decides what happens to
-    rows the model cannot use, e.g. a series it was not trained on.
+    rows the model cannot use, e.g. a series it was not trained on. ``options`` go to the
+    task's predict (a forecaster's ``future``, ``quantiles``, ``new_series``).
     """
     task, loaded = load_with_task(path)
     if on_bad_rows is not None:
@@ -450,7 +455,7 @@ def predict(
         loaded = dataclasses.replace(
             loaded, config=dataclasses.replace(loaded.config, on_bad_rows=on_bad_rows)
         )
-    return task.predict(loaded, data)
+    return task.predict(loaded, data, **options)
 
 
 def generate(

@@ -14,10 +14,14 @@ def run(args: argparse.Namespace) -> int:
 
     # Checked before the model is loaded: a bad -o fails at once, and never over the run's files
     # or the input.
-    out = check_output(
-        args.output, protected=[*run_files(args.model), ("the input INPUT", args.input)]
-    )
-    frame = predict(args.model, args.input, on_bad_rows=args.on_bad_rows)
+    protected = [*run_files(args.model), ("the input INPUT", args.input)]
+    if args.future is not None:
+        protected.append(("the --future file", args.future))
+    out = check_output(args.output, protected=protected)
+    # Forecasting options go only where given, so other tasks' predict is called as before.
+    names = ("future", "new_series", "quantiles")
+    options = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+    frame = predict(args.model, args.input, on_bad_rows=args.on_bad_rows, **options)
     out.write_text(frame.to_csv(index=False))
     # With '-o -' standard output holds the CSV and nothing else.
     print(f"wrote {len(frame)} rows to {out.given}", file=sys.stderr if out.to_stdout else None)
@@ -49,5 +53,23 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         choices=("error", "skip"),
         help="rows the model cannot use (e.g. a series it was not trained on): 'error' refuses "
         "the file, 'skip' leaves them out with a warning (default: the model's own setting)",
+    )
+    p.add_argument(
+        "--future",
+        metavar="FILE",
+        help="forecasters with future-known covariates: their values for the horizon after "
+        "each series' last row (time column, series column and those covariates)",
+    )
+    p.add_argument(
+        "--new-series",
+        choices=("refuse", "history"),
+        help="forecasters: a series the model was not trained on is refused ('refuse') or "
+        "forecast from its own history ('history'; default: the model's own setting)",
+    )
+    p.add_argument(
+        "--quantiles",
+        metavar="Q,Q,...",
+        help="forecasters: write these quantile levels, e.g. 0.1,0.5,0.9, one column each "
+        "(<target>_q0.1, ...), instead of the interval's lower and upper columns",
     )
     p.set_defaults(run=run)

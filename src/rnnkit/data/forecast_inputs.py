@@ -8,17 +8,23 @@ artifact so that a loaded model preprocesses new data exactly as in training.
 Layout of one window (the task-model protocol's per-step alignment, S = T + h steps):
 
 * ``inputs`` (B, S, F), F = C + P + K; row t holds ``[targets z (C), past covariates (P),
-  calendar features (K)]``. Rows 0 … T−1 are observed. Rows T … S−1 are the horizon: their
-  calendar features are known; their covariates are 0; their target slots hold the true z where
-  known (read only by autoregressive teacher forcing in training mode) and 0 where not.
+  known features (K)]``, the known features being the future-known covariates (Pf, standardised
+  with their pooled training mean and spread) and then the calendar features. Rows 0 … T−1 are
+  observed. Rows T … S−1 are the horizon: their known features are given; their past covariates
+  are 0 (their values after the origin never reach the model); their target slots hold the true
+  z where known (read only by autoregressive teacher forcing in training mode) and 0 where not.
+* With static covariates, W = Ns + Kc more columns after the known features, the series'
+  static vector (standardised numbers, then category numbers; :mod:`rnnkit.data.static_inputs`),
+  the same on every row: F = C + P + K + W.
 * ``target`` (B, S, C): z of every row (NaN where unknown); the horizon is rows T … S−1.
 
-Legend: B windows, T input_length, h horizon, C targets, P past covariates, K calendar features
-(two per named feature).
+Legend: B windows, T input_length, h horizon, C targets, P past covariates, K known features
+(Pf future-known covariates, then two per named calendar feature).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -42,6 +48,7 @@ from rnnkit.data.scaling import (
 )
 from rnnkit.data.seasonality import DESEASONALIZE, SeasonalProfiles, whole_period
 from rnnkit.data.series_datasets import FORECAST_DEFAULTS
+from rnnkit.data.static_inputs import StaticEncoder
 from rnnkit.data.timeseries import SeriesTable, load_series_table
 from rnnkit.data.windows import TimeSplit, gather_windows, split_origins
 
@@ -97,7 +104,8 @@ class _Series:
     season: np.ndarray  # (N, C) the seasonal component s removed from gy (zeros: none)
     y: np.ndarray  # (N, C) raw targets
     cov: np.ndarray  # (N, P) standardised covariates
-    cal: np.ndarray  # (N, K) calendar features
+    cal: np.ndarray  # (N, K) known features: future-known covariates (Pf), calendar features
+    static: np.ndarray  # (N, W) the series' static vector on every row (W = 0: none)
     times: np.ndarray  # (N,) object: Timestamps or numbers
     time_values: np.ndarray  # (N,) datetime64 or numbers, for comparisons with split points
     index: int  # row in the scalers
@@ -118,8 +126,12 @@ class ForecastPreprocessor:
     """Scalers, calendar features and windowing for one forecasting configuration.
 
     Args:
-        targets, covariates: column names (C and P of them).
-        calendar: resolved calendar feature names (K = 2·len(calendar)).
+        targets, covariates: column names (C and P of them); covariates are past-only.
+        calendar: resolved calendar feature names (two features each).
+        future_covariates: columns known for the forecast horizon too (Pf of them: prices,
+            promotions); K = Pf + 2·len(calendar) (+ 1 with holidays) known features.
+        holidays: a country or country-subdivision code ('US', 'US-CA'): one more known
+            feature, public holidays (:mod:`rnnkit.data.holiday_features`).
         input_length: T, observed steps per window.
         horizon: h, steps to forecast.
         normalization: 'window', 'series' or 'instance' (see :mod:`rnnkit.data.scaling`).
@@ -146,6 +158,8 @@ class ForecastPreprocessor:
         series_column: str | None,
         season_length: int = 1,
         deseasonalize: str = "none",
+        future_covariates: Sequence[str] = (),
+        holidays: str | None = None,
     ) -> None:
         if normalization not in NORMALIZATIONS:
             raise ValueError(
@@ -156,6 +170,12 @@ class ForecastPreprocessor:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         self.targets = list(targets)
         self.covariates = list(covariates)
+        self.future_covariates = list(future_covariates)
+        self.holidays = holidays
+        #: static covariates: the encoder fitted on the training series, and the vectors of
+        #: the series this preprocessor builds windows for (see :meth:`with_static`)
+        self.static: StaticEncoder | None = None
+        self.static_rows: dict[str, np.ndarray] = {}
         self.calendar = list(calendar)
         self.input_length = input_length
         self.horizon = horizon
@@ -172,6 +192,8 @@ class ForecastPreprocessor:
         self.deseasonalize = deseasonalize
         self.target_scaler: SeriesScaler | None = None
         self.covariate_scaler: SeriesScaler | None = None
+        #: pooled training mean and spread of the future-known covariates (one row)
+        self.future_scaler: SeriesScaler | None = None
         self.seasonal: SeasonalProfiles | None = None
         #: why no seasonal adjustment was fit although asked for ('' otherwise)
         self.seasonal_note = ""
@@ -187,8 +209,17 @@ class ForecastPreprocessor:
         return len(self.covariates)
 
     @property
+    def n_future(self) -> int:
+        return len(self.future_covariates)
+
+    @property
     def n_known(self) -> int:
-        return 2 * len(self.calendar)
+        return self.n_future + 2 * len(self.calendar) + (1 if self.holidays else 0)
+
+    @property
+    def n_static(self) -> int:
+        """W, the static input columns."""
+        return 0 if self.static is None else self.static.width
 
     @property
     def series_ids(self) -> list[str]:
@@ -199,7 +230,7 @@ class ForecastPreprocessor:
     def fit(self, table: SeriesTable, split: TimeSplit) -> ForecastPreprocessor:
         """Learn the scalers from each series' training rows only."""
         frame = table.frame
-        train_targets, train_covs, train_times = {}, {}, {}
+        train_targets, train_covs, train_times, train_future = {}, {}, {}, []
         for sid, rows in table.series_slices().items():
             part = frame.iloc[rows]
             a, _ = split.rows(part[self.time_column].to_numpy())
@@ -209,6 +240,7 @@ class ForecastPreprocessor:
             )
             train_targets[sid] = y[:a]
             train_covs[sid] = part[self.covariates].to_numpy(np.float64)[:a]
+            train_future.append(part[self.future_covariates].to_numpy(np.float64)[:a])
             train_times[sid] = part[self.time_column].iloc[:a]
         whole, self.seasonal_note = whole_period(self.frequency, self.season_length)
         if whole and len(train_targets) < 2:
@@ -221,7 +253,59 @@ class ForecastPreprocessor:
             train_targets, transform=self.transform, spread=spread
         )
         self.covariate_scaler = SeriesScaler.fit(train_covs)
+        # Pooled over the series (a price means the same in every store, and a series the
+        # model never saw needs no statistics of its own); training rows only.
+        if self.future_covariates:
+            self.future_scaler = SeriesScaler.fit({"": np.concatenate(train_future)})
         return self
+
+    def adopt(self, table: SeriesTable, split: TimeSplit | None = None) -> ForecastPreprocessor:
+        """A copy that also knows the series of ``table`` absent from training (a global model
+        forecasting a series it never saw): each gets target and covariate scalers fitted on
+        its own history — its rows before ``split``'s validation period, or all its rows when
+        ``split`` is None (prediction) — and no seasonal profile (the network's windows carry
+        the season). Known series keep their training statistics; ``self`` is not changed.
+
+        Raises:
+            ValueError: a new series with fewer than 2 history rows (nothing to scale by).
+        """
+        known = set(self._scaler().series)
+        targets, covs = {}, {}
+        for sid, rows in table.series_slices().items():
+            if sid in known:
+                continue
+            part = table.frame.iloc[rows]
+            a = len(part) if split is None else split.rows(part[self.time_column].to_numpy())[0]
+            y = part[self.targets].to_numpy(np.float64)[:a]
+            check_positive(y, self.targets, f"series {sid!r}", self.transform)
+            targets[sid] = y
+            covs[sid] = part[self.covariates].to_numpy(np.float64)[:a]
+        if not targets:
+            return self
+        spread = "diff_std" if self.normalization == "window" else "std"
+        fresh = SeriesScaler.fit(targets, transform=self.transform, spread=spread)
+        fresh_cov = SeriesScaler.fit(covs)
+        out = copy.copy(self)
+        out.target_scaler = _joined(self._scaler(), fresh)
+        out.covariate_scaler = _joined(self.covariate_scaler, fresh_cov)
+        return out
+
+    def with_static(self, static: pd.DataFrame | None) -> ForecastPreprocessor:
+        """A copy that builds windows with the static vectors of the series in ``static`` (one
+        row per series, :func:`rnnkit.data.static_inputs.read_static`); fits the encoder on
+        the training series first when it has none (training). A copy; ``self`` is kept."""
+        if static is None:
+            if self.static is not None:
+                raise ValueError(
+                    f"static_covariates {self.static.columns} must be columns of the data, got "
+                    "none"
+                )
+            return self
+        out = copy.copy(self)
+        if out.static is None:
+            out.static = StaticEncoder.fit(static, self.series_ids)
+        out.static_rows = out.static.encode(static, [str(s) for s in static.index])
+        return out
 
     def _fit_seasonal(
         self, train_targets: dict[str, np.ndarray], train_times: dict[str, pd.Series]
@@ -242,8 +326,13 @@ class ForecastPreprocessor:
         return SeasonalProfiles.fit(xs, anchors, self.season_length)
 
     def _season(self, index: int, times: pd.Series | np.ndarray) -> np.ndarray:
-        """s at ``times`` of series ``index``, (N, C); zeros without adjustment."""
-        if self.seasonal is None or not self.seasonal.seasonal[index]:
+        """s at ``times`` of series ``index``, (N, C); zeros without adjustment (and for a
+        series adopted at prediction time, which has no profile)."""
+        if (
+            self.seasonal is None
+            or index >= len(self.seasonal.seasonal)
+            or not self.seasonal.seasonal[index]
+        ):
             return np.zeros((len(times), self.n_targets))
         steps = self.frequency.to_steps(times, self.seasonal.anchors[index])
         return self.seasonal.component(index, steps)
@@ -254,6 +343,25 @@ class ForecastPreprocessor:
         return self.target_scaler
 
     # -- windows -------------------------------------------------------------------------------
+
+    def time_features(self, times: pd.Series | Sequence[Any]) -> np.ndarray:
+        """The known features computed from timestamps alone (calendar, then holidays), known
+        for any future step. Shapes: times (N,) → (N, 2·len(calendar) + [1])."""
+        cal = calendar_features(times, self.calendar)
+        if not self.holidays:
+            return cal
+        from rnnkit.data.holiday_features import holiday_features
+
+        return np.concatenate([cal, holiday_features(times, self.holidays, self.frequency)], 1)
+
+    def scale_future(self, values: np.ndarray) -> np.ndarray:
+        """Future-known covariates (N, Pf) in data units → standardised (N, Pf)."""
+        if not self.future_covariates:
+            return np.zeros((len(values), 0))
+        fs = self.future_scaler
+        if fs is None:
+            raise RuntimeError("ForecastPreprocessor.fit must be called before building windows")
+        return (np.asarray(values, dtype=np.float64) - fs.mean[0]) / fs.scale[0]
 
     def _series_arrays(self, table: SeriesTable) -> dict[str, _Series]:
         scaler = self._scaler()
@@ -271,15 +379,30 @@ class ForecastPreprocessor:
                 cov = (cov - cov_scaler.mean[i]) / cov_scaler.scale[i]
             times = part[self.time_column]
             season = self._season(i, times)
+            static = np.zeros((len(part), 0))
+            if self.static is not None:
+                if sid not in self.static_rows:
+                    raise ValueError(
+                        f"static_covariates {self.static.columns} must be given for every "
+                        f"series, got none for series {sid!r}"
+                    )
+                static = np.broadcast_to(self.static_rows[sid], (len(part), self.n_static))
             out[sid] = _Series(
                 gy=forward_transform(y, self.transform) - season,
                 season=season,
                 y=y,
                 cov=cov,
-                cal=calendar_features(part[self.time_column], self.calendar),
+                cal=np.concatenate(
+                    [
+                        self.scale_future(part[self.future_covariates].to_numpy(np.float64)),
+                        self.time_features(part[self.time_column]),
+                    ],
+                    axis=1,
+                ),
                 times=times.to_numpy(dtype=object),
                 time_values=times.to_numpy(),
                 index=i,
+                static=np.asarray(static, dtype=np.float64),
             )
         return out
 
@@ -295,8 +418,14 @@ class ForecastPreprocessor:
                 pieces.append(self._build(s, origins, future_times=None))
         return self._concat(pieces)
 
-    def future_windows(self, table: SeriesTable) -> WindowSet:
+    def future_windows(
+        self, table: SeriesTable, future: dict[str, np.ndarray] | None = None
+    ) -> WindowSet:
         """One window per series ending at its last row, for forecasting beyond the data.
+
+        ``future`` maps each series id to its future-known covariates (h, Pf) in data units for
+        the h steps after its last row (:func:`rnnkit.data.future_inputs.read_future`); needed
+        when the model has future-known covariates.
 
         In a panel, a series shorter than ``input_length`` (a short series the model was
         trained beside longer ones) is padded on the left with its first observed step, and a
@@ -321,10 +450,21 @@ class ForecastPreprocessor:
                 padded.append(f"{sid!r} ({n} rows)")
                 n = len(s.y)
             last = s.times[-1]
-            future = np.array(
+            times = np.array(
                 [self.frequency.shift(last, k) for k in range(1, self.horizon + 1)], dtype=object
             )
-            pieces.append(self._build(s, np.array([n - 1]), future_times=future))
+            values = None
+            if self.future_covariates:
+                if future is None or sid not in future:
+                    raise ValueError(
+                        f"future must hold the future-known covariates {self.future_covariates} "
+                        f"for the {self.horizon} steps after the last row of series {sid!r}, got "
+                        "none for it"
+                    )
+                values = self.scale_future(future[sid])
+            pieces.append(
+                self._build(s, np.array([n - 1]), future_times=times, future_known=values)
+            )
         if padded:
             shown = ", ".join(padded[:5]) + (" ..." if len(padded) > 5 else "")
             warnings.warn(
@@ -349,7 +489,13 @@ class ForecastPreprocessor:
                 per.setdefault(name, []).append(f)
         return {name: np.concatenate(fs) for name, fs in per.items()}
 
-    def _build(self, s: _Series, origins: np.ndarray, future_times: np.ndarray | None) -> WindowSet:
+    def _build(
+        self,
+        s: _Series,
+        origins: np.ndarray,
+        future_times: np.ndarray | None,
+        future_known: np.ndarray | None = None,
+    ) -> WindowSet:
         T, h = self.input_length, self.horizon
         scaler = self._scaler()
         scale = scaler.scale[s.index]  # (C,)
@@ -367,7 +513,7 @@ class ForecastPreprocessor:
         scale = np.broadcast_to(scale, loc.shape)  # (B, C)
         z_past = (gy_past - loc[:, None, :]) / scale[:, None, :]
         z_future = (gy_future - loc[:, None, :]) / scale[:, None, :]
-        side = np.concatenate([s.cov, s.cal], axis=1)  # (N, P + K)
+        side = np.concatenate([s.cov, s.cal, s.static], axis=1)  # (N, P + K + W)
         side_past, _ = gather_windows(side, origins, T, h)
         if future_times is None:
             _, known = gather_windows(s.cal, origins, T, h)  # (B, h, K)
@@ -375,12 +521,16 @@ class ForecastPreprocessor:
             _, offset = gather_windows(s.season, origins, T, h)  # (B, h, C)
             times = np.stack([s.times[o + 1 : o + 1 + h] for o in origins])
         else:
-            known = calendar_features(pd.Series(list(future_times)), self.calendar)[None]
+            cal = self.time_features(pd.Series(list(future_times)))
+            given = np.zeros((self.horizon, 0)) if future_known is None else future_known
+            known = np.concatenate([given, cal], axis=1)[None]  # (1, h, K)
             y_future = np.full((1, h, self.n_targets), np.nan)
             offset = self._season(s.index, pd.Series(list(future_times)))[None]
             times = future_times[None, :]
+        static = np.broadcast_to(s.static[:1], (B, h, self.n_static))  # the same on every row
         future_rows = np.concatenate(
-            [np.nan_to_num(z_future, nan=0.0), np.zeros((B, h, self.n_covariates)), known], axis=2
+            [np.nan_to_num(z_future, nan=0.0), np.zeros((B, h, self.n_covariates)), known, static],
+            axis=2,
         )
         past_rows = np.concatenate([z_past, side_past], axis=2)
         return WindowSet(
@@ -399,7 +549,7 @@ class ForecastPreprocessor:
     def _concat(self, pieces: list[WindowSet]) -> WindowSet:
         if not pieces:
             T, h, C = self.input_length, self.horizon, self.n_targets
-            F = C + self.n_covariates + self.n_known
+            F = C + self.n_covariates + self.n_known + self.n_static
             return WindowSet(
                 inputs=np.zeros((0, T + h, F), np.float32),
                 target=np.zeros((0, T + h, C), np.float32),
@@ -441,7 +591,11 @@ class ForecastPreprocessor:
         return {
             "targets": self.targets,
             "covariates": self.covariates,
+            "future_covariates": self.future_covariates,
+            "future_scaler": None if self.future_scaler is None else self.future_scaler.to_dict(),
             "calendar": self.calendar,
+            "holidays": self.holidays,
+            "static": None if self.static is None else self.static.to_dict(),
             "input_length": self.input_length,
             "horizon": self.horizon,
             "normalization": self.normalization,
@@ -472,12 +626,29 @@ class ForecastPreprocessor:
             # older artifacts have no seasonal adjustment
             season_length=int(d.get("season_length", 1)),
             deseasonalize=str(d.get("deseasonalize", "none")),
+            future_covariates=d.get("future_covariates", []),  # older artifacts: none
+            holidays=d.get("holidays"),
         )
         pre.target_scaler = SeriesScaler.from_dict(d["target_scaler"])
         pre.covariate_scaler = SeriesScaler.from_dict(d["covariate_scaler"])
+        if d.get("static") is not None:
+            pre.static = StaticEncoder.from_dict(d["static"])
+        if d.get("future_scaler") is not None:
+            pre.future_scaler = SeriesScaler.from_dict(d["future_scaler"])
         if d.get("seasonal") is not None:
             pre.seasonal = SeasonalProfiles.from_dict(d["seasonal"])
         return pre
+
+
+def _joined(a: SeriesScaler, b: SeriesScaler) -> SeriesScaler:
+    """The series of ``a`` then those of ``b``, in one scaler."""
+    return SeriesScaler(
+        [*a.series, *b.series],
+        np.concatenate([a.mean, b.mean]),
+        np.concatenate([a.scale, b.scale]),
+        a.transform,
+        a.spread,
+    )
 
 
 def _pad_left(s: _Series, k: int) -> _Series:
@@ -496,6 +667,7 @@ def _pad_left(s: _Series, k: int) -> _Series:
         cal=pad(s.cal),
         times=pad(s.times),
         time_values=pad(s.time_values),
+        static=pad(s.static),
     )
 
 

@@ -22,6 +22,7 @@ from rnnkit.data.timeseries import SeriesTable
 from rnnkit.data.windows import TimeSplit
 from rnnkit.eval import forecast_metrics as fm
 from rnnkit.eval.baselines import BASELINES, baseline_forecasts
+from rnnkit.eval.conformal import ConformalCalibration
 from rnnkit.models.forecast_inference import Forecasts, forecast_windows
 from rnnkit.models.forecaster import Forecaster
 
@@ -103,8 +104,12 @@ def score(
         if forecasts.levels:
             q = forecasts.quantiles[..., c, :]
             out["model"]["pinball"] = fm.pinball(actual, q, forecasts.levels)
+            out["model"]["pinball_by_step"] = fm.pinball_by_step(actual, q, forecasts.levels)
             if len(forecasts.levels) >= 2:
                 out["model"]["coverage"] = fm.coverage(actual, q[..., 0], q[..., -1])
+                out["model"]["coverage_by_step"] = fm.coverage_by_step(
+                    actual, q[..., 0], q[..., -1]
+                )
                 out["model"]["interval_width"] = float(np.mean(q[..., -1] - q[..., 0]))
         for name, f in baselines.items():
             out[name] = fm.point_metrics(actual, f[..., c], scale[..., c])
@@ -126,11 +131,13 @@ def backtest(
     stride: int = 1,
     seed: int = 0,
     scales: np.ndarray | None = None,
+    calibration: ConformalCalibration | None = None,
 ) -> BacktestResult:
     """Rolling-origin backtest of ``model`` on ``part`` ('val' or 'test') of ``table``.
 
     ``scales`` (S, C) are MASE's per-series scales; None computes them from ``table``'s
     training rows (:func:`mase_scales`). A saved model passes the scales of its training data.
+    ``calibration``: a conformal calibration of the interval (:mod:`rnnkit.eval.conformal`).
 
     Raises:
         ValueError: the period holds no complete window (too few rows for input_length +
@@ -144,7 +151,9 @@ def backtest(
             f"{preprocessor.input_length} rows before them), but it holds none; provide more "
             f"rows, a longer {part} period, or a shorter input_length or horizon"
         )
-    forecasts = forecast_windows(model, preprocessor, windows, seed=seed)
+    forecasts = forecast_windows(
+        model, preprocessor, windows, seed=seed, calibration=calibration
+    )
     raw = {
         sid: table.frame.iloc[rows][preprocessor.targets].to_numpy(np.float64)
         for sid, rows in table.series_slices().items()

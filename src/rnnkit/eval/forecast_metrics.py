@@ -12,6 +12,9 @@ Legend: A actual values, F point forecasts, e = A − F, all of one shape (..., 
   than the one-season-back forecast was inside the training data.
 * pinball (quantile loss) = mean over levels q of mean max(q (A − Q_q), (q − 1)(A − Q_q))
 * coverage = share of A inside [Q_lo, Q_hi]; width = mean (Q_hi − Q_lo)
+* per horizon step k: the same pinball and coverage over the windows' k-th step only
+* reliability: nominal coverage q_hi − q_lo of each central interval against its observed
+  coverage (the diagonal is calibrated)
 """
 
 from __future__ import annotations
@@ -84,3 +87,47 @@ def point_metrics(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -
     if np.isfinite(percent):
         out["mape"] = percent
     return out
+
+
+def pinball_by_step(
+    actual: np.ndarray, quantiles: np.ndarray, levels: Sequence[float]
+) -> list[float]:
+    """Mean pinball loss per horizon step. Shapes: actual (B, h, C), quantiles (B, h, C, Q)
+    → h values (averaged over windows, targets and levels)."""
+    q = np.asarray(levels, dtype=np.float64)
+    err = actual[..., None] - quantiles
+    loss = np.maximum(q * err, (q - 1) * err)  # (B, h, C, Q)
+    return [float(v) for v in loss.mean(axis=(0, 2, 3))]
+
+
+def coverage_by_step(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> list[float]:
+    """Share of actual values inside [lower, upper] per horizon step; shapes (B, h, C) → h."""
+    inside = (actual >= lower) & (actual <= upper)
+    return [float(v) for v in inside.mean(axis=(0, 2))]
+
+
+def central_pairs(levels: Sequence[float]) -> list[tuple[int, int, float]]:
+    """(i, j, nominal) for every central interval [q_i, q_j] with q_i + q_j = 1 and q_i < ½
+    among increasing ``levels``; nominal = q_j − q_i."""
+    rounded = [round(float(q), 10) for q in levels]
+    out = []
+    for i, lo in enumerate(rounded):
+        hi = round(1.0 - lo, 10)
+        if lo < 0.5 and hi in rounded:
+            out.append((i, rounded.index(hi), round(hi - lo, 10)))
+    return sorted(out, key=lambda p: p[2])
+
+
+def reliability(
+    actual: np.ndarray, quantiles: np.ndarray, levels: Sequence[float]
+) -> dict[str, list[float]]:
+    """Nominal against observed coverage of the central intervals among ``levels``.
+
+    Shapes: actual (B, h, C), quantiles (B, h, C, Q). Returns ``{'nominal': [...],
+    'observed': [...]}``, increasing nominal; a calibrated forecaster lies on the diagonal.
+    """
+    pairs = central_pairs(levels)
+    return {
+        "nominal": [p[2] for p in pairs],
+        "observed": [coverage(actual, quantiles[..., i], quantiles[..., j]) for i, j, _ in pairs],
+    }

@@ -306,6 +306,12 @@ def _streaming_graph(model: nn.Module, module: nn.Module, *, classifier: bool) -
 
 
 def _check_forecaster(model: nn.Module) -> None:
+    if getattr(model, "static_width", 0):
+        raise ExportError(
+            f"this forecaster reads static covariates ({model.static_width} columns: an "
+            "embedded initial state), which the ONNX forecaster graphs do not build yet; "
+            "export a model trained without static_covariates"
+        )
     if (
         model.decoder == "autoregressive"
         and model.likelihood == "gaussian"

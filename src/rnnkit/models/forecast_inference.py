@@ -8,13 +8,18 @@ Legend: B windows, h horizon, C targets, Q quantile levels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from rnnkit.data.forecast_inputs import ForecastPreprocessor, WindowSet
 from rnnkit.models.forecaster import Forecaster
+
+if TYPE_CHECKING:
+    from rnnkit.eval.conformal import ConformalCalibration
 
 
 @dataclass
@@ -48,8 +53,16 @@ def forecast_windows(
     *,
     batch_size: int = 512,
     seed: int = 0,
+    levels: Sequence[float] | None = None,
+    calibration: ConformalCalibration | None = None,
 ) -> Forecasts:
-    """Run ``model`` on ``windows`` (in chunks) and map the output back to data units."""
+    """Run ``model`` on ``windows`` (in chunks) and map the output back to data units.
+
+    ``levels``: the quantile levels (None: the model's own); ``calibration``: a conformal
+    calibration whose interval bounds, where among the levels, are widened in normalised
+    units before the mapping back (:mod:`rnnkit.eval.conformal`).
+    """
+    wanted = model.check_levels(levels) if model.likelihood != "point" else ()
     points, quantiles = [], []
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
@@ -58,13 +71,16 @@ def forecast_windows(
         out = model.predict(
             torch.as_tensor(windows.inputs[part], dtype=dtype, device=device),
             seed=seed + start,
+            levels=wanted or None,
         )
         points.append(out["point"].cpu().double().numpy())
         quantiles.append(out["quantiles"].cpu().double().numpy())
     C, h = preprocessor.n_targets, preprocessor.horizon
-    levels = () if model.likelihood == "point" else model.quantiles
+    levels = tuple(wanted)
     point = np.concatenate(points) if points else np.zeros((0, h, C))
     quant = np.concatenate(quantiles) if quantiles else np.zeros((0, h, C, len(levels)))
+    if calibration is not None and levels:
+        quant = calibration.apply(quant, levels)
     return Forecasts(
         point=preprocessor.to_data_units(point, windows.loc, windows.scale, windows.offset),
         quantiles=preprocessor.to_data_units(quant, windows.loc, windows.scale, windows.offset),

@@ -36,6 +36,20 @@ Two decoders:
 
 With horizon 1 and the same weights both decoders compute the same function.
 
+**Static covariates** (per-series attributes, W = Ns + Kc input columns after the known
+features, the same on every row): the Ns numbers and an embedding of each of the Kc category
+numbers (0: unknown) are joined into e ∈ R^E, which sets the encoder's initial state and joins
+the head's input,
+
+.. math::
+    e = [x_{\\text{num}};\\, E_1[c_1]; \\dots;\\, E_{K_c}[c_{K_c}]], \\qquad
+    \\text{state}_0 = \\tanh(W_s e + b_s) \\ \\text{(every layer, direction and state tensor)},
+
+    \\theta = \\mathrm{head}([\\dots;\\, e]),
+
+so a series' attributes shape both what the encoder remembers and how the head reads it.
+Without static covariates the model is exactly the one above (zero initial state).
+
 Likelihoods and their losses (averaged over windows, steps and targets):
 
 * 'gaussian': σ = softplus(·) + σ_min, loss = log σ + (z − μ)² / (2σ²) + ½ log 2π (negative
@@ -105,6 +119,10 @@ class Forecaster(nn.Module):
         quantiles: increasing levels in (0, 1) used for intervals and, with 'quantile', trained.
         n_samples: Monte Carlo paths for autoregressive Gaussian intervals (0: per-step
             Gaussian quantiles around the mean-fed path, which understate the spread).
+        n_static: Ns numeric static covariates.
+        static_categories: per categorical static covariate, its number of categories with
+            the unknown one (Kc entries); embedded with
+            :func:`rnnkit.data.static_inputs.embedding_size` units each.
 
     Shapes: ``forward(inputs (B, T + h, F))`` → (parameters (B, T + h, C, n), state);
     ``predict(inputs)`` → point (B, h, C) and quantiles (B, h, C, Q).
@@ -132,6 +150,8 @@ class Forecaster(nn.Module):
         likelihood: str = "gaussian",
         quantiles: Sequence[float] = (0.1, 0.5, 0.9),
         n_samples: int = 200,
+        n_static: int = 0,
+        static_categories: Sequence[int] = (),
     ) -> None:
         super().__init__()
         self.n_targets = _check_int("n_targets", n_targets, 1)
@@ -144,6 +164,11 @@ class Forecaster(nn.Module):
         self.decoder = _check_choice("decoder", decoder, DECODERS)
         self.likelihood = _check_choice("likelihood", likelihood, LIKELIHOODS)
         self.n_samples = _check_int("n_samples", n_samples, 0)
+        self.n_static = _check_int("n_static", n_static, 0)
+        self.static_categories = tuple(
+            _check_int("static_categories[]", int(k) if not isinstance(k, bool) else k, 2)
+            for k in static_categories
+        )
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
             raise TypeError(f"Forecaster: dropout must be a float in [0, 1), got {dropout!r}")
         if not 0.0 <= dropout < 1.0:
@@ -183,9 +208,26 @@ class Forecaster(nn.Module):
             bidirectional=self.bidirectional,
         )
         steps = self.horizon if self.decoder == "direct" else 1
+        static_width = self.n_static
+        if self.static_width:
+            from rnnkit.data.static_inputs import embedding_size
+            from rnnkit.functional.cell_table import get_cell
+
+            self.static_embeddings = nn.ModuleList(
+                nn.Embedding(k, embedding_size(k - 1)) for k in self.static_categories
+            )
+            static_width += sum(e.embedding_dim for e in self.static_embeddings)
+            self._n_states = get_cell(self.encoder.mode).num_states
+            self.static_init = nn.Linear(
+                static_width,
+                self._n_states * self.num_layers * directions * self.hidden_size,
+            )
         self.head = nn.Sequential(
             nn.Dropout(self.dropout),
-            nn.Linear(directions * self.hidden_size + steps * self.n_known, self.hidden_size),
+            nn.Linear(
+                directions * self.hidden_size + steps * self.n_known + static_width,
+                self.hidden_size,
+            ),
             nn.GELU(),
             nn.Linear(self.hidden_size, steps * self.n_targets * self.n_params),
         )
@@ -207,7 +249,44 @@ class Forecaster(nn.Module):
             "likelihood": self.likelihood,
             "quantiles": list(self.quantiles),
             "n_samples": self.n_samples,
+            # only when used, so that older readers of a plain model's config are unaffected
+            **(
+                {"n_static": self.n_static, "static_categories": list(self.static_categories)}
+                if self.static_width
+                else {}
+            ),
         }
+
+    @property
+    def static_width(self) -> int:
+        """W = Ns + Kc, the static input columns."""
+        return self.n_static + len(self.static_categories)
+
+    def _static(self, inputs: Tensor) -> Tensor | None:
+        """e (B, E) from the static columns of row 0 (module docstring), or None."""
+        if not self.static_width:
+            return None
+        row = inputs[:, 0, inputs.shape[2] - self.static_width :]
+        parts = [row[:, : self.n_static]]
+        for j, emb in enumerate(self.static_embeddings):
+            index = row[:, self.n_static + j].round().long().clamp(0, emb.num_embeddings - 1)
+            parts.append(emb(index))
+        return torch.cat(parts, dim=1)
+
+    def _initial_state(self, e: Tensor | None) -> Tensor | tuple[Tensor, ...] | None:
+        """The encoder's initial state from e: (L·D, B, H) per state tensor; None: zeros."""
+        if e is None:
+            return None
+        B = e.shape[0]
+        z = torch.tanh(self.static_init(e)).view(B, self._n_states, -1, self.hidden_size)
+        states = tuple(z[:, i].transpose(0, 1).contiguous() for i in range(self._n_states))
+        return states if len(states) > 1 else states[0]
+
+    def _encode(
+        self, x: Tensor, e: Tensor | None
+    ) -> tuple[Tensor, Tensor | tuple[Tensor, ...]]:
+        """The encoder over rows x (B, t, C + P + K) from the static initial state."""
+        return self.encoder(x, self._initial_state(e))
 
     # -- shapes and parameters -----------------------------------------------------------------
 
@@ -215,12 +294,14 @@ class Forecaster(nn.Module):
         self, inputs: Tensor, state: object, lengths: Tensor | None
     ) -> tuple[Tensor, Tensor]:
         """(B, T + h, F) window → past rows (B, T, F) and horizon known features (B, h, K)."""
-        F_in = self.n_targets + self.n_covariates + self.n_known
+        F_rec = self.n_targets + self.n_covariates + self.n_known
+        F_in = F_rec + self.static_width
         if not isinstance(inputs, Tensor) or inputs.dim() != 3 or inputs.shape[2] != F_in:
             shape = tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__
+            static = " + static covariates" if self.static_width else ""
             raise ValueError(
                 f"Forecaster: inputs must be (B, T + h, {F_in}) = (windows, input steps + "
-                f"horizon, targets + covariates + known features), got {shape}"
+                f"horizon, targets + covariates + known features{static}), got {shape}"
             )
         if inputs.shape[1] <= self.horizon:
             raise ValueError(
@@ -238,7 +319,7 @@ class Forecaster(nn.Module):
                 f"{lengths.tolist()}"
             )
         T = inputs.shape[1] - self.horizon
-        return inputs[:, :T], inputs[:, T:, self.n_targets + self.n_covariates :]
+        return inputs[:, :T, :F_rec], inputs[:, T:, self.n_targets + self.n_covariates : F_rec]
 
     def _constrain(self, raw: Tensor) -> Tensor:
         """Raw head outputs (..., n) → distribution parameters (σ > 0 for the Gaussian)."""
@@ -262,9 +343,13 @@ class Forecaster(nn.Module):
         top = h_n[-directions:]  # (D, B, H)
         return top.transpose(0, 1).reshape(h_n.shape[1], directions * self.hidden_size)
 
-    def _step_head(self, out: Tensor, next_known: Tensor) -> Tensor:
-        """One-step parameters from outputs (..., H) and next known features (..., K)."""
-        raw = self.head(torch.cat([out, next_known], dim=-1))
+    def _step_head(self, out: Tensor, next_known: Tensor, e: Tensor | None = None) -> Tensor:
+        """One-step parameters from outputs (..., H), next known features (..., K) and the
+        static e (B, E) (broadcast over the steps of ``out`` (B, t, H))."""
+        parts = [out, next_known]
+        if e is not None:
+            parts.append(e if out.dim() == 2 else e[:, None].expand(-1, out.shape[1], -1))
+        raw = self.head(torch.cat(parts, dim=-1))
         return self._constrain(raw.unflatten(-1, (self.n_targets, self.n_params)))
 
     # -- forward (the task-model protocol) -----------------------------------------------------
@@ -289,21 +374,23 @@ class Forecaster(nn.Module):
             encoder's final state over the observed rows.
         """
         past, known = self._split_inputs(inputs, state, lengths)
+        e = self._static(inputs)
         B, T = past.shape[:2]
         C, n = self.n_targets, self.n_params
+        F_rec = past.shape[2]
         if self.decoder == "direct":
-            _, state = self.encoder(past)
-            x = torch.cat([self._summary(state), known.flatten(1)], dim=1)
+            _, state = self._encode(past, e)
+            x = torch.cat([self._summary(state), known.flatten(1), *([] if e is None else [e])], 1)
             future = self._constrain(self.head(x).view(B, self.horizon, C, n))
             return torch.cat([self._blank(future, B, T), future], dim=1), state
         if self.training:
             # Teacher forcing: rows 0 … S−2 in, row r's output predicts row r + 1.
-            out, state = self.encoder(inputs[:, :-1])
-            params = self._step_head(out, inputs[:, 1:, C:])
+            out, state = self._encode(inputs[:, :-1, :F_rec], e)
+            params = self._step_head(out, inputs[:, 1:, C:F_rec], e)
             return torch.cat([self._blank(params, B, 1), params], dim=1), state
-        out, state = self.encoder(past)
-        observed = self._step_head(out[:, :-1], past[:, 1:, C:])  # one-step, rows 1 … T−1
-        future = self._decode_from(out[:, -1], state, known, sample=None)
+        out, state = self._encode(past, e)
+        observed = self._step_head(out[:, :-1], past[:, 1:, C:], e)  # one-step, rows 1 … T−1
+        future = self._decode_from(out[:, -1], state, known, sample=None, e=e)
         return torch.cat([self._blank(future, B, 1), observed, future], dim=1), state
 
     def forecast(self, inputs: Tensor) -> Tensor:
@@ -312,8 +399,9 @@ class Forecaster(nn.Module):
         past, known = self._split_inputs(inputs, None, None)
         if self.decoder == "direct":
             return self(inputs)[0][:, -self.horizon :]
-        out, state = self.encoder(past)
-        return self._decode_from(out[:, -1], state, known, sample=None)
+        e = self._static(inputs)
+        out, state = self._encode(past, e)
+        return self._decode_from(out[:, -1], state, known, sample=None, e=e)
 
     def _decode_from(
         self,
@@ -321,12 +409,13 @@ class Forecaster(nn.Module):
         state: Tensor | tuple[Tensor, Tensor],
         known: Tensor,
         sample: torch.Generator | None,
+        e: Tensor | None = None,
     ) -> Tensor:
         """Autoregressive roll-out from the last output o (B, H) and its state: parameters
         (B, h, C, n). With ``sample`` the fed-back value is drawn from N(μ, σ²)."""
         steps = []
         for k in range(self.horizon):
-            params = self._step_head(o, known[:, k])  # (B, C, n)
+            params = self._step_head(o, known[:, k], e)  # (B, C, n)
             steps.append(params)
             if k + 1 == self.horizon:
                 break
@@ -347,6 +436,36 @@ class Forecaster(nn.Module):
             ordered = params.sort(dim=-1).values
             return ordered[..., self._median_index()]
         return params[..., 0]
+
+    def check_levels(self, levels: Sequence[float] | None) -> tuple[float, ...]:
+        """``levels`` as a checked tuple (None: ``self.quantiles``).
+
+        Raises:
+            ValueError: levels not increasing in (0, 1), any level for a 'point' model, or a
+                level a 'quantile' model was not trained on (it names the trained ones).
+        """
+        if levels is None:
+            return self.quantiles
+        q = [float(x) for x in levels]
+        if not q or any(not 0.0 < x < 1.0 for x in q) or sorted(set(q)) != q:
+            raise ValueError(
+                f"quantiles must be distinct increasing levels in (0, 1), got {list(levels)}"
+            )
+        if self.likelihood == "point":
+            raise ValueError(
+                f"quantiles need a model with intervals, but this one was trained with "
+                f"likelihood='point'; got quantiles {q}"
+            )
+        if self.likelihood == "quantile":
+            trained = [round(x, 10) for x in self.quantiles]
+            other = [x for x in q if round(x, 10) not in trained]
+            if other:
+                raise ValueError(
+                    f"quantiles of a likelihood='quantile' model must be levels it was trained "
+                    f"on ({trained}), got {other}"
+                )
+            return tuple(self.quantiles[trained.index(round(x, 10))] for x in q)
+        return tuple(q)
 
     def _median_index(self) -> int:
         return min(range(len(self.quantiles)), key=lambda i: abs(self.quantiles[i] - 0.5))
@@ -384,33 +503,42 @@ class Forecaster(nn.Module):
     # -- prediction ----------------------------------------------------------------------------
 
     @torch.no_grad()
-    def predict(self, inputs: Tensor, *, seed: int = 0) -> dict[str, Tensor]:
+    def predict(
+        self, inputs: Tensor, *, seed: int = 0, levels: Sequence[float] | None = None
+    ) -> dict[str, Tensor]:
         """Point forecast and quantiles of the horizon in normalised units (eval mode).
 
         Args:
             inputs: (B, T + h, F) windows; the horizon's target slots are ignored.
             seed: seeds the Monte Carlo paths of the autoregressive Gaussian decoder, so that
                 the same inputs always give the same result.
+            levels: quantile levels Q to return (None: ``self.quantiles``); a Gaussian model
+                gives any level in (0, 1), a quantile model only the levels it was trained on.
 
         Returns:
-            ``{'point': (B, h, C), 'quantiles': (B, h, C, Q)}`` at levels ``self.quantiles``;
-            for likelihood 'point' the quantiles are empty (Q = 0).
+            ``{'point': (B, h, C), 'quantiles': (B, h, C, Q)}`` at ``levels``; for likelihood
+            'point' the quantiles are empty (Q = 0).
         """
         self.eval()
+        wanted = self.check_levels(levels)
         params = self.forecast(inputs)
         point = self._point(params)
         B, h, C = point.shape
         if self.likelihood == "point":
             return {"point": point, "quantiles": point.new_zeros(B, h, C, 0)}
         if self.likelihood == "quantile":
-            return {"point": point, "quantiles": params.sort(dim=-1).values}
-        levels = torch.tensor(self.quantiles, dtype=params.dtype, device=params.device)
+            ordered = params.sort(dim=-1).values
+            pick = [self.quantiles.index(q) for q in wanted]
+            return {"point": point, "quantiles": ordered[..., pick]}
+        levels = torch.tensor(wanted, dtype=params.dtype, device=params.device)
         if self.decoder == "autoregressive" and self.n_samples > 0 and h > 1:
             generator = torch.Generator().manual_seed(seed)
             S = self.n_samples
-            past, known = self._split_inputs(inputs.repeat_interleave(S, dim=0), None, None)
-            out, state = self.encoder(past)
-            paths = self._decode_from(out[:, -1], state, known, generator)  # (B·S, h, C, 2)
+            repeated = inputs.repeat_interleave(S, dim=0)
+            past, known = self._split_inputs(repeated, None, None)
+            e = self._static(repeated)
+            out, state = self._encode(past, e)
+            paths = self._decode_from(out[:, -1], state, known, generator, e)  # (B·S, h, C, 2)
             mu, sigma = paths[..., 0], paths[..., 1]
             noise = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
             draws = mu + sigma * noise.to(mu.device)

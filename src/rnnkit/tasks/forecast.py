@@ -11,12 +11,15 @@ seasonal-naive and drift baselines, and writes into ``run_dir``:
   and the preprocessing state: scalers, column names, calendar features, split points);
 * ``metrics.json`` — validation and test metrics of the model and the baselines, the data report;
 * ``forecast_test.png`` — forecast vs actual with prediction intervals on the test period;
+* ``reliability_test.png`` — nominal vs observed coverage of the intervals on the test period
+  (not for a 'point' model);
 * what the trainer writes (history, learning curves, best/last checkpoints).
 
 ``evaluate(artifact, data)`` backtests a saved model on new data (or its own test period);
 ``predict(artifact, data)`` forecasts the horizon after the last row of each series, with
-intervals. Bad input raises ``ValueError`` with one paragraph naming the argument, what was
-expected and what was received.
+intervals (``future=`` gives future-known covariates for the horizon, ``quantiles=`` other
+levels, ``new_series='history'`` forecasts series absent from training). Bad input raises
+``ValueError`` with one paragraph naming the argument, what was expected and what was received.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import dataclasses
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -47,12 +51,14 @@ from rnnkit.data.forecast_inputs import (
 from rnnkit.data.frequency import season_length_for
 from rnnkit.data.provenance import identify_test_data, stored_source
 from rnnkit.data.scaling import choose_transform
+from rnnkit.data.static_inputs import read_static
 from rnnkit.data.timeseries import (
     QualityReport,
     SeriesTable,
 )
 from rnnkit.data.windows import TimeSplit, time_split
 from rnnkit.eval.baselines import BASELINES
+from rnnkit.eval.conformal import ConformalCalibration, check_calibration_windows
 from rnnkit.io.artifact import Artifact
 from rnnkit.models.forecast_inference import forecast_windows
 from rnnkit.models.forecaster import (
@@ -121,6 +127,12 @@ class LoadedForecaster:
         return TimeSplit.from_dict(self.preprocessing["split"], self.preprocessor.frequency)
 
     @property
+    def calibration(self) -> ConformalCalibration | None:
+        """The conformal calibration of the interval (``calibrate='conformal'``), or None."""
+        d = self.preprocessing.get("conformal")
+        return None if d is None else ConformalCalibration.from_dict(d)
+
+    @property
     def mase_scale(self) -> np.ndarray:
         s = np.asarray(self.preprocessing["mase_scale"], dtype=np.float64)
         return np.where(s > 0, s, np.nan)
@@ -154,7 +166,7 @@ class ForecastTask(Task):
             time_column=c.time_column,
             targets=c.targets,
             series_column=c.series_column,
-            covariates=c.covariates,
+            covariates=[*c.covariates, *c.future_covariates],
             missing=c.missing,
             gaps=c.gaps,
             **c.file_options(),
@@ -198,7 +210,18 @@ class ForecastTask(Task):
             series_column=table.series_column,
             season_length=c.season_length,
             deseasonalize=c.deseasonalize,
+            future_covariates=c.future_covariates,
+            holidays=c.holidays,
         ).fit(table, split)
+        if c.static_covariates:
+            pre = pre.with_static(
+                read_static(
+                    c.data,
+                    series_column=table.series_column,
+                    columns=c.static_covariates,
+                    **c.file_options(),
+                )
+            )
         if pre.seasonal_note and c.deseasonalize == "auto" and c.season_length >= 2:
             choices["deseasonalize"] = {"value": "none", "why": pre.seasonal_note}
             say(f"no seasonal adjustment: {pre.seasonal_note}")
@@ -229,6 +252,8 @@ class ForecastTask(Task):
             test_fraction=c.test_fraction,
         )
         say(f"windows: {counts['train']} train, {counts['val']} validation, {counts['test']} test")
+        if c.calibrate == "conformal":  # refused before training rather than after it
+            check_calibration_windows(counts["val"], c.interval, c.horizon)
         if c.batch_size is None:
             c.batch_size = auto_batch_size(counts["train"])
             choices["batch_size"] = {"value": c.batch_size, "source": "auto"}
@@ -255,18 +280,29 @@ class ForecastTask(Task):
 
         c, pre = prepared.config, prepared.preprocessing
         table, split, counts = (prepared.parts[k] for k in ("table", "split", "counts"))
+        calibration = None
+        if c.calibrate == "conformal":
+            from rnnkit.eval.conformal import fit_conformal
+
+            calibration = fit_conformal(
+                model, pre.windows(table, split, "val"), c.interval, seed=seed
+            )
+            prepared.parts["conformal"] = calibration.to_dict()
         results = {}
-        for part in ("val", "test"):
-            if counts[part]:
+        for part in ("val", "test", "test_uncalibrated"):
+            name = part.split("_")[0]
+            if counts[name] and (part != "test_uncalibrated" or calibration is not None):
                 results[part] = backtest(
                     model,
                     pre,
                     table,
                     split,
-                    part=part,
+                    part=name,
                     season=c.season_length,
-                    stride=1 if part == "val" else c.backtest_stride,
+                    stride=1 if name == "val" else c.backtest_stride,
                     seed=seed,
+                    # validation is scored as trained: calibrating on it makes it in-sample
+                    calibration=calibration if part == "test" else None,
                 )
         test = results["test"]
         prepared.parts["forecasts"] = test.forecasts
@@ -297,6 +333,23 @@ class ForecastTask(Task):
         }
         if undefined:
             metrics["mase_undefined"] = undefined
+        if model.likelihood != "point":
+            metrics["reliability"] = _reliability(model, pre, test, calibration, seed)
+            prepared.parts["reliability"] = metrics["reliability"]
+        if calibration is not None:
+            before = results["test_uncalibrated"].metrics["model"]
+            after = test.metrics["model"]
+            metrics["conformal"] = {
+                **calibration.to_dict(),
+                "test_uncalibrated": {
+                    k: before[k] for k in ("coverage", "coverage_by_step", "pinball",
+                                           "interval_width")
+                },
+                "test_calibrated": {
+                    k: after[k] for k in ("coverage", "coverage_by_step", "pinball",
+                                          "interval_width")
+                },
+            }
         summary = {k: metrics[k] for k in ("val", "test", "windows")}
         return Scores(metrics, summary, {"report": table.report})
 
@@ -308,6 +361,7 @@ class ForecastTask(Task):
             "gaps": c.gaps,
             "season_length": c.season_length,
             "mase_scale": prepared.parts["mase_scale"],
+            **({"conformal": prepared.parts["conformal"]} if "conformal" in prepared.parts else {}),
             "split": prepared.parts["split"].to_dict(),
         }
 
@@ -321,7 +375,18 @@ class ForecastTask(Task):
             targets=c.targets,
             title=f"{c.data} test backtest",
         )
-        return [path]
+        paths = [path]
+        if "reliability" in prepared.parts:
+            from rnnkit.eval.probabilistic import plot_reliability
+
+            paths.append(
+                plot_reliability(
+                    prepared.parts["reliability"],
+                    run_dir / "reliability_test.png",
+                    title=f"{c.data} test backtest: interval reliability",
+                )
+            )
+        return paths
 
     def scores_by_method(self, part_metrics: dict[str, Any]) -> dict[str, float]:
         """MASE of the model and of each baseline (the part maps method -> metrics)."""
@@ -406,8 +471,9 @@ class ForecastTask(Task):
         if part not in ("test", "all"):
             raise ValueError(f"part must be 'test' or 'all', got {part!r}")
         # None: the recorded file or dataset (checked unchanged), split at the stored point.
-        table = _read_for(loaded, stored_source(loaded.test_data) if data is None else data)
-        pre = loaded.preprocessor
+        source = stored_source(loaded.test_data) if data is None else data
+        table = _read_for(loaded, source)
+        pre = _with_static(loaded, loaded.preprocessor, source)
         split = loaded.split
         if part == "all":
             first = _plain(table.frame[table.time_column].min())
@@ -422,6 +488,7 @@ class ForecastTask(Task):
             season=season,
             stride=stride,
             scales=loaded.mase_scale,
+            calibration=loaded.calibration,
         )
         return {
             **result.metrics,
@@ -432,10 +499,51 @@ class ForecastTask(Task):
             "shipped": "model" if loaded.fallback is None else loaded.fallback["method"],
         }
 
-    def predict(self, loaded: LoadedForecaster, data: Any, *, seed: int = 0) -> pd.DataFrame:
-        pre = loaded.preprocessor
-        table = _known_series(_read_for(loaded, data), pre, loaded.config.on_bad_rows)
-        windows = pre.future_windows(table)
+    def predict(
+        self,
+        loaded: LoadedForecaster,
+        data: Any,
+        *,
+        seed: int = 0,
+        future: Any = None,
+        new_series: str | None = None,
+        quantiles: Any = None,
+    ) -> pd.DataFrame:
+        from rnnkit.core.checks import check_choice
+        from rnnkit.data.future_inputs import read_future
+
+        if new_series is not None:
+            check_choice("new_series", new_series, ("refuse", "history"))
+        table, pre = _known_series(
+            _read_for(loaded, data),
+            loaded.preprocessor,
+            loaded.config.on_bad_rows,
+            new_series or loaded.config.new_series,
+        )
+        pre = _with_static(loaded, pre, data)
+        known = None
+        if future is not None and not pre.future_covariates:
+            raise ValueError(
+                "future gives future-known covariates, but this model was trained without "
+                "future_covariates, so it would ignore them; got future="
+                f"{future if isinstance(future, (str, os.PathLike)) else type(future).__name__}"
+            )
+        if pre.future_covariates:
+            last = {
+                str(sid): table.frame[table.time_column].iloc[rows].iloc[-1]
+                for sid, rows in table.series_slices().items()
+            }
+            known = read_future(
+                future,
+                columns=pre.future_covariates,
+                time_column=pre.time_column,
+                series_column=pre.series_column,
+                frequency=pre.frequency,
+                last_times=last,
+                horizon=pre.horizon,
+                **loaded.config.file_options(),
+            )
+        windows = pre.future_windows(table, known)
         h = pre.horizon
         out: dict[str, Any] = {}
         if pre.series_column is not None:
@@ -444,22 +552,79 @@ class ForecastTask(Task):
         out["step"] = np.tile(np.arange(1, h + 1), len(windows))
         if loaded.fallback is not None:  # the shipped baseline forecasts; it has no intervals
             method = loaded.fallback["method"]
+            if quantiles is not None:
+                raise ValueError(
+                    f"quantiles need the network's predictive distribution, but this model "
+                    f"ships the {method} baseline in its place (fallback), which has none; got "
+                    f"quantiles {quantiles!r}"
+                )
             point = pre.future_baselines(table, _season_of(loaded))[method]  # (S, h, C)
             for j, target in enumerate(pre.targets):
                 out[target] = point[:, :, j].reshape(-1)
             return pd.DataFrame(out)
-        f = forecast_windows(loaded.model, pre, windows, seed=seed)
+        levels = _quantile_levels(quantiles)
+        if levels is not None:
+            levels = loaded.model.check_levels(levels)
+        f = forecast_windows(
+            loaded.model, pre, windows, seed=seed, levels=levels, calibration=loaded.calibration
+        )
         for j, target in enumerate(pre.targets):
             out[target] = f.point[:, :, j].reshape(-1)
-            if f.interval_level is not None:
+            if levels is not None:
+                for k, q in enumerate(f.levels):
+                    out[f"{target}_q{q:g}"] = f.quantiles[:, :, j, k].reshape(-1)
+            elif f.interval_level is not None:
                 out[f"{target}_lower"] = f.quantiles[:, :, j, 0].reshape(-1)
                 out[f"{target}_upper"] = f.quantiles[:, :, j, -1].reshape(-1)
-        if f.interval_level is not None:
+        if f.interval_level is not None and levels is None:
             out["interval"] = f.interval_level
         return pd.DataFrame(out)
 
 
 TASK = ForecastTask()
+
+
+def _quantile_levels(quantiles: Any) -> list[float] | None:
+    """``predict``'s quantiles: None, a list of levels, or text '0.1,0.5,0.9' (the CLI's)."""
+    if quantiles is None:
+        return None
+    if isinstance(quantiles, str):
+        try:
+            return [float(x) for x in split_names(quantiles)]
+        except ValueError:
+            raise ValueError(
+                f"quantiles must be levels in (0, 1) joined by commas, e.g. '0.1,0.5,0.9', got "
+                f"{quantiles!r}"
+            ) from None
+    if isinstance(quantiles, (int, float)):
+        return [float(quantiles)]
+    return [float(q) for q in quantiles]
+
+
+def _reliability(
+    model: Forecaster,
+    pre: ForecastPreprocessor,
+    test: Any,
+    calibration: ConformalCalibration | None,
+    seed: int,
+) -> dict[str, Any]:
+    """Nominal vs observed coverage of central intervals on the test windows (uncalibrated),
+    with the calibrated interval's observed coverage when there is one."""
+    from rnnkit.eval import forecast_metrics as fm
+
+    if model.likelihood == "gaussian":
+        levels = [round(0.05 * k, 10) for k in range(1, 20)]  # 0.05 … 0.95
+    else:
+        levels = list(model.quantiles)
+    windows = test.forecasts.windows
+    f = forecast_windows(model, pre, windows, seed=seed, levels=levels)
+    out: dict[str, Any] = fm.reliability(windows.actual, f.quantiles, f.levels)
+    if calibration is not None:
+        out["calibrated"] = {
+            "nominal": calibration.level,
+            "observed": test.metrics["model"]["coverage"],
+        }
+    return out
 
 
 def _season_of(loaded: LoadedForecaster) -> int:
@@ -578,6 +743,8 @@ def build_model(c: ForecastConfig, pre: ForecastPreprocessor) -> Forecaster:
         pre.horizon,
         n_covariates=pre.n_covariates,
         n_known=pre.n_known,
+        n_static=0 if pre.static is None else len(pre.static.numeric),
+        static_categories=() if pre.static is None else pre.static.cardinalities,
         cell=c.cell,
         hidden_size=c.hidden_size,
         num_layers=c.num_layers,
@@ -613,7 +780,7 @@ def _read_for(loaded: LoadedForecaster, data: Any) -> SeriesTable:
         time_column=pre.time_column,
         targets=pre.targets,
         series_column=pre.series_column,
-        covariates=pre.covariates,
+        covariates=[*pre.covariates, *pre.future_covariates],
         missing=p["missing"],
         gaps=p["gaps"],
         missing_advice=(
@@ -624,15 +791,70 @@ def _read_for(loaded: LoadedForecaster, data: Any) -> SeriesTable:
     )
 
 
-def _known_series(table: SeriesTable, pre: ForecastPreprocessor, on_bad_rows: str) -> SeriesTable:
-    """``table`` without the series the model was not trained on when ``on_bad_rows`` is
-    'skip' (a warning names them); with 'error' such a series is refused, naming the option."""
+def _without(table: SeriesTable, series: list[str]) -> SeriesTable:
+    keep = ~table.frame[table.series_column].isin(series)
+    return dataclasses.replace(table, frame=table.frame.loc[keep].reset_index(drop=True))
+
+
+def _with_static(loaded: LoadedForecaster, pre: ForecastPreprocessor, data: Any):
+    """``pre`` with the static vectors of ``data``'s series, for a model with static
+    covariates (an unseen category gets the unknown embedding, with a warning)."""
+    if pre.static is None:
+        return pre
+    return pre.with_static(
+        read_static(
+            data,
+            series_column=pre.series_column,
+            columns=pre.static.columns,
+            **loaded.config.file_options(),
+        )
+    )
+
+
+def _new_series(
+    table: SeriesTable, pre: ForecastPreprocessor, unseen: list[str], on_bad_rows: str
+) -> tuple[SeriesTable, ForecastPreprocessor]:
+    """``new_series='history'``: the series absent from training are forecast from their own
+    history (:meth:`ForecastPreprocessor.adopt`); one with fewer than input_length rows is a
+    bad row — refused, or skipped with a warning when ``on_bad_rows`` is 'skip'."""
+    rows = {sid: r.stop - r.start for sid, r in table.series_slices().items()}
+    short = [sid for sid in unseen if rows[sid] < max(pre.input_length, 2)]
+    if short:
+        shown = ", ".join(f"{s!r} ({rows[s]} rows)" for s in short[:5])
+        shown += " ..." if len(short) > 5 else ""
+        what = (
+            f"{len(short)} series the model was not trained on with fewer than input_length="
+            f"{pre.input_length} rows, the fewest a new series needs (its scaler is fitted on "
+            f"its own history)"
+        )
+        if on_bad_rows != "skip" or len(short) == len(rows):
+            raise ValueError(
+                f"data has {what}: {shown}; give those series more rows, or pass "
+                "on_bad_rows='skip' (--on-bad-rows skip) to forecast the others"
+            )
+        warnings.warn(f"skipped {what}: {shown}", stacklevel=4)
+        table = _without(table, short)
+    return table, pre.adopt(table)
+
+
+def _known_series(
+    table: SeriesTable,
+    pre: ForecastPreprocessor,
+    on_bad_rows: str,
+    new_series: str = "refuse",
+) -> tuple[SeriesTable, ForecastPreprocessor]:
+    """``table`` and the preprocessor to forecast it with. A series the model was not trained
+    on is, with ``new_series='history'``, forecast from its own history (see
+    :func:`_new_series`); with 'refuse' it is left out when ``on_bad_rows`` is 'skip' (a
+    warning names it) and refused, naming the option, with 'error'."""
     if table.series_column is None:
-        return table
+        return table, pre
     known = set(pre.series_ids)
     unseen = [s for s in table.series_ids if s not in known]
     if not unseen:
-        return table
+        return table, pre
+    if new_series == "history":
+        return _new_series(table, pre, unseen, on_bad_rows)
     shown = ", ".join(repr(s) for s in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
     if len(unseen) == len(table.series_ids):
         raise ValueError(
@@ -643,14 +865,14 @@ def _known_series(table: SeriesTable, pre: ForecastPreprocessor, on_bad_rows: st
     if on_bad_rows != "skip":
         raise ValueError(
             f"data has {len(unseen)} series the model was not trained on ({shown}), which it "
-            "cannot forecast (it has no scale for them); remove them, or pass "
-            "on_bad_rows='skip' (--on-bad-rows skip) to forecast the others"
+            "cannot forecast (it has no scale for them); remove them, pass "
+            "on_bad_rows='skip' (--on-bad-rows skip) to forecast the others, or "
+            "new_series='history' (--new-series history) to forecast them from their own history"
         )
     warnings.warn(
         f"skipped {len(unseen)} series the model was not trained on: {shown}", stacklevel=3
     )
-    keep = ~table.frame[table.series_column].isin(unseen)
-    return dataclasses.replace(table, frame=table.frame.loc[keep].reset_index(drop=True))
+    return _without(table, unseen), pre
 
 
 def _plain(t: Any) -> Any:
@@ -726,13 +948,28 @@ def predict(
     data: str | os.PathLike[str] | pd.DataFrame,
     *,
     seed: int = 0,
+    future: str | os.PathLike[str] | pd.DataFrame | None = None,
+    new_series: Literal["refuse", "history"] | None = None,
+    quantiles: Sequence[float] | str | None = None,
 ) -> pd.DataFrame:
     """Forecast the ``horizon`` steps after the last row of every series in ``data``.
 
     The last ``input_length`` rows of each series are the model's input (earlier rows are not
-    needed). Returns one row per series and step: the series column (if any), the time column
+    needed). A model with future-known covariates also needs ``future``: a table (file or
+    DataFrame) with the time column, the series column and those covariates for the h steps
+    after each series' last row (:func:`rnnkit.data.future_inputs.read_future`).
+    ``new_series`` ('refuse' or 'history'; None: the model's ``new_series``) says what
+    happens to a series the model was not trained on (see :class:`ForecastConfig`).
+    ``quantiles`` (e.g. [0.1, 0.5, 0.9]) replaces the interval columns with one column
+    ``<target>_q<level>`` per level (a Gaussian model gives any level, a quantile model the
+    levels it was trained on); a conformal calibration moves the levels of its interval.
+
+    Returns one row per series and step: the series column (if any), the time column
     (future timestamps on the data's frequency), ``step`` (1 … h), and per target
     ``<target>`` (the median forecast), ``<target>_lower`` and ``<target>_upper`` (the interval
     bounds; absent for a 'point' model), plus ``interval`` (their nominal coverage).
     """
-    return TASK.predict(TASK.loaded(artifact, LoadedForecaster), data, seed=seed)
+    return TASK.predict(
+        TASK.loaded(artifact, LoadedForecaster), data, seed=seed, future=future,
+        new_series=new_series, quantiles=quantiles,
+    )

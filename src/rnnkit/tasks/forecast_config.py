@@ -36,6 +36,16 @@ class ForecastConfig(TaskConfig, FileOptions):
         model); None for a single series.
     covariates: past covariates, numeric columns observed up to the forecast origin (direct
         decoder only); None: the dataset's, or none.
+    future_covariates: future-known covariates, numeric columns whose values are known for the
+        forecast horizon too (prices, promotions); the decoder reads them at every future step
+        and predict needs them for the horizon (``future``, --future FILE). None: none.
+    static_covariates: per-series attributes, columns holding one value per series (store size,
+        region): numeric ones standardised, others categorical and embedded; they set the
+        encoder's initial state and join the decoder's input. A category unseen in training
+        gets the unknown embedding (with a warning). None: none.
+    holidays: public holidays as a known-future feature, a country or country-subdivision code
+        of the 'holidays' package ('US', 'US-CA', 'DE-BY'; pip install rnnkit[holidays]);
+        None: none.
     calendar: known-future calendar features from the time column: 'auto', 'none', or names
         joined by commas from hour, dayofweek, dayofyear, month.
     missing: NaN/Inf in targets or covariates: 'error', 'drop', 'ffill' or 'interpolate'
@@ -78,6 +88,11 @@ class ForecastConfig(TaskConfig, FileOptions):
         stopping's patience (to a quarter of them), are raised to reach it when they are left
         at the forecasting defaults (60 and 10); 0: epochs as given.
     backtest_stride: steps between backtest origins (1: every origin).
+    new_series: a series predict is given that was not in training: 'refuse' (an error, or
+        skipped with on_bad_rows='skip') or 'history' (forecast it from its own history, its
+        scaler fitted on those rows; it needs at least input_length rows).
+    calibrate: 'none' or 'conformal' (widen the prediction interval by split-conformal
+        calibration on the validation windows, per horizon step; needs a validation period).
     fallback: 'baseline' (when the network loses to the best baseline — naive, seasonal naive
         or drift — on validation MASE, ship that baseline as the model: predict forecasts with
         it, and the artifact and summary say so) or 'none' (always ship the network).
@@ -88,6 +103,9 @@ class ForecastConfig(TaskConfig, FileOptions):
     targets: list[str] = field(default_factory=list)
     series_column: str | None = None
     covariates: list[str] | None = None
+    future_covariates: list[str] | None = None
+    static_covariates: list[str] | None = None
+    holidays: str | None = None
     calendar: str = "auto"
     missing: Literal["error", "drop", "ffill", "interpolate"] | None = None
     gaps: Literal["keep", "fill"] = "keep"
@@ -113,6 +131,8 @@ class ForecastConfig(TaskConfig, FileOptions):
     min_updates: int = 1000
     backtest_stride: int = 1
     fallback: Literal["none", "baseline"] = "none"
+    new_series: Literal["refuse", "history"] = "refuse"
+    calibrate: Literal["none", "conformal"] = "none"
 
     def problems(self) -> list[str]:
         return _problems(self) + self.file_problems()
@@ -128,6 +148,8 @@ def _problems(c: ForecastConfig) -> list[str]:
             ("transform", (None, *TRANSFORMS, "auto")),
             ("deseasonalize", DESEASONALIZE),
             ("fallback", ("none", "baseline")),
+            ("new_series", ("refuse", "history")),
+            ("calibrate", ("none", "conformal")),
             ("decoder", DECODERS),
             ("likelihood", LIKELIHOODS),
             ("cell", model_cells()),
@@ -164,6 +186,49 @@ def _problems(c: ForecastConfig) -> list[str]:
         out.append(f"targets must be a list of column names, got {c.targets!r}")
     if c.covariates is not None and not isinstance(c.covariates, (list, tuple)):
         out.append(f"covariates must be a list of column names or None, got {c.covariates!r}")
+    future = c.future_covariates
+    if future is not None and (
+        not isinstance(future, (list, tuple)) or not all(isinstance(x, str) for x in future)
+    ):
+        out.append(f"future_covariates must be a list of column names or None, got {future!r}")
+    elif future:
+        for name in future:
+            for role in ("targets", "covariates"):
+                if name in (getattr(c, role) or []):
+                    out.append(
+                        f"future_covariates must not repeat a column of {role}, got {name!r} "
+                        f"in both"
+                    )
+    static = c.static_covariates
+    if static is not None and (
+        not isinstance(static, (list, tuple)) or not all(isinstance(x, str) for x in static)
+    ):
+        out.append(f"static_covariates must be a list of column names or None, got {static!r}")
+    elif static:
+        for name in static:
+            for role in ("targets", "covariates", "future_covariates"):
+                if name in (getattr(c, role) or []):
+                    out.append(
+                        f"static_covariates must not repeat a column of {role}, got {name!r} "
+                        f"in both"
+                    )
+            if name in (c.series_column, c.time_column):
+                out.append(
+                    f"static_covariates must not name the series or time column, got {name!r}"
+                )
+    if c.holidays is not None and (not isinstance(c.holidays, str) or not c.holidays.strip()):
+        out.append(f"holidays must be a country code such as 'US' or 'US-CA', got {c.holidays!r}")
+    if c.calibrate == "conformal" and c.likelihood == "point":
+        out.append(
+            "calibrate='conformal' widens the prediction interval, which likelihood='point' "
+            "does not have; use likelihood 'gaussian' or 'quantile', or calibrate='none'"
+        )
+    if c.calibrate == "conformal" and isinstance(c.val_fraction, (int, float)) and (
+        c.val_fraction <= 0
+    ):
+        out.append(
+            "calibrate='conformal' needs validation windows to calibrate on, got val_fraction=0"
+        )
     if isinstance(c.calendar, str) and c.calendar not in ("auto", "none"):
         for name in split_names(c.calendar):
             if name not in CALENDAR_FEATURES:
@@ -221,6 +286,8 @@ def resolve(config: ForecastConfig) -> ForecastConfig:
     c.series_column = c.series_column or d.get("series_column")
     if c.covariates is None:  # the dataset's covariates, less any column chosen as a target
         c.covariates = [x for x in d.get("covariates", []) if x not in c.targets]
+    c.future_covariates = list(c.future_covariates or [])
+    c.static_covariates = list(c.static_covariates or [])
     if c.calendar == "auto" and "calendar" in d:
         c.calendar = ",".join(d["calendar"]) or "none"
     c.missing = c.missing or d.get("missing", "error")
