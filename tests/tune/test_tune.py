@@ -216,3 +216,24 @@ def test_a_range_is_searched_by_tpe_with_a_trial_budget(tmp_path):
     assert result.chosen["lr"] in set(table["lr"])
     spec = json.loads((tmp_path / "runs" / "r" / "tune.json").read_text())
     assert spec["trials"] == 2 and spec["search"] == ["lr=0.001..0.03:log", "hidden_size=4,8"]
+
+
+def test_opening_a_storage_retries_while_another_process_creates_its_tables():
+    import sqlalchemy.exc
+
+    calls = []
+
+    def make():
+        calls.append(1)
+        if len(calls) < 3:
+            raise sqlalchemy.exc.OperationalError("CREATE TABLE trials", {},
+                                                  Exception("table trials already exists"))
+        return "storage"
+
+    assert study_module._create_tables_once(make) == "storage" and len(calls) == 3
+
+    def locked():
+        raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("database is locked"))
+
+    with pytest.raises(sqlalchemy.exc.OperationalError, match="database is locked"):
+        study_module._create_tables_once(locked)  # any other error is not retried

@@ -147,9 +147,26 @@ def open_storage(url: str, heartbeat: float) -> Any:
             kwargs["failed_trial_callback"] = optuna.storages.RetryFailedTrialCallback(
                 max_retry=3
             )
-        return optuna.storages.RDBStorage(
+        return _create_tables_once(lambda: optuna.storages.RDBStorage(
             url, heartbeat_interval=interval, grace_period=4 * interval, **kwargs
-        )
+        ))
+
+
+def _create_tables_once(make: Any, attempts: int = 5) -> Any:
+    """``make()``, again when another process was creating the same fresh database's tables
+    at the same moment: Optuna's storage creates them on opening, and two processes opening a
+    new SQLite file together make one of them fail with 'table ... already exists' (a worker
+    joining a study as it is created, or a reader polling it)."""
+    import sqlalchemy.exc
+
+    for attempt in range(attempts - 1):
+        try:
+            return make()
+        except sqlalchemy.exc.OperationalError as err:
+            if "already exists" not in str(err):
+                raise
+            time.sleep(0.2 * (attempt + 1))  # the other process finishes its tables
+    return make()
 
 
 def limit_threads(threads: int) -> None:
