@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import rnnkit.nn as rnn
 from rnnkit.errors import BackendUnavailableError
 from rnnkit.export.recurrent import ExportableRecurrent, ExportError
-from rnnkit.functional import lstm_cell
+from rnnkit.functional import get_cell, lstm_cell, regularised_cell
 from rnnkit.functional.cell_table import CellSpec, register_cell, unregister_cell
 from rnnkit.kernels import LayerCall, explain
 from tests.nn.helpers import assert_close
@@ -243,3 +243,20 @@ def test_bad_options_are_refused_at_the_boundary() -> None:
         ExportableRecurrent(rnn.LSTM(2, 3, zoneout=0.1))
     assert "recurrent_dropout=0.2, zoneout=0.1" in repr(
         rnn.GRU(2, 3, recurrent_dropout=0.2, zoneout=0.1))
+
+
+@pytest.mark.parametrize("mode,proj", [("gru", 0), ("lstm", 0), ("lstm", 2)])
+def test_regularised_step_of_the_built_in_cells_is_the_reference_step(mode, proj) -> None:
+    """The regularised LSTM/GRU step runs torch's fused cell (same equations, fused backward);
+    it agrees with the reference step, with a projection too (which falls back to it)."""
+    torch.manual_seed(9)
+    layer = rnn.Recurrent(mode, 3, 4, proj_size=proj, dtype=torch.float64)
+    (w,) = layer._layer_weights()
+    spec = get_cell(mode)
+    state = tuple(torch.randn(2, s, dtype=torch.float64) for s in spec.state_sizes(4, proj))
+    x = torch.randn(2, 3, dtype=torch.float64)
+    y, new = regularised_cell(spec, zoneout_p=0.3, training=False).step(x, state, w)
+    _, new_ref = spec.step(x, state, w)
+    for got, ref, old in zip(new, new_ref, state, strict=True):
+        assert torch.allclose(got, 0.3 * old + 0.7 * ref, atol=1e-12)
+    assert torch.equal(y, new[0])

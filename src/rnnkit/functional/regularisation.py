@@ -39,8 +39,28 @@ import dataclasses
 import torch
 from torch import Tensor
 
+from rnnkit.functional import cell_table
 from rnnkit.functional.cell_table import CellSpec, State
 from rnnkit.functional.cells import LayerWeights
+
+
+def _fused_lstm_step(x: Tensor, state: State, w: LayerWeights) -> tuple[Tensor, State]:
+    if w.w_hr is not None:  # torch's fused cell has no projection
+        return cell_table._lstm_step(x, state, w)
+    h, c = torch.lstm_cell(x, (state[0], state[1]), w.w_ih, w.w_hh, w.b_ih, w.b_hh)
+    return h, (h, c)
+
+
+def _fused_gru_step(x: Tensor, state: State, w: LayerWeights) -> tuple[Tensor, State]:
+    h = torch.gru_cell(x, state[0], w.w_ih, w.w_hh, w.b_ih, w.b_hh)
+    return h, (h,)
+
+
+# The built-in LSTM and GRU steps as torch's fused single-step cells: the same equations with
+# a fused backward (a few autograd nodes a step instead of a dozen), which is most of the time
+# of a regularised training step on the reference loop. A cell registered in their place
+# (replace=True) has another step and keeps it.
+_FUSED_STEPS = {cell_table._lstm_step: _fused_lstm_step, cell_table._gru_step: _fused_gru_step}
 
 
 def recurrent_dropout_mask(like: Tensor, p: float) -> Tensor:
@@ -85,7 +105,7 @@ def regularised_cell(
         regularisers (:func:`rnnkit.functional.run_sequence` handles lengths and reversal as
         for any cell).
     """
-    inner = spec.step
+    inner = _FUSED_STEPS.get(spec.step, spec.step)
 
     def step(x: Tensor, state: State, w: LayerWeights) -> tuple[Tensor, State]:
         read = state if h_mask is None else (state[0] * h_mask, *state[1:])
