@@ -28,7 +28,8 @@ from rnnkit.kernels import LayerCall, explain, explain_step, select_backend
 from rnnkit.nn.streaming import _CACHE
 from rnnkit.train import TrainConfig, Trainer
 
-BUILT_IN = ("rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru", "mingru", "minlstm")
+BUILT_IN = ("rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru", "mingru", "minlstm", "lstm_ln",
+            "gru_ln")
 NAME = "gated_test"
 
 
@@ -84,7 +85,7 @@ def test_built_in_cells_in_a_stable_order() -> None:
 
 
 def test_unknown_names_are_reported_with_a_suggestion() -> None:
-    with pytest.raises(ValueError, match=r"name must be one of \['rnn_tanh', .*'minlstm'\], got "
+    with pytest.raises(ValueError, match=r"name must be one of \['rnn_tanh', .*'gru_ln'\], got "
                                          r"'lstn' \(did you mean 'lstm'\?\)"):
         get_cell("lstn")
     with pytest.raises(ValueError, match=r"mode must be one of .*got 'xyz'$"):

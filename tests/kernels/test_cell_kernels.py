@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import rnnkit.nn as rnn
+from rnnkit.functional import LN_CELLS
 from rnnkit.functional.cell_table import (
     CellSpec,
     cell_names,
@@ -43,6 +44,11 @@ def twin():
 
 def test_every_built_in_cell_has_a_numba_kernel_with_a_step() -> None:
     for name in cell_names():
+        if name in LN_CELLS:
+            # Reference math only until their fused kernel lands: declined by name.
+            assert cell_kernel(name) is None
+            assert dict(explain(_call(name)))["numba"] == f"has no kernel for mode {name!r}"
+            continue
         kernel = cell_kernel(name)
         assert kernel is not None and kernel.step is not None, name
 

@@ -18,6 +18,8 @@ def run(args: argparse.Namespace) -> int:
     output = check_output(args.json, what="--json") if args.json else None
     if args.minimal:
         return _run_minimal(args, output, progress)
+    if args.variants:
+        return _run_variants(args, output, progress)
     if args.random is not None:
         return _run_random(args, output, progress)
     report = run_benchmarks(
@@ -49,6 +51,26 @@ def _run_minimal(args: argparse.Namespace, output, progress) -> int:
     if output is not None:
         payload = {"shape": MINIMAL_SHAPE, "load_before": load, "load_after": os.getloadavg(),
                    "results": [dataclasses.asdict(r) for r in results]}
+        output.write_bytes(json.dumps(payload, indent=2).encode("utf-8"))
+    return 0
+
+
+def _run_variants(args: argparse.Namespace, output, progress) -> int:
+    """``--variants``: layer-norm and zoneout LSTM against the same cell as a torch.nn loop."""
+    import dataclasses
+    import json
+    import os
+
+    from rnnkit.bench.variants import VARIANT_SHAPE, format_variants, time_variants
+
+    progress(f"LSTM variants at (B, T, F, H) = {VARIANT_SHAPE}")
+    load = os.getloadavg()
+    results = time_variants(VARIANT_SHAPE, repeats=3 if args.quick else 7)
+    print(format_variants(results, VARIANT_SHAPE, markdown=args.markdown))
+    print(f"load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f}")
+    if output is not None:
+        payload = {"shape": VARIANT_SHAPE, "load_before": load, "load_after": os.getloadavg(),
+                   "results": [{**dataclasses.asdict(r), "ratio": r.ratio} for r in results]}
         output.write_bytes(json.dumps(payload, indent=2).encode("utf-8"))
     return 0
 
@@ -125,6 +147,12 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         action="store_true",
         help="only time MinGRU/MinLSTM against torch's LSTM and GRU at B=16, T=1000, F=64, "
         "H=256 (inference and training)",
+    )
+    p.add_argument(
+        "--variants",
+        action="store_true",
+        help="only time LSTM(layer_norm=True) and LSTM(zoneout=0.1) against the same cells "
+        "written as torch.nn modules in a Python loop, at B=16, T=100, F=32, H=128",
     )
     p.add_argument(
         "--random",

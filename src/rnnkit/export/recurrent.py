@@ -64,7 +64,8 @@ class ExportableRecurrent(nn.Module):
     what it did before.
 
     Raises:
-        ExportError: the cell has no ONNX operator, or the layer projects (``proj_size``).
+        ExportError: the cell has no ONNX operator, or the layer projects (``proj_size``) or
+            has zoneout.
     """
 
     def __init__(self, layer: RNNBase) -> None:
@@ -73,6 +74,12 @@ class ExportableRecurrent(nn.Module):
             raise ExportError(
                 f"cell {layer.mode!r} has no ONNX recurrence operator; exportable cells are "
                 f"{exportable_cells()} (a cell from the cell table runs only in rnnkit)"
+            )
+        if getattr(layer, "zoneout", 0.0):
+            raise ExportError(
+                f"a layer with zoneout={layer.zoneout} has no ONNX operator (in evaluation its "
+                "state is the expectation p·s_(t-1) + (1-p)·s_t, which ONNX recurrences lack); "
+                "export needs zoneout=0"
             )
         if layer.proj_size:
             raise ExportError(

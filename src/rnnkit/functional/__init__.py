@@ -3,6 +3,7 @@
 from rnnkit.functional.cell_table import (
     PARAMETER_KINDS,
     CellSpec,
+    ExtraParameter,
     cell_names,
     get_cell,
     register_cell,
@@ -23,7 +24,13 @@ from rnnkit.functional.minimal import (
     minlstm_step,
     parallel_scan_log,
 )
+from rnnkit.functional.normalised import LN_CELLS, gru_ln_cell, layer_norm, lstm_ln_cell
 from rnnkit.functional.recurrence import RECURRENCES, Recurrence, State, get_recurrence
+from rnnkit.functional.regularisation import (
+    recurrent_dropout_mask,
+    regularised_cell,
+    zoneout,
+)
 from rnnkit.functional.sequence import (
     elman_sequence,
     gru_sequence,
@@ -33,11 +40,13 @@ from rnnkit.functional.sequence import (
 )
 
 __all__ = [
+    "LN_CELLS",
     "MIN_CELLS",
     "NONLINEARITIES",
     "PARAMETER_KINDS",
     "RECURRENCES",
     "CellSpec",
+    "ExtraParameter",
     "LayerWeights",
     "Recurrence",
     "State",
@@ -48,15 +57,21 @@ __all__ = [
     "get_cell",
     "get_recurrence",
     "gru_cell",
+    "gru_ln_cell",
     "gru_sequence",
+    "layer_norm",
     "lstm_cell",
+    "lstm_ln_cell",
     "lstm_sequence",
     "min_sequence_parallel",
     "mingru_step",
     "minlstm_step",
     "parallel_scan_log",
+    "recurrent_dropout_mask",
     "register_cell",
+    "regularised_cell",
     "reverse_padded",
     "run_sequence",
     "unregister_cell",
+    "zoneout",
 ]

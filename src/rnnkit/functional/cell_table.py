@@ -21,6 +21,9 @@ Parameters of one layer and direction (torch's layout, for every cell):
     W_{ih} \in \mathbb{R}^{G H \times F}, \quad W_{hh} \in \mathbb{R}^{G H \times H_{out}}, \quad
     b_{ih}, b_{hh} \in \mathbb{R}^{G H}, \quad W_{hr} \in \mathbb{R}^{P \times H}
     \;(\text{projecting cells only})
+
+A cell may add parameters of its own (:class:`ExtraParameter`, e.g. the layer-norm gains of
+'lstm_ln'); they follow the five kinds above and reach its step as ``LayerWeights.extra``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,24 @@ PARAMETER_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 
 
 @dataclass(frozen=True)
+class ExtraParameter:
+    """A per-layer parameter of a cell beyond torch's five kinds, a vector of ``width`` values.
+
+    Attributes:
+        kind: the parameter name before the layer suffix, e.g. ``'ln_weight_ih'``.
+        width: ``'gates'`` for G·H values, ``'hidden'`` for H values.
+        init: the constant it starts at (1.0 for a gain, 0.0 for a shift), so that a fresh layer
+            begins as the plain normalisation; None for torch's U(−1/√H, 1/√H).
+        with_bias: the parameter is an additive shift, present only with ``bias=True``.
+    """
+
+    kind: str
+    width: str
+    init: float | None = None
+    with_bias: bool = False
+
+
+@dataclass(frozen=True)
 class CellSpec:
     """One cell family: everything about it that does not depend on an implementation.
 
@@ -58,6 +79,8 @@ class CellSpec:
         recurrent_weights: False for a cell whose gates read only x_t (minGRU, minLSTM): it
             has no ``weight_hh``/``bias_hh`` (its ``LayerWeights.w_hh`` and ``b_hh`` are None),
             so all its matrix products over a sequence are one product with ``weight_ih``.
+        extra_parameters: the cell's own parameters after torch's five kinds, in the order of
+            ``LayerWeights.extra`` (absent ``with_bias`` ones are None there without bias).
     """
 
     name: str
@@ -67,6 +90,7 @@ class CellSpec:
     nonlinearity: str | None = None
     supports_proj: bool = False
     recurrent_weights: bool = True
+    extra_parameters: tuple[ExtraParameter, ...] = ()
 
     # ---- names the rest of rnnkit used before the table (Recurrence) ------------------------
     @property
@@ -101,7 +125,8 @@ class CellSpec:
 
         ``weight_ih`` (G·H, F), ``weight_hh`` (G·H, H_out), with ``bias`` ``bias_ih`` and
         ``bias_hh`` (G·H,), and with a projection ``weight_hr`` (P, H). A cell without
-        :attr:`recurrent_weights` has neither ``weight_hh`` nor ``bias_hh``.
+        :attr:`recurrent_weights` has neither ``weight_hh`` nor ``bias_hh``. The cell's
+        :attr:`extra_parameters` follow, (G·H,) or (H,) each.
         """
         gates = self.gate_count * hidden_size
         shapes = {"weight_ih": (gates, input_size)}
@@ -113,6 +138,9 @@ class CellSpec:
                 shapes["bias_hh"] = (gates,)
         if self.supports_proj and proj_size:
             shapes["weight_hr"] = (proj_size, hidden_size)
+        for extra in self.extra_parameters:
+            if bias or not extra.with_bias:
+                shapes[extra.kind] = (gates if extra.width == "gates" else hidden_size,)
         return shapes
 
 
@@ -152,6 +180,13 @@ def register_cell(spec: CellSpec, *, replace: bool = False) -> CellSpec:
                          f"with 'h' (the output state), got {names!r}")
     if not callable(spec.step):
         raise ValueError(f"register_cell: step must be callable, got {spec.step!r}")
+    for extra in spec.extra_parameters:
+        if not isinstance(extra, ExtraParameter) or extra.width not in ("gates", "hidden") or (
+            not extra.kind.isidentifier() or extra.kind in PARAMETER_KINDS
+        ):
+            raise ValueError("register_cell: extra_parameters must be ExtraParameters with a new "
+                             "identifier kind and width 'gates' or 'hidden', got "
+                             f"{extra!r}")
     if spec.name in _CELLS and not replace:
         raise ValueError(f"register_cell: a cell named {spec.name!r} is already registered "
                          "(pass replace=True to replace it)")

@@ -24,6 +24,8 @@ class LayerWeights(NamedTuple):
 
     ``w_ih`` (G·H, F), ``w_hh`` (G·H, H_out), ``b_ih`` (G·H,) or None, ``b_hh`` (G·H,) or None,
     ``w_hr`` (P, H) or None, where G is the number of gates (1 Elman, 4 LSTM, 3 GRU).
+    ``extra`` holds the parameters of a cell's ``extra_parameters`` in their order (None where
+    an absent bias-only one would be), or is None for a cell without any.
     """
 
     w_ih: Tensor
@@ -31,6 +33,7 @@ class LayerWeights(NamedTuple):
     b_ih: Tensor | None = None
     b_hh: Tensor | None = None
     w_hr: Tensor | None = None
+    extra: tuple[Tensor | None, ...] | None = None
 
 
 def activation(name: str, x: Tensor) -> Tensor:

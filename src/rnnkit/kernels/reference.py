@@ -15,6 +15,7 @@ class ReferenceBackend:
     """Runs :func:`rnnkit.functional.run_sequence`; slow, obviously correct, always available."""
 
     name = "reference"
+    runs_cell_step = True  # it runs recurrence.step, so it serves regularised calls too
 
     def unsupported_reason(self, call: LayerCall) -> str | None:
         return None

@@ -44,6 +44,9 @@ class LayerCall:
     has_lengths: bool
     reverse: bool
     requires_grad: bool  # autograd will need a backward through this call
+    # Recurrent dropout or zoneout wrap the cell's step: only a backend whose
+    # ``runs_cell_step`` is True (it runs ``recurrence.step``) can serve the call.
+    regularised: bool = False
 
     def describe(self) -> str:
         """One-line human summary, e.g. ``lstm cpu float32 bias lengths reverse grad``."""
@@ -55,6 +58,7 @@ class LayerCall:
                 ("lengths", self.has_lengths),
                 ("reverse", self.reverse),
                 ("grad", self.requires_grad),
+                ("regularised", self.regularised),
             )
             if on
         ]
@@ -144,9 +148,16 @@ def get_backend(name: str) -> Backend:
     raise ValueError(f"backend must be one of {available_backends()}, got {name!r}")
 
 
+def _reason(backend: Backend, call: LayerCall) -> str | None:
+    if call.regularised and not getattr(backend, "runs_cell_step", False):
+        return ("runs its own kernel, not the cell's step, so it cannot apply recurrent "
+                "dropout or zoneout")
+    return backend.unsupported_reason(call)
+
+
 def explain(call: LayerCall) -> list[tuple[str, str | None]]:
     """For each registered backend, in preference order: (name, reason it declines or None)."""
-    return [(b.name, b.unsupported_reason(call)) for b in _BACKENDS]
+    return [(b.name, _reason(b, call)) for b in _BACKENDS]
 
 
 def select_backend(call: LayerCall, requested: str = "auto") -> Backend:
@@ -194,14 +205,14 @@ def select_step_backend(call: LayerCall, requested: str = "auto") -> StepBackend
 def _select_cached(call: LayerCall, requested: str) -> Backend:
     if requested != "auto":
         backend = get_backend(requested)
-        reason = backend.unsupported_reason(call)
+        reason = _reason(backend, call)
         if reason is not None:
             raise BackendUnavailableError(
                 f"backend {requested!r} cannot run this call ({call.describe()}): {reason}"
             )
         return backend
     for backend in _BACKENDS:
-        reason = backend.unsupported_reason(call)
+        reason = _reason(backend, call)
         if reason is None:
             logger.debug("%s -> backend %r", call.describe(), backend.name)
             return backend

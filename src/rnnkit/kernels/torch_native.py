@@ -51,7 +51,7 @@ class TorchBackend:
         reverse: bool,
     ) -> tuple[Tensor, State]:
         fn = _FUNCTIONS[recurrence.mode]
-        w_ih, w_hh, b_ih, b_hh, w_hr = weights
+        w_ih, w_hh, b_ih, b_hh, w_hr = weights[:5]  # torch has no cell of its own parameters
         has_bias = b_ih is not None or b_hh is not None
         params = [w_ih, w_hh]
         if has_bias:

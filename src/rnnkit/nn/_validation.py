@@ -129,3 +129,39 @@ def normalize_lengths(layer: str, lengths: object, batch: int, steps: int) -> Te
             f"got {int(lens[i])} at index {i}"
         )
     return lens
+
+
+def check_flag(layer: str, name: str, value: object) -> bool:
+    """A boolean option (an int 0/1 or a string would hide a typo, so only a bool passes)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{layer}: {name} must be True or False, got {type(value).__name__} "
+                        f"{value!r}")
+    return value
+
+
+def check_recurrent_regularisers(
+    layer: str, recurrent_dropout: object, zoneout: object, cell
+) -> tuple[float, float]:
+    """``recurrent_dropout`` in [0, 1) and ``zoneout`` in [0, 1], as floats.
+
+    Recurrent dropout masks the h_{t−1} a cell's gates read, so a cell whose gates do not read
+    it (``cell.recurrent_weights`` False: minGRU, minLSTM) refuses it rather than silently
+    dropping its carried state instead.
+    """
+    values = []
+    for name, value, top, interval in (("recurrent_dropout", recurrent_dropout, 1.0, "[0, 1)"),
+                                       ("zoneout", zoneout, None, "[0, 1]")):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{layer}: {name} must be a float in {interval}, got "
+                            f"{type(value).__name__} {value!r}")
+        value = float(value)
+        if not (0.0 <= value <= 1.0) or value == top:
+            raise ValueError(f"{layer}: {name} must be in {interval}, got {value}")
+        values.append(value)
+    if values[0] and not cell.recurrent_weights:
+        raise ValueError(
+            f"{layer}: recurrent_dropout needs a cell whose gates read h_(t-1); the cell "
+            f"{cell.name!r} has no recurrent weights, got recurrent_dropout={values[0]} "
+            "(use dropout= between layers, or zoneout=)"
+        )
+    return values[0], values[1]

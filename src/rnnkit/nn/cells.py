@@ -45,7 +45,8 @@ class _CellBase(CellStreaming, nn.Module):
         self.bias = bool(bias)
         factory = {"device": device, "dtype": dtype}
         shapes = self._cell.parameter_shapes(input_size, hidden_size, 0, bias)
-        for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        extras = tuple(e.kind for e in self._cell.extra_parameters)  # e.g. layer-norm gains
+        for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", *extras):
             shape = shapes.get(kind)
             self.register_parameter(
                 kind, None if shape is None else nn.Parameter(torch.empty(shape, **factory))
@@ -53,10 +54,14 @@ class _CellBase(CellStreaming, nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Every parameter ~ U(−1/√H, 1/√H), drawn in torch's order."""
+        """Every parameter ~ U(−1/√H, 1/√H), drawn in torch's order; a cell's own gains and
+        shifts then start at their constant (a layer-norm gain at 1)."""
         bound = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():
             nn.init.uniform_(weight, -bound, bound)
+        for extra in self._cell.extra_parameters:
+            if extra.init is not None and self._parameters[extra.kind] is not None:
+                nn.init.constant_(self._parameters[extra.kind], extra.init)
 
     def _check_input(self, x: object) -> tuple[Tensor, bool]:
         name = type(self).__name__
@@ -75,7 +80,10 @@ class _CellBase(CellStreaming, nn.Module):
         return h if batched else h.unsqueeze(0)
 
     def _weights(self) -> LayerWeights:
-        return LayerWeights(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        extras = self._cell.extra_parameters
+        extra = tuple(self._parameters[e.kind] for e in extras) if extras else None
+        return LayerWeights(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
+                            extra=extra)
 
     def _zeros(self, x: Tensor) -> Tensor:
         return torch.zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)

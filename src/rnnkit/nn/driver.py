@@ -5,7 +5,10 @@ driver only wires those calls together the way ``torch.nn.RNN/LSTM/GRU`` do:
 
 * layer l > 0 reads the concatenated outputs of both directions of layer l − 1, (T, B, D·H_out);
 * dropout (training mode only) is applied to every layer's output except the last;
-* the final states are stacked as (L·D, B, S) in the order layer-major, direction-minor.
+* the final states are stacked as (L·D, B, S) in the order layer-major, direction-minor;
+* recurrent dropout (one mask per sequence, layer and direction, training mode only) and
+  zoneout wrap the cell's reference step (:func:`rnnkit.functional.regularised_cell`); such a
+  call is marked ``regularised`` and only a backend that runs the cell's step serves it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit.functional import LayerWeights, Recurrence, State
+from rnnkit.functional import (
+    LayerWeights,
+    Recurrence,
+    State,
+    recurrent_dropout_mask,
+    regularised_cell,
+)
 from rnnkit.kernels import LayerCall, select_backend
 
 
@@ -32,6 +41,8 @@ def run_stack(
     dropout: float = 0.0,
     training: bool = False,
     backend: str = "auto",
+    recurrent_dropout: float = 0.0,
+    zoneout: float = 0.0,
 ) -> tuple[Tensor, State]:
     """Run a stack of recurrent layers over a time-major sequence.
 
@@ -44,6 +55,8 @@ def run_stack(
         lengths: (B,) int64 per-sample lengths or None.
         dropout: probability applied between layers when ``training``.
         backend: 'auto' or a registered backend name.
+        recurrent_dropout: p of the variational mask on h_{t−1}, applied when ``training``.
+        zoneout: p of zoneout on every state tensor (masks in training, expectation otherwise).
 
     Returns:
         output (T, B, D·H_out) and the final state, a tuple of (L·D, B, S).
@@ -52,6 +65,8 @@ def run_stack(
     grad = torch.is_grad_enabled()
     finals: list[list[Tensor]] = [[] for _ in range(recurrence.num_states)]
     layer_input = x
+    drop_h = training and recurrent_dropout > 0
+    regularised = drop_h or zoneout > 0
     for layer in range(num_layers):
         outputs = []
         for direction in range(directions):
@@ -70,11 +85,18 @@ def run_stack(
                 and (
                     layer_input.requires_grad
                     or any(s.requires_grad for s in state)
-                    or any(p is not None and p.requires_grad for p in w)
+                    or any(p is not None and p.requires_grad for p in (*w[:5], *(w.extra or ())))
                 ),
+                regularised=regularised,
             )
+            cell = recurrence
+            if regularised:
+                # Drawn here, once per sequence, layer and direction (Gal & Ghahramani).
+                mask = recurrent_dropout_mask(state[0][k], recurrent_dropout) if drop_h else None
+                cell = regularised_cell(recurrence, h_mask=mask, zoneout_p=zoneout,
+                                        training=training)
             out, final = select_backend(call, backend).run_layer(
-                recurrence, layer_input, tuple(s[k] for s in state), w, lengths, reverse
+                cell, layer_input, tuple(s[k] for s in state), w, lengths, reverse
             )
             outputs.append(out)
             for i, f in enumerate(final):

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.functional import (
+    LN_CELLS,
     NONLINEARITIES,
     PARAMETER_KINDS,
     LayerWeights,
@@ -60,6 +61,36 @@ _SHARED_ARGS_DOC = """
     Initialisation: every weight and bias ~ U(−√k, √k) with k = 1 / H, as in torch.
 """
 
+_REGULARISER_DOC = """
+    Recurrent regularisation (keyword-only; off by default, so the layer is torch's):
+        recurrent_dropout: p in [0, 1): variational dropout on the h_{t−1} the gates read, one
+            mask per sequence, layer and direction (Gal & Ghahramani 2016), training mode only.
+        zoneout: p in [0, 1]: in training each unit of h (and c) keeps its previous value with
+            probability p, a fresh mask per step; in evaluation the state is the expectation
+            p·s_{t−1} + (1 − p)·s_t (Krueger et al. 2016).
+        See :mod:`rnnkit.functional.regularisation`. Both run on the reference backend (a fused
+        kernel declines them), and a layer with them streams through its forward.
+"""
+
+_LSTM_LN_DOC = """
+    Layer normalisation (keyword-only):
+        layer_norm: True for the layer-normalised cell 'lstm_ln' (Ba et al. 2016,
+            :mod:`rnnkit.functional.normalised`): the input and the recurrent pre-activations
+            are normalised separately, and the cell state before the output tanh; gains
+            ``ln_weight_ih_l{k}``, ``ln_weight_hh_l{k}`` (4H,), ``ln_weight_c_l{k}`` (H,) start
+            at 1 and the shift ``ln_bias_c_l{k}`` (H,) at 0; ``bias_ih``/``bias_hh`` are the
+            shifts of the two gate normalisations. No ``proj_size``. Reference backend.
+"""
+
+_GRU_LN_DOC = """
+    Layer normalisation (keyword-only):
+        layer_norm: True for the layer-normalised cell 'gru_ln' (Ba et al. 2016,
+            :mod:`rnnkit.functional.normalised`): the input and the recurrent pre-activations
+            are normalised separately; gains ``ln_weight_ih_l{k}``, ``ln_weight_hh_l{k}``
+            (3H,) start at 1; ``bias_ih``/``bias_hh`` are the shifts of the two
+            normalisations. Reference backend.
+"""
+
 
 class RNNBase(LayerStreaming, nn.Module):
     """Shared machinery of :class:`RNN`, :class:`LSTM`, :class:`GRU` and :class:`Recurrent`.
@@ -83,6 +114,8 @@ class RNNBase(LayerStreaming, nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         backend: str = "auto",
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -92,10 +125,14 @@ class RNNBase(LayerStreaming, nn.Module):
         self.hidden_size = v.check_size(name, "hidden_size", hidden_size)
         self.num_layers = v.check_size(name, "num_layers", num_layers)
         self.proj_size = v.check_size(name, "proj_size", proj_size, allow_zero=True)
-        if proj_size and not self._recurrence.supports_proj:
+        self.layer_norm = mode in LN_CELLS
+        if proj_size and not self._recurrence.supports_proj and mode not in LN_CELLS:
             projecting = [n for n in cell_names() if get_cell(n).supports_proj]
             cells = "LSTM" if projecting == ["lstm"] else f"the cells {projecting}"
             raise ValueError(f"{name}: proj_size is only supported by {cells}, got {proj_size}")
+        if proj_size and mode in LN_CELLS:
+            raise ValueError(f"{name}: proj_size needs layer_norm=False (the layer-normalised "
+                             f"cell {mode!r} has no projection), got proj_size={proj_size}")
         if proj_size >= hidden_size:
             raise ValueError(
                 f"{name}: proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}"
@@ -112,6 +149,9 @@ class RNNBase(LayerStreaming, nn.Module):
                 stacklevel=2,
             )
         self.bidirectional = bool(bidirectional)
+        self.recurrent_dropout, self.zoneout = v.check_recurrent_regularisers(
+            name, recurrent_dropout, zoneout, self._recurrence
+        )
         self.backend = v.check_choice(name, "backend", backend, available_backends())
 
         out_size = self._recurrence.output_size(hidden_size, proj_size)
@@ -121,6 +161,9 @@ class RNNBase(LayerStreaming, nn.Module):
         # Per (layer, direction): the parameter name of each LayerWeights field, or None when the
         # layer has no such parameter; fixed here so forward only looks the parameters up.
         self._layer_slots: list[tuple[str | None, ...]] = []
+        # Per (layer, direction): the names of the cell's extra parameters (None if absent).
+        self._extra_slots: list[tuple[str | None, ...] | None] = []
+        extras = self._recurrence.extra_parameters
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else out_size * directions
             for direction in range(directions):
@@ -137,6 +180,10 @@ class RNNBase(LayerStreaming, nn.Module):
                 self._layer_slots.append(
                     tuple(k + suffix if k in shapes else None for k in LAYER_WEIGHT_KINDS)
                 )
+                self._extra_slots.append(
+                    tuple(e.kind + suffix if e.kind in shapes else None for e in extras)
+                    if extras else None
+                )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -144,6 +191,11 @@ class RNNBase(LayerStreaming, nn.Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():
             nn.init.uniform_(weight, -bound, bound)
+        # A cell's own gains and shifts start at their constant (a layer-norm gain at 1).
+        for slots in self._extra_slots:
+            for name, extra in zip(slots or (), self._recurrence.extra_parameters, strict=True):
+                if name is not None and extra.init is not None:
+                    nn.init.constant_(getattr(self, name), extra.init)
 
     def flatten_parameters(self) -> None:
         """Accepted for drop-in compatibility with torch; rnnkit keeps no flat weight buffer."""
@@ -155,8 +207,13 @@ class RNNBase(LayerStreaming, nn.Module):
 
     def _layer_weights(self) -> list[LayerWeights]:
         return [
-            LayerWeights(*(None if n is None else getattr(self, n) for n in slots))
-            for slots in self._layer_slots
+            LayerWeights(
+                *(None if n is None else getattr(self, n) for n in slots),
+                None if extra is None else tuple(
+                    None if n is None else getattr(self, n) for n in extra
+                ),
+            )
+            for slots, extra in zip(self._layer_slots, self._extra_slots, strict=True)
         ]
 
     def _state_shapes(self, batch: int) -> list[tuple[int, ...]]:
@@ -242,6 +299,8 @@ class RNNBase(LayerStreaming, nn.Module):
             dropout=self.dropout,
             training=self.training,
             backend=self.backend,
+            recurrent_dropout=self.recurrent_dropout,
+            zoneout=self.zoneout,
         )
 
         if packed:
@@ -269,6 +328,12 @@ class RNNBase(LayerStreaming, nn.Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.layer_norm and type(self) is not Recurrent:
+            s += ", layer_norm=True"
+        if self.recurrent_dropout:
+            s += f", recurrent_dropout={self.recurrent_dropout}"
+        if self.zoneout:
+            s += f", zoneout={self.zoneout}"
         if self.backend != "auto":
             s += f", backend={self.backend!r}"
         return s
@@ -299,7 +364,7 @@ class RNN(RNNBase):
     ``weight_ih_l{k}`` (H, F or D·H), ``weight_hh_l{k}`` (H, H),
     ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (H,).
     """
-        + _SHARED_ARGS_DOC
+        + _SHARED_ARGS_DOC + _REGULARISER_DOC
         + """
     Returns ``(output, h_n)``: output (T, B, D·H) (or batch-first, unbatched, or packed like the
     input) and h_n (L·D, B, H) ((L·D, H) unbatched).
@@ -326,6 +391,8 @@ class RNN(RNNBase):
         dtype: torch.dtype | None = None,
         *,
         backend: str = "auto",
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         self.nonlinearity = v.check_choice("RNN", "nonlinearity", nonlinearity, NONLINEARITIES)
         super().__init__(
@@ -341,6 +408,8 @@ class RNN(RNNBase):
             device,
             dtype,
             backend,
+            recurrent_dropout,
+            zoneout,
         )
 
     def extra_repr(self) -> str:
@@ -366,7 +435,7 @@ class LSTM(RNNBase):
     ``weight_hh_l{k}`` (4H, H_out), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (4H,), and with
     ``proj_size`` > 0 ``weight_hr_l{k}`` (P, H).
     """
-        + _SHARED_ARGS_DOC
+        + _SHARED_ARGS_DOC + _REGULARISER_DOC + _LSTM_LN_DOC
         + """        proj_size: P > 0 adds a projection h_t = W_hr (o_t ⊙ tanh c_t); P < H.
 
     ``hx`` is a tuple (h_0 (L·D, B, H_out), c_0 (L·D, B, H)). Returns
@@ -394,9 +463,12 @@ class LSTM(RNNBase):
         dtype: torch.dtype | None = None,
         *,
         backend: str = "auto",
+        layer_norm: bool = False,
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         super().__init__(
-            "lstm",
+            "lstm_ln" if v.check_flag("LSTM", "layer_norm", layer_norm) else "lstm",
             input_size,
             hidden_size,
             num_layers,
@@ -408,6 +480,8 @@ class LSTM(RNNBase):
             device,
             dtype,
             backend,
+            recurrent_dropout,
+            zoneout,
         )
 
 
@@ -426,7 +500,7 @@ class GRU(RNNBase):
     Parameters per layer k: ``weight_ih_l{k}`` (3H, F or D·H) = W_ir|W_iz|W_in,
     ``weight_hh_l{k}`` (3H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (3H,).
     """
-        + _SHARED_ARGS_DOC
+        + _SHARED_ARGS_DOC + _REGULARISER_DOC + _GRU_LN_DOC
         + """
     Returns ``(output, h_n)``: output (T, B, D·H), h_n (L·D, B, H).
     """
@@ -445,9 +519,12 @@ class GRU(RNNBase):
         dtype: torch.dtype | None = None,
         *,
         backend: str = "auto",
+        layer_norm: bool = False,
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         super().__init__(
-            "gru",
+            "gru_ln" if v.check_flag("GRU", "layer_norm", layer_norm) else "gru",
             input_size,
             hidden_size,
             num_layers,
@@ -459,6 +536,8 @@ class GRU(RNNBase):
             device,
             dtype,
             backend,
+            recurrent_dropout,
+            zoneout,
         )
 
 
@@ -477,7 +556,7 @@ class Recurrent(RNNBase):
     Args:
         cell: a name from :func:`rnnkit.functional.cell_table.cell_names`.
         proj_size: P, for cells that support a projection (LSTM), else 0."""
-        + _SHARED_ARGS_DOC
+        + _SHARED_ARGS_DOC + _REGULARISER_DOC
         + """
     ``hx`` is the initial state: one tensor (L·D, B, H_out) for a one-state cell, else a tuple
     in the cell's ``state_names`` order (h first, the others (L·D, B, H)). Returns
@@ -500,6 +579,8 @@ class Recurrent(RNNBase):
         dtype: torch.dtype | None = None,
         *,
         backend: str = "auto",
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         get_cell(cell, argument="Recurrent: cell")
         super().__init__(
@@ -515,4 +596,6 @@ class Recurrent(RNNBase):
             device,
             dtype,
             backend,
+            recurrent_dropout,
+            zoneout,
         )

@@ -324,7 +324,9 @@ class LayerStreaming(_Streaming):
             )
 
     def _stream_fast_allowed(self) -> bool:
-        return not (self.training and self.dropout > 0)
+        # A compiled step knows neither dropout masks nor zoneout's expectation.
+        dropping = self.dropout > 0 or self.recurrent_dropout > 0
+        return not (self.training and dropping) and not self.zoneout
 
     def _stream_spec(self):
         return self.mode, self._layer_weights(), list(sum(self._weight_names, ()))

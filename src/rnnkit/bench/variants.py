@@ -1,0 +1,169 @@
+"""LSTM variants against the same cell written with ``torch.nn`` modules in a Python loop
+(``rnnkit bench --variants``).
+
+torch's fused LSTM has neither layer normalisation inside the cell nor recurrent dropout or
+zoneout, so today a user writes these variants as a loop over ``nn.Linear``/``nn.LayerNorm`` or
+``nn.LSTMCell`` (:class:`LoopLayerNormLSTM`, :class:`LoopZoneoutLSTM` below, each the textbook
+version). This compares rnnkit's layer options — ``LSTM(layer_norm=True)`` and
+``LSTM(zoneout=p)`` — with them, holding the same weights (:func:`variant_pairs`), and shows
+the fused ``torch.nn.LSTM`` without the variant as the speed a user gives up. Contenders run
+alternately in one process after a warm-up (:func:`rnnkit.bench.timing.interleaved`); ratio =
+loop ms / rnnkit ms (> 1: rnnkit is faster than the hand-written loop).
+
+Shape legend: T time, B batch, F input features, H hidden units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+import rnnkit.nn as rnn
+from rnnkit.bench.cases import inference, training_step
+from rnnkit.bench.timing import interleaved
+
+#: (B, T, F, H) of the comparison: a small-batch training shape where the loop is the cost.
+VARIANT_SHAPE = (16, 100, 32, 128)
+
+#: The zoneout probability of the zoneout contenders.
+ZONEOUT = 0.1
+
+
+class LoopLayerNormLSTM(nn.Module):
+    """Layer-normalised LSTM as users write it: ``nn.Linear`` and ``nn.LayerNorm`` in a loop.
+
+    The same math as ``rnnkit.nn.LSTM(layer_norm=True)`` (the input and recurrent
+    pre-activations normalised separately, the cell state before the output tanh); time-major
+    x (T, B, F) -> (output (T, B, H), (h_T, c_T)), zero initial state.
+    """
+
+    def __init__(self, features: int, hidden: int) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.ih = nn.Linear(features, 4 * hidden, bias=False)
+        self.hh = nn.Linear(hidden, 4 * hidden, bias=False)
+        self.norm_ih = nn.LayerNorm(4 * hidden)
+        self.norm_hh = nn.LayerNorm(4 * hidden)
+        self.norm_c = nn.LayerNorm(hidden)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        h = c = x.new_zeros(x.shape[1], self.hidden)
+        outputs = []
+        for x_t in x:
+            gates = self.norm_ih(self.ih(x_t)) + self.norm_hh(self.hh(h))
+            i, f, g, o = gates.chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(self.norm_c(c))
+            outputs.append(h)
+        return torch.stack(outputs), (h, c)
+
+    def copy_into(self, layer: rnn.LSTM) -> None:
+        """Give ``layer`` (``rnnkit.nn.LSTM(layer_norm=True)``) this module's weights."""
+        with torch.no_grad():
+            for ours, theirs in (
+                (layer.weight_ih_l0, self.ih.weight), (layer.weight_hh_l0, self.hh.weight),
+                (layer.ln_weight_ih_l0, self.norm_ih.weight), (layer.bias_ih_l0, self.norm_ih.bias),
+                (layer.ln_weight_hh_l0, self.norm_hh.weight), (layer.bias_hh_l0, self.norm_hh.bias),
+                (layer.ln_weight_c_l0, self.norm_c.weight), (layer.ln_bias_c_l0, self.norm_c.bias),
+            ):
+                ours.copy_(theirs)
+
+
+class LoopZoneoutLSTM(nn.Module):
+    """Zoneout LSTM as users write it: ``nn.LSTMCell`` in a loop with a Bernoulli mask per step
+    (training) or the expectation (evaluation), on h and c; x (T, B, F) -> (output, (h, c))."""
+
+    def __init__(self, features: int, hidden: int, p: float) -> None:
+        super().__init__()
+        self.cell = nn.LSTMCell(features, hidden)
+        self.p = p
+
+    def forward(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        h = c = x.new_zeros(x.shape[1], self.cell.hidden_size)
+        outputs = []
+        for x_t in x:
+            h_new, c_new = self.cell(x_t, (h, c))
+            if self.training:
+                h = torch.where(torch.rand_like(h) < self.p, h, h_new)
+                c = torch.where(torch.rand_like(c) < self.p, c, c_new)
+            else:
+                h = self.p * h + (1 - self.p) * h_new
+                c = self.p * c + (1 - self.p) * c_new
+            outputs.append(h)
+        return torch.stack(outputs), (h, c)
+
+    def copy_into(self, layer: rnn.LSTM) -> None:
+        """Give ``layer`` (``rnnkit.nn.LSTM(zoneout=p)``) this module's weights."""
+        layer.load_state_dict({f"{k}_l0": v for k, v in self.cell.state_dict().items()})
+
+
+def variant_pairs(features: int, hidden: int) -> dict[str, tuple[nn.Module, nn.Module]]:
+    """Per variant: (the torch.nn loop, the rnnkit.nn layer) holding the same weights."""
+    pairs: dict[str, tuple[nn.Module, nn.Module]] = {}
+    loop_ln = LoopLayerNormLSTM(features, hidden)
+    ours_ln = rnn.LSTM(features, hidden, layer_norm=True)
+    loop_ln.copy_into(ours_ln)
+    pairs["layer-norm LSTM"] = (loop_ln, ours_ln)
+    loop_zo = LoopZoneoutLSTM(features, hidden, ZONEOUT)
+    ours_zo = rnn.LSTM(features, hidden, zoneout=ZONEOUT)
+    loop_zo.copy_into(ours_zo)
+    pairs[f"zoneout {ZONEOUT} LSTM"] = (loop_zo, ours_zo)
+    return pairs
+
+
+@dataclass
+class VariantTiming:
+    """Median ms of the loop and of rnnkit for one variant and task, and the fused plain LSTM."""
+
+    variant: str
+    task: str  # 'inference' (evaluation mode) or 'training' (training mode, forward + backward)
+    loop_ms: float
+    rnnkit_ms: float
+    fused_lstm_ms: float
+
+    @property
+    def ratio(self) -> float:
+        """loop ms / rnnkit ms: > 1 when rnnkit is faster than the hand-written loop."""
+        return self.loop_ms / self.rnnkit_ms
+
+
+def time_variants(shape: tuple[int, int, int, int] = VARIANT_SHAPE,
+                  repeats: int = 7) -> list[VariantTiming]:
+    """Interleaved medians of every variant's loop and rnnkit layer (and torch's fused plain
+    LSTM), inference and training, at ``shape`` (B, T, F, H)."""
+    batch, steps, features, hidden = shape
+    torch.manual_seed(0)
+    pairs = variant_pairs(features, hidden)
+    fused = torch.nn.LSTM(features, hidden)
+    x = torch.randn(steps, batch, features)
+    results = []
+    for task, make in (("inference", inference), ("training", training_step)):
+        fns = {"fused": make(fused.train(task == "training"), x)}
+        for name, (loop, ours) in pairs.items():
+            fns[f"{name}/loop"] = make(loop.train(task == "training"), x)
+            fns[f"{name}/rnnkit"] = make(ours.train(task == "training"), x)
+        ms = interleaved(fns, repeats)
+        results += [VariantTiming(name, task, ms[f"{name}/loop"], ms[f"{name}/rnnkit"],
+                                  ms["fused"]) for name in pairs]
+    return results
+
+
+def format_variants(results: list[VariantTiming], shape: tuple[int, int, int, int],
+                    markdown: bool = False) -> str:
+    """The table of :func:`time_variants` as text or Markdown."""
+    batch, steps, features, hidden = shape
+    title = f"B={batch} T={steps} F={features} H={hidden}, float32, median ms"
+    head = ("variant", "task", "torch.nn loop ms", "rnnkit ms", "loop / rnnkit",
+            "torch.nn.LSTM (plain, fused) ms")
+    rows = [(r.variant, r.task, f"{r.loop_ms:.1f}", f"{r.rnnkit_ms:.1f}", f"{r.ratio:.2f}x",
+             f"{r.fused_lstm_ms:.1f}") for r in results]
+    if markdown:
+        lines = [f"**{title}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows, strict=True)]
+    lines = [title, "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
