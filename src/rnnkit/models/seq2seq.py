@@ -429,6 +429,10 @@ class Seq2Seq(nn.Module):
             h, state = self.decoder.step(torch.cat([y, context], dim=-1), state)
         return torch.log_softmax(self._logits(h, context).float(), dim=-1), state, weights
 
+    def reorder_state(self, state: Any, index: Tensor) -> Any:
+        """Rows ``index`` (N',) of a decoder state (to follow the beams of beam search)."""
+        return select_state(state, index)
+
     def sequence_log_prob(self, source: Tensor, source_lengths: Tensor | None,
                           target: Tensor) -> Tensor:
         """log p(target | source) (B,) of complete targets (B, T) that end with ``eos_id``
