@@ -92,7 +92,8 @@ def test_shared_embeddings_and_tied_output_share_one_matrix():
                     tie_output=True)
     assert model.source_embedding is model.target_embedding
     names = [n for n, _ in model.named_parameters()]
-    assert "source_embedding.weight" not in names and "output.weight" not in names
+    assert "own_source_embedding.weight" not in names and "output.weight" not in names
+    assert "own_source_embedding.weight" not in model.state_dict()
     assert model.combine.out_features == 6
     rebuilt = Seq2Seq(**model.config)
     assert rebuilt.config == model.config

@@ -217,9 +217,9 @@ class Seq2Seq(nn.Module):
 
         E, H = self.embedding_dim, self.hidden_size
         self.target_embedding = nn.Embedding(self.target_vocab, E, padding_idx=PAD_ID)
-        self.source_embedding = (
-            self.target_embedding if share_embeddings
-            else nn.Embedding(self.source_vocab, E, padding_idx=PAD_ID)
+        # Shared: one module, saved once (a second name for it would store the matrix twice).
+        self.own_source_embedding = (
+            None if share_embeddings else nn.Embedding(self.source_vocab, E, padding_idx=PAD_ID)
         )
         self.encoder = recurrent_layer(
             cell, E, H // self.directions, num_layers=self.encoder_layers, batch_first=True,
@@ -247,6 +247,12 @@ class Seq2Seq(nn.Module):
             nn.init.uniform_(self.target_embedding.weight, -0.1, 0.1)
             with torch.no_grad():
                 self.target_embedding.weight[PAD_ID].zero_()
+
+    @property
+    def source_embedding(self) -> nn.Embedding:
+        """The source side's embedding (the target's when shared)."""
+        own = self.own_source_embedding
+        return self.target_embedding if own is None else own
 
     @property
     def config(self) -> dict[str, Any]:
