@@ -260,6 +260,8 @@ class Seq2SeqTask(Task):
     training_base = SEQ2SEQ_TRAINING_DEFAULTS
     dataset_training = DATASET_TRAINING
     baseline_name = "copy_source"
+    #: ``rnnkit evaluate/predict`` may pass --target-data, --beam-size, ... in a dict as data.
+    decoding_options = True
     examples = (
         "rnnkit train --task translate --data multi30k-de-en --max-time 30m",
         "rnnkit train --task translate --data train.de --target-data train.en "
