@@ -96,6 +96,21 @@ def test_step_by_step_equals_teacher_forcing(attention):
                                        rtol=1e-5)
 
 
+@pytest.mark.parametrize("attention", ["general", "bahdanau"])
+def test_step_is_the_same_for_few_and_many_rows(attention):
+    # Up to STEP_ROWS rows the streaming step runs, above it a layer call: the same values.
+    model = small(attention, cell="lstm", decoder_layers=2)
+    sources = [[4 + (i % 7), 5, 6 + (i % 3)] for i in range(12)]
+    batch = make_batch(sources, [[4, 5]] * 12, BOS, EOS)
+    with torch.no_grad():
+        enc = model.encode(batch.source, batch.source_lengths)
+        many, _, w_many = model.step(batch.inputs[:, 0], model.start(enc), enc)
+        few = [model.step(batch.inputs[i:i + 2, 0], model.start(enc.select(torch.arange(i, i + 2))),
+                          enc.select(torch.arange(i, i + 2)))[0] for i in range(0, 12, 2)]
+    torch.testing.assert_close(many, torch.cat(few), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(w_many.sum(-1), torch.ones(12))
+
+
 def test_shared_embeddings_and_tied_output_share_one_matrix():
     model = Seq2Seq(20, 20, embedding_dim=6, hidden_size=8, share_embeddings=True,
                     tie_output=True)

@@ -45,6 +45,8 @@ from torch import Tensor, nn
 from rnnkit.models.backbone import model_cells, recurrent_layer
 
 ATTENTIONS = ("dot", "general", "bahdanau")
+#: Up to this many rows a decoding step uses the layers' streaming step (see _decoder_step).
+STEP_ROWS = 8
 #: The padding id of source and target (the data layer's ``Vocabulary`` convention).
 PAD_ID = 0
 
@@ -427,13 +429,23 @@ class Seq2Seq(nn.Module):
         """
         y = self.target_embedding(previous)  # (N, E)
         if self.attention != "bahdanau":
-            h, state = self.decoder.step(y, state)  # (N, H)
+            h, state = self._decoder_step(y, state)  # (N, H)
             weights, context = self._attend(h[:, None, :], encoded)
             weights, context = weights[:, 0], context[:, 0]
         else:
             weights, context = self._attend_additive(_top(state), encoded)
-            h, state = self.decoder.step(torch.cat([y, context], dim=-1), state)
+            h, state = self._decoder_step(torch.cat([y, context], dim=-1), state)
         return torch.log_softmax(self._logits(h, context).float(), dim=-1), state, weights
+
+    def _decoder_step(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """One decoder step of x (N, F): the layers' compiled streaming step for a few rows,
+        one layer call over a length-1 sequence for many (a batch of beams): same values, and
+        the layer call's matrix products are faster there (GRU 256 -> 512 on one thread:
+        45 vs 8 ms at N = 64, 220 vs 33 ms at N = 320; 1.2 vs 16 ms at N = 1)."""
+        if x.shape[0] <= STEP_ROWS:
+            return self.decoder.step(x, state)
+        out, state = self.decoder(x[:, None, :], state)
+        return out[:, 0], state
 
     def reorder_state(self, state: Any, index: Tensor) -> Any:
         """Rows ``index`` (N',) of a decoder state (to follow the beams of beam search)."""
