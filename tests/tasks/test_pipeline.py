@@ -21,14 +21,16 @@ LEGACY = Path(__file__).parent.parent / "fixtures" / "legacy_0_1"
 
 
 def test_registry_names_every_task_once() -> None:
-    assert list(TASKS) == ["forecast", "classify", "tag", "lm"]
+    assert list(TASKS) == ["forecast", "classify", "tag", "lm", "translate", "summarize"]
     assert all(isinstance(t, Task) for t in TASKS.values())
     kinds = [t.artifact_kind for t in TASKS.values()]
-    assert kinds == ["forecaster", "sequence-classifier", "sequence-tagger", "language-model"]
+    assert kinds == ["forecaster", "sequence-classifier", "sequence-tagger", "language-model",
+                     "translator", "summarizer"]
     assert task_for_kind("sequence-tagger") is tag.TASK
     with pytest.raises(ValueError,
-                       match=r"task must be one of \['classify', 'forecast', 'lm', 'tag'\]"):
-        get_task("translate")
+                       match=r"task must be one of \['classify', 'forecast', 'lm', 'summarize', "
+                       r"'tag', 'translate'\]"):
+        get_task("transcribe")
     with pytest.raises(rnnkit.RNNKitError, match="kind 'painting'"):
         task_for_kind("painting")
 

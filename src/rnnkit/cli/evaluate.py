@@ -16,13 +16,21 @@ def run(args: argparse.Namespace) -> int:
 
     # Checked before the model is loaded: a bad -o fails at once, and never over the run's files
     # or the data.
+    data = _data(args)
     out = None
     if args.output is not None:
         out = check_output(
-            args.output, protected=[*run_files(args.model), ("the input DATA", args.data)]
+            args.output, protected=[*run_files(args.model), ("the input DATA", args.data),
+                                    ("the input --data", args.data_option),
+                                    ("the input --target-data", args.target_data)]
         )
     task, loaded = load_with_task(args.model)  # the artifact is read and verified once
-    metrics = task.evaluate(loaded, args.data)
+    if isinstance(data, dict) and not getattr(task, "decoding_options", False):
+        raise ValueError(
+            "--target-data, --source-column, --target-column and --beam-size are for "
+            f"translate and summarize models, got a {task.name!r} model"
+        )
+    metrics = task.evaluate(loaded, data)
     to_stdout = out is not None and out.to_stdout  # then stdout holds the JSON and nothing else
     if args.json and not to_stdout:  # standard output holds the JSON object and nothing else
         print(json.dumps(strict_json(metrics), default=_plain, allow_nan=False))
@@ -36,6 +44,19 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"wrote {out.given}", file=sys.stderr if to_stdout else None)
     return 0
+
+
+def _data(args: argparse.Namespace) -> object:
+    """DATA (positional or --data), with the sequence-to-sequence options as a dict."""
+    if args.data is not None and args.data_option is not None:
+        raise ValueError(f"give the data once, as DATA or --data, got {args.data!r} and "
+                         f"--data {args.data_option!r}")
+    data = args.data if args.data is not None else args.data_option
+    extra = {k: v for k, v in (("target_data", args.target_data),
+                               ("source_column", args.source_column),
+                               ("target_column", args.target_column),
+                               ("beam_size", args.beam_size)) if v is not None}
+    return {"data": data, **extra} if extra else data
 
 
 def _plain(value: object) -> object:
@@ -63,6 +84,15 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         nargs="?",
         help="labelled data file or bundled dataset name (default: the model's own test data)",
     )
+    p.add_argument("--data", dest="data_option", metavar="DATA",
+                   help="the same as DATA (translate, summarize: the source file)")
+    p.add_argument("--target-data", help="translate, summarize: the line-aligned target file")
+    p.add_argument("--source-column", help="translate, summarize: a table's source column")
+    p.add_argument("--target-column",
+                   help="translate, summarize: a table's reference column(s), comma-separated")
+    p.add_argument("--beam-size", type=int,
+                   help="translate, summarize: beams of the search (1: greedy; default: the "
+                   "model's)")
     p.add_argument(
         "-o", "--output",
         help="also write the metrics to this JSON file ('-': standard output, then the table "

@@ -10,7 +10,7 @@ from rnnkit.core.files import check_output
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnkit.api import predict
+    from rnnkit.api import load_with_task, predict
 
     # Checked before the model is loaded: a bad -o fails at once, and never over the run's files
     # or the input.
@@ -18,11 +18,31 @@ def run(args: argparse.Namespace) -> int:
     if args.future is not None:
         protected.append(("the --future file", args.future))
     out = check_output(args.output, protected=protected)
+    data = args.input
+    extra = {k: v for k, v in (("beam_size", args.beam_size),
+                               ("source_column", args.source_column),
+                               ("attention_plot", args.attention_plot)) if v is not None}
+    if extra:
+        if args.attention_plot is not None:
+            check_output(args.attention_plot, what="--attention-plot",
+                         protected=[*protected, ("--output", args.output)])
+        data = {"data": args.input, **extra}
+    task, loaded = load_with_task(args.model)  # the artifact is read and verified once
+    if extra and not getattr(task, "decoding_options", False):
+        raise ValueError(
+            "--beam-size, --source-column and --attention-plot are for translate and summarize "
+            f"models, got a {task.name!r} model"
+        )
     # Forecasting options go only where given, so other tasks' predict is called as before.
     names = ("future", "new_series", "quantiles")
     options = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
-    frame = predict(args.model, args.input, on_bad_rows=args.on_bad_rows, **options)
-    out.write_text(frame.to_csv(index=False))
+    frame = predict(loaded, data, on_bad_rows=args.on_bad_rows, **options)
+    if "output" in frame.columns and "source" in frame.columns \
+            and str(args.output).lower().endswith(".txt"):
+        # A translation into a .txt file: one output line per input line, nothing else.
+        out.write_text("".join(f"{line}\n" for line in frame["output"]))
+    else:
+        out.write_text(frame.to_csv(index=False))
     # With '-o -' standard output holds the CSV and nothing else.
     print(f"wrote {len(frame)} rows to {out.given}", file=sys.stderr if out.to_stdout else None)
     return 0
@@ -72,4 +92,11 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         help="forecasters: write these quantile levels, e.g. 0.1,0.5,0.9, one column each "
         "(<target>_q0.1, ...), instead of the interval's lower and upper columns",
     )
+    p.add_argument("--beam-size", type=int,
+                   help="translate, summarize: beams of the search (1: greedy; default: the "
+                   "model's); a .txt output gets one line per input line")
+    p.add_argument("--source-column", help="translate, summarize: the source column of a table")
+    p.add_argument("--attention-plot", metavar="FILE.png",
+                   help="translate, summarize: also write attention heatmaps of the first "
+                   "examples to this PNG")
     p.set_defaults(run=run)

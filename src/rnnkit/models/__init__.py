@@ -8,6 +8,9 @@ and ``metrics(outputs, batch)``.
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.models.regressor import SequenceRegressor
+from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.models.tagger import SequenceTagger
 
-__all__ = ["Forecaster", "SequenceClassifier", "SequenceRegressor", "SequenceTagger"]
+__all__ = [
+    "Forecaster", "Seq2Seq", "SequenceClassifier", "SequenceRegressor", "SequenceTagger",
+]

@@ -7,11 +7,12 @@ in :data:`TASKS` below.
 from __future__ import annotations
 
 from rnnkit.io.artifact import ArtifactError
-from rnnkit.tasks import classify, forecast, lm, tag
+from rnnkit.tasks import classify, forecast, lm, seq2seq, tag
 from rnnkit.tasks.pipeline import Task
 
 #: Every task, by name, in the order ``rnnkit train --help`` lists them.
-TASKS: dict[str, Task] = {t.name: t for t in (forecast.TASK, classify.TASK, tag.TASK, lm.TASK)}
+TASKS: dict[str, Task] = {t.name: t for t in (forecast.TASK, classify.TASK, tag.TASK, lm.TASK,
+                                               seq2seq.TASK, seq2seq.SUMMARIZE_TASK)}
 
 
 def get_task(name: str) -> Task:

@@ -92,14 +92,18 @@ def run_model(
 ) -> tuple[Tensor, State]:
     """``module(batch.inputs, state, lengths=batch.lengths)``, also for rows of length 0.
 
+    A batch with a ``forward_kwargs()`` method passes what it returns as further keyword
+    arguments (a sequence-to-sequence batch's source; see :mod:`rnnkit.train.protocol`).
+
     A time slice can hold rows that ended earlier (length 0). Layers need lengths >= 1, so such
     rows run one dummy step, then get zero outputs and keep their incoming state.
     """
     lengths = batch.lengths
+    extra = batch.forward_kwargs() if hasattr(batch, "forward_kwargs") else {}
     if lengths is None or not bool((lengths == 0).any()):
-        return module(batch.inputs, state, lengths=lengths)
+        return module(batch.inputs, state, lengths=lengths, **extra)
     empty = lengths == 0  # (B,)
-    outputs, new_state = module(batch.inputs, state, lengths=lengths.clamp(min=1))
+    outputs, new_state = module(batch.inputs, state, lengths=lengths.clamp(min=1), **extra)
     rows = empty.to(outputs.device).view(-1, *([1] * (outputs.dim() - 1)))
     outputs = outputs.masked_fill(rows, 0.0)
     old = state if state is not None else map_state(torch.zeros_like, new_state)

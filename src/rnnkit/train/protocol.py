@@ -26,6 +26,13 @@ per-step targets, a target mask, lengths. Per-sequence targets sit at the last r
 elsewhere. Because everything is aligned on the time axis, the trainer can cut a batch into
 chunks for truncated BPTT without knowing the task.
 
+A batch may carry more model inputs than ``inputs``: when it has a method
+``forward_kwargs() -> {name: tensor}``, the trainer passes those as further keyword arguments,
+``model(inputs, state, lengths=..., **batch.forward_kwargs())``. A sequence-to-sequence batch
+(:class:`rnnkit.data.seq2seq_batching.Seq2SeqBatch`) sends its source this way, while
+``inputs``/``targets``/``mask`` stay the (shifted) target, so loss, metrics and epoch means
+work unchanged; such a batch refuses ``time_slice`` and is trained with full BPTT.
+
 The forward is always called through ``module(...)`` (``__call__``), never a custom method, so
 that hooks and ``DistributedDataParallel`` see it.
 """
