@@ -128,6 +128,12 @@ def test_decoding_options_are_refused_for_other_tasks_and_checked(trained, workd
                  "train.en", "--bptt", "truncated", "--k1", "4", *SMALL, cwd=workdir)
     assert result.returncode == 2
     assert "bptt must be 'full' for the translate task" in result.stderr
+    write_lines(workdir / "one.txt", ["zwei drei"])
+    result = cli("predict", str(trained), "one.txt", "-o", "one_out.txt", "--quantiles",
+                 "0.1,0.9", cwd=workdir)
+    assert result.returncode == 2
+    assert "--quantiles: for forecasting models, got a 'translate' model" in result.stderr
+    assert not (workdir / "one_out.txt").exists()
 
 
 def test_chinese_table_with_bpe_and_a_shared_vocabulary(tmp_path):

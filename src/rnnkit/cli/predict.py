@@ -36,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
     # Forecasting options go only where given, so other tasks' predict is called as before.
     names = ("future", "new_series", "quantiles")
     options = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+    if options and task.name != "forecast":
+        flags = ", ".join("--" + k.replace("_", "-") for k in options)
+        raise ValueError(f"{flags}: for forecasting models, got a {task.name!r} model")
     frame = predict(loaded, data, on_bad_rows=args.on_bad_rows, **options)
     if "output" in frame.columns and "source" in frame.columns \
             and str(args.output).lower().endswith(".txt"):
