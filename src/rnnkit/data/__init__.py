@@ -8,6 +8,7 @@
 """
 
 from rnnkit.data import (
+    action_datasets,  # noqa: F401  (registers the action datasets of the data directory)
     classification_datasets,  # noqa: F401  (registers classify/tag datasets)
     series_datasets,  # noqa: F401  (registers the forecasting datasets)
 )

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from rnnkit.core.suggest import did_you_mean
+from rnnkit.data.action_datasets import MODALITY, action_data, read_action_file
 from rnnkit.data.csv_dialect import read_csv
 from rnnkit.data.registry import get_dataset, list_datasets, load_dataset
 from rnnkit.data.sequence_files import (
@@ -30,7 +31,9 @@ from rnnkit.data.sequence_files import (
     require_columns,
 )
 
-FORMATS = ("auto", "csv", "tsv", "jsonl", "long_csv", "npz", "ts")
+FORMATS = ("auto", "csv", "tsv", "jsonl", "long_csv", "npz", "ts", "skeleton", "video", "depth")
+#: Formats of image and pose sequences (:mod:`rnnkit.data.skeleton`, :mod:`rnnkit.data.video`).
+ACTION_FORMATS = ("skeleton", "video", "depth")
 #: The options that say how a file is read; stored with a model so new data is read alike.
 COLUMN_OPTIONS = (
     "text_column",
@@ -228,6 +231,8 @@ def read_classification_data(
                 data.split = loaded["split"].to_numpy()
                 data.frame = data.frame.drop(columns=["split"])
                 return data
+            if name in MODALITY or config.format in ACTION_FORMATS:
+                return action_data(name, loaded, config.format)
             return sequence_data(loaded)
         if path.suffix:
             raise ValueError(f"data must be an existing file, got {name!r} (not found)")
@@ -240,6 +245,8 @@ def read_classification_data(
                 f"{names}, got {name!r}{did_you_mean(name, names)}"
             ) from None
         raise ValueError(f"dataset {name!r} is not a classification dataset (see rnnkit datasets)")
+    if config.format in ACTION_FORMATS:
+        return read_action_file(path, config.format, label_column, labelled=labelled)
     if not path.is_file():
         raise ValueError(f"data must be a file, got {name!r} (a folder)")
     fmt = _format_of(path, config.format)

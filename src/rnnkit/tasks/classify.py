@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rnnkit.data.action_datasets import modality_of
 from rnnkit.data.bucketing import BucketLoader, pad_sequences
 from rnnkit.data.classification_data import (
     COLUMN_OPTIONS,
@@ -51,6 +52,7 @@ from rnnkit.data.provenance import (
     stored_source,
 )
 from rnnkit.data.sequence_files import SequenceSet
+from rnnkit.data.skeleton import RotatingLoader, rotated_copies
 from rnnkit.data.splits import stratified_sample, stratified_split, three_way_split
 from rnnkit.io.artifact import Artifact
 from rnnkit.models.classification_baselines import (
@@ -165,6 +167,8 @@ class ClassifyTask(Task):
             truncation=c.truncation,
             normalization=c.normalization,
         )
+        if rotating(c):  # the normaliser sees the rotated poses the network trains on
+            pre.normalizer.fit(rotated_copies(parts["train"].sequences, c.rotation, training.seed))
         inputs = {k: pre.inputs(p, where=f"{k} data") for k, p in parts.items()}
         targets = {k: pre.labels.encode(p.labels, argument=f"{k} labels") for k, p in parts.items()}
         counts = ", ".join(f"{len(parts[k])} {k}" for k in parts)
@@ -182,12 +186,8 @@ class ClassifyTask(Task):
         balanced = c.sampling == "balanced" or (
             c.sampling == "auto" and pre.kind == "sequences" and imbalance(targets["train"]) >= 1.5
         )
-        train_batches = BucketLoader(
-            inputs["train"],
-            targets["train"],
-            batch_size=c.batch_size,
-            seed=training.seed,
-            class_balanced=balanced,
+        train_batches = training_loader(
+            c, pre, parts["train"], inputs["train"], targets["train"], training.seed, balanced
         )
         val_batches = None
         if len(parts["val"]):
@@ -412,6 +412,34 @@ def adapt_training(
     facts["selection"] = f"{training.monitor} ({training.monitor_mode})"
     facts["notes"] = notes
     return facts
+
+
+def rotating(c: ClassifyConfig) -> bool:
+    """Whether training rotates skeletons (``c.rotation`` > 0 on pose data)."""
+    return bool(c.rotation) and modality_of(c.data, c.format) == "skeleton"
+
+
+def training_loader(
+    c: ClassifyConfig,
+    pre: ClassificationPreprocessing,
+    train: ClassificationData,
+    inputs: list[Any],
+    targets: np.ndarray,
+    seed: int,
+    balanced: bool,
+) -> BucketLoader:
+    """The training batches: bucketed by length; skeletons with ``c.rotation`` > 0 are rotated
+    about the vertical axis before normalisation, a new angle per sequence and epoch."""
+    options = {"batch_size": c.batch_size, "seed": seed, "class_balanced": balanced}
+    if rotating(c):
+        return RotatingLoader(
+            train.sequences,
+            targets,
+            transform=pre.normalizer.transform,
+            max_angle=np.deg2rad(c.rotation),
+            **options,
+        )
+    return BucketLoader(inputs, targets, **options)
 
 
 def columns_of(c: ClassifyConfig) -> dict[str, Any]:
