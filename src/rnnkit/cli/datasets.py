@@ -10,11 +10,25 @@ from rnnkit.data.registry import DatasetInfo, get_dataset, list_datasets
 
 
 def _installed(info: DatasetInfo) -> bool:
+    """Whether the dataset can be read here: its package is installed, or, for a set staged
+    in the data directory (``details['folder']``), that folder is in one of the data dirs."""
+    folder = info.details.get("folder")
+    if folder is not None:
+        from rnnkit.data.lm_corpus import data_dirs
+
+        return any((d / folder).is_dir() for d in data_dirs())
     try:
         importlib.metadata.distribution(info.package)
     except importlib.metadata.PackageNotFoundError:
         return False
     return True
+
+
+def _state(info: DatasetInfo) -> str:
+    if info.details.get("folder") is not None:
+        return "found" if _installed(info) else (
+            "not in the data directory ($RNNKIT_DATA); see docs/datasets.md")
+    return "installed" if _installed(info) else "package not installed"
 
 
 def datasets_text(name: str | None = None, task: str | None = None) -> str:
@@ -24,7 +38,7 @@ def datasets_text(name: str | None = None, task: str | None = None) -> str:
         lines = [
             f"{info.name} ({info.task})",
             f"  {info.description}",
-            f"  package: {info.package} ({'installed' if _installed(info) else 'NOT installed'})",
+            f"  package: {info.package} ({_state(info)})",
             f"  source: {info.source}",
         ]
         lines += [f"  {key}: {value}" for key, value in info.details.items()]
@@ -33,7 +47,7 @@ def datasets_text(name: str | None = None, task: str | None = None) -> str:
     width = max((len(d.name) for d in rows), default=4)
     lines = [f"{'name':<{width}}  {'task':<8}  {'package':<18}  description"]
     for d in rows:
-        mark = "" if _installed(d) else "  [package not installed]"
+        mark = "" if _installed(d) else f"  [{_state(d)}]"
         lines.append(f"{d.name:<{width}}  {d.task:<8}  {d.package:<18}  {d.description}{mark}")
     lines.append("")
     lines.append("Describe one with: rnnkit datasets NAME")

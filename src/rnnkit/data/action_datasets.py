@@ -190,6 +190,7 @@ DATASETS = [
         source="Li, Zhang, Liu 2010 (Microsoft Research); " + _STAGED,
         loader=load_msr_action3d,
         details={
+            "folder": "msr_action3d",
             "size": "566 sequences (one with no tracked frame left out), 13–936 frames",
             "split": "cross-subject: subjects 1,3,5,7,9 train, 2,4,6,8,10 test",
             "returns": "SequenceSet of (T, 126) skeleton features (rnnkit.data.skeleton)",
@@ -205,6 +206,7 @@ DATASETS = [
             source="Li, Zhang, Liu 2010 (Microsoft Research); " + _STAGED,
             loader=lambda s=s: load_msr_action3d(s),
             details={
+                "folder": "msr_action3d",
                 "actions": ", ".join(str(a) for a in ACTION_SETS[s]),
                 "split": "cross-subject: odd subjects train, even subjects test",
                 "returns": "SequenceSet of (T, 126) skeleton features",
@@ -220,6 +222,7 @@ DATASETS = [
         source="Li, Zhang, Liu 2010 (Microsoft Research); " + _STAGED,
         loader=lambda: load_msr_action3d(None, "depth"),
         details={
+            "folder": "msr_action3d",
             "size": "556 sequences, 13–76 frames of 32×24 (0 = background)",
             "split": "cross-subject: odd subjects train, even subjects test",
             "returns": "SequenceSet of (T, 32, 24) frames",
@@ -233,6 +236,7 @@ DATASETS = [
         source="Blank et al. 2005 / Gorelick et al. 2007, via MoCoGAN; " + _STAGED,
         loader=load_weizmann4,
         details={
+            "folder": "weizmann4",
             "size": "36 videos, 51–146 frames of 32×32×3; bend, jack, wave1, wave2",
             "split": "fixed: subject blocks 6–8 test; protocol: leave one block out (9 folds)",
             "returns": "SequenceSet of (T, 32, 32, 3) frames",
