@@ -158,7 +158,8 @@ def test_a_loss_to_a_baseline_is_said_first_and_a_win_plainly() -> None:
                        "seasonal_naive": {"mase": 0.9}}, "test": {}}
     verdict = compare_with_baselines(forecast.TASK, metrics)
     assert verdict == {"part": "val", "metric": "mase", "higher_is_better": False, "model": 1.2,
-                       "best_baseline": "seasonal_naive", "baseline": 0.9, "model_wins": False}
+                       "best_baseline": "seasonal_naive", "baseline": 0.9, "model_wins": False,
+                       "tie": False}
     assert verdict_text(verdict).startswith(
         "**The model loses to the seasonal_naive baseline on the validation data** (mase 1.2 "
         "for the model, 0.9 for seasonal_naive)")
@@ -166,6 +167,13 @@ def test_a_loss_to_a_baseline_is_said_first_and_a_win_plainly() -> None:
     verdict = compare_with_baselines(tag.TASK, metrics)
     assert verdict["part"] == "test" and verdict["model_wins"]
     assert verdict_text(verdict).startswith("The model beats every baseline on the test data")
+    # A tie (BLEU 0 for both on answers too short for 4-grams) is no win, and no loss either.
+    metrics = {"val": {"model": {"accuracy": 0.8}, "baselines": {"1-NN": {"accuracy": 0.8}}}}
+    verdict = compare_with_baselines(tag.TASK, metrics)
+    assert verdict["model_wins"] and verdict["tie"]
+    assert verdict_text(verdict) == ("The model ties with the 1-NN baseline on the validation "
+                                     "data (accuracy 0.8 for the model, 0.8 for 1-NN): it does "
+                                     "not beat it.")
 
 
 def test_the_run_summary_opens_with_the_verdict(tagger_run) -> None:

@@ -731,7 +731,8 @@ def _jsonable(value: Any) -> Any:
 def compare_with_baselines(task: Task, metrics: dict[str, Any]) -> dict[str, Any] | None:
     """The model against its best baseline on validation (test when there is no validation):
     ``{'part', 'metric', 'higher_is_better', 'model', 'best_baseline', 'baseline',
-    'model_wins'}``, or None when the task or the run has nothing to compare."""
+    'model_wins', 'tie'}`` (a tie counts as no loss, so nothing falls back, but is said as a
+    tie), or None when the task or the run has nothing to compare."""
     name, higher = task.headline
     if not name:
         return None
@@ -753,6 +754,7 @@ def compare_with_baselines(task: Task, metrics: dict[str, Any]) -> dict[str, Any
         "best_baseline": best,
         "baseline": scores[best],
         "model_wins": bool(wins),
+        "tie": bool(model == scores[best]),
     }
 
 
@@ -798,6 +800,9 @@ def verdict_text(verdict: dict[str, Any], fallback: dict[str, Any] | None = None
         f"{verdict['metric']} {verdict['model']:.4g} for the model, {verdict['baseline']:.4g} "
         f"for {verdict['best_baseline']}"
     )
+    if verdict.get("tie"):  # e.g. BLEU 0 for both on answers too short for 4-grams
+        return (f"The model ties with the {verdict['best_baseline']} baseline on the {part} "
+                f"data ({numbers}): it does not beat it.")
     if verdict["model_wins"]:
         return f"The model beats every baseline on the {part} data ({numbers})."
     return (
