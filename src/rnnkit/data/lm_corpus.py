@@ -113,14 +113,22 @@ def read_text_file(path: str | os.PathLike[str], argument: str = "data") -> str:
             f"{argument} must be a text file or one of {list(BUNDLED_TEXT)}, got {str(path)!r} "
             "(no such file)"
         )
-    raw = p.read_bytes()
+    return decode_text(p.read_bytes(), path, argument)
+
+
+def decode_text(raw: bytes, path: str | os.PathLike[str], argument: str) -> str:
+    """``raw`` bytes of the file ``path`` as UTF-8 text (a leading byte-order mark dropped).
+
+    Raises:
+        ValueError: not UTF-8 (the message gives the first bad byte and its offset), or no text.
+    """
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise ValueError(
             f"{argument} {str(path)!r} must be UTF-8 text, got a byte {raw[err.start]:#04x} at "
             f"offset {err.start} that is not UTF-8"
-        ) from err
+        ) from None
     if not text.strip():
         raise ValueError(f"{argument} {str(path)!r} must hold some text, got an empty file")
     return text

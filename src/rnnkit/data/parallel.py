@@ -62,7 +62,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.core.suggest import did_you_mean
-from rnnkit.data.lm_corpus import DATA_ENV, TextDataUnavailableError, data_dirs
+from rnnkit.data.lm_corpus import DATA_ENV, TextDataUnavailableError, data_dirs, decode_text
 
 #: Bundled parallel datasets: name -> one line for ``rnnkit datasets`` and did-you-mean.
 PARALLEL_DATASETS: dict[str, str] = {
@@ -268,16 +268,7 @@ def read_text(path: str | os.PathLike[str], argument: str) -> str:
                 f"{argument} {str(path)!r} must be gzip data (its name ends in .gz), got a file "
                 f"that is not: {err}"
             ) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ValueError(
-            f"{argument} {str(path)!r} must be UTF-8 text, got a byte {raw[err.start]:#04x} at "
-            f"offset {err.start} that is not UTF-8"
-        ) from None
-    if not text.strip():
-        raise ValueError(f"{argument} {str(path)!r} must hold some text, got an empty file")
-    return text
+    return decode_text(raw, path, argument)
 
 
 def _kind(path: str) -> str:
