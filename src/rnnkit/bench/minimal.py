@@ -15,6 +15,7 @@ import torch
 
 import rnnkit.nn as rnn
 from rnnkit.bench.cases import inference, training_step
+from rnnkit.bench.report import table
 from rnnkit.bench.timing import interleaved
 
 #: (B, T, F, H) of the issue's target shape.
@@ -63,12 +64,4 @@ def format_minimal(results: list[MinimalTiming], shape: tuple[int, int, int, int
     title = f"B={batch} T={steps} F={features} H={hidden}, float32, median ms"
     head = ("layer", "task", "ms", "vs torch LSTM")
     rows = [(r.name, r.task, f"{r.ms:.1f}", f"{r.vs_torch_lstm:.1f}x") for r in results]
-    if markdown:
-        lines = [f"**{title}**", "", "| " + " | ".join(head) + " |",
-                 "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
-    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows, strict=True)]
-    lines = [title, "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(lines)
+    return (f"**{title}**\n\n" if markdown else f"{title}\n") + table(head, rows, markdown)

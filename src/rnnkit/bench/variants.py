@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 import rnnkit.nn as rnn
 from rnnkit.bench.cases import inference, training_step
+from rnnkit.bench.report import table
 from rnnkit.bench.timing import interleaved
 
 #: (B, T, F, H) of the comparison: a small-batch training shape where the loop is the cost.
@@ -159,11 +160,4 @@ def format_variants(results: list[VariantTiming], shape: tuple[int, int, int, in
             "torch.nn.LSTM (plain, fused) ms")
     rows = [(r.variant, r.task, f"{r.loop_ms:.1f}", f"{r.rnnkit_ms:.1f}", f"{r.ratio:.2f}x",
              f"{r.fused_lstm_ms:.1f}") for r in results]
-    if markdown:
-        lines = [f"**{title}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
-    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows, strict=True)]
-    lines = [title, "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(lines)
+    return (f"**{title}**\n\n" if markdown else f"{title}\n") + table(head, rows, markdown)
