@@ -381,6 +381,30 @@ class _StreamingForecasterGraph(nn.Module):
         return (point, quantiles, *_states_of(state))
 
 
+def _forecaster_make_and_reference(model: Any, n: int) -> tuple[Any, Any]:
+    """The forecaster's example inputs ``x`` (B, T + horizon, F) and its torch reference
+    (point, quantiles and the encoder's final states), which its sequence and streaming graphs
+    share."""
+    h = model.horizon
+    F_in = model.n_targets + model.n_covariates + model.n_known
+
+    def make(B: int, T: int, seed: int) -> dict[str, Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        return {"x": torch.randn(B, T + h, F_in, generator=g)}
+
+    @torch.no_grad()
+    def reference(named: dict[str, Tensor]) -> dict[str, np.ndarray]:
+        x = named["x"]
+        out = model.predict(x)
+        _, final = model.encoder(x[:, : x.shape[1] - h])
+        outs = {"point": _np(out["point"]), "quantiles": _np(out["quantiles"])}
+        finals = map(_np, _states_of(final))
+        outs.update(zip(_state_names(n, ("h_n", "c_n")), finals, strict=True))
+        return outs
+
+    return make, reference
+
+
 class ForecasterGraph(ModelGraph):
     kind = "forecaster"
 
@@ -388,22 +412,9 @@ class ForecasterGraph(ModelGraph):
         model = loaded.model.eval()
         _check_forecaster(model)
         n = _num_states(model.encoder)
-        F_in = model.n_targets + model.n_covariates + model.n_known
         h = model.horizon
 
-        def make(B: int, T: int, seed: int) -> dict[str, Tensor]:
-            g = torch.Generator().manual_seed(seed)
-            return {"x": torch.randn(B, T + h, F_in, generator=g)}
-
-        @torch.no_grad()
-        def reference(named: dict[str, Tensor]) -> dict[str, np.ndarray]:
-            x = named["x"]
-            out = model.predict(x)
-            _, final = model.encoder(x[:, : x.shape[1] - h])
-            outs = {"point": _np(out["point"]), "quantiles": _np(out["quantiles"])}
-            finals = map(_np, _states_of(final))
-            outs.update(zip(_state_names(n, ("h_n", "c_n")), finals, strict=True))
-            return outs
+        make, reference = _forecaster_make_and_reference(model, n)
 
         return Graph(
             module=_SequenceForecasterGraph(model),
@@ -425,19 +436,7 @@ class ForecasterGraph(ModelGraph):
         F_in = model.n_targets + model.n_covariates + model.n_known
         h, K = model.horizon, model.n_known
 
-        def make(B: int, T: int, seed: int) -> dict[str, Tensor]:
-            g = torch.Generator().manual_seed(seed)
-            return {"x": torch.randn(B, T + h, F_in, generator=g)}
-
-        @torch.no_grad()
-        def reference(named: dict[str, Tensor]) -> dict[str, np.ndarray]:
-            x = named["x"]
-            out = model.predict(x)
-            _, final = model.encoder(x[:, : x.shape[1] - h])
-            outs = {"point": _np(out["point"]), "quantiles": _np(out["quantiles"])}
-            finals = map(_np, _states_of(final))
-            outs.update(zip(_state_names(n, ("h_n", "c_n")), finals, strict=True))
-            return outs
+        make, reference = _forecaster_make_and_reference(model, n)
 
         def step_inputs(named: dict[str, Tensor], t: int, carried: list[Any]) -> dict[str, Any]:
             x = named["x"]
