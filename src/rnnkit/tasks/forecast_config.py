@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from rnnkit.core.checks import choice_problems, int_problems
 from rnnkit.core.suggest import did_you_mean
@@ -186,36 +186,11 @@ def _problems(c: ForecastConfig) -> list[str]:
         out.append(f"targets must be a list of column names, got {c.targets!r}")
     if c.covariates is not None and not isinstance(c.covariates, (list, tuple)):
         out.append(f"covariates must be a list of column names or None, got {c.covariates!r}")
-    future = c.future_covariates
-    if future is not None and (
-        not isinstance(future, (list, tuple)) or not all(isinstance(x, str) for x in future)
-    ):
-        out.append(f"future_covariates must be a list of column names or None, got {future!r}")
-    elif future:
-        for name in future:
-            for role in ("targets", "covariates"):
-                if name in (getattr(c, role) or []):
-                    out.append(
-                        f"future_covariates must not repeat a column of {role}, got {name!r} "
-                        f"in both"
-                    )
-    static = c.static_covariates
-    if static is not None and (
-        not isinstance(static, (list, tuple)) or not all(isinstance(x, str) for x in static)
-    ):
-        out.append(f"static_covariates must be a list of column names or None, got {static!r}")
-    elif static:
-        for name in static:
-            for role in ("targets", "covariates", "future_covariates"):
-                if name in (getattr(c, role) or []):
-                    out.append(
-                        f"static_covariates must not repeat a column of {role}, got {name!r} "
-                        f"in both"
-                    )
-            if name in (c.series_column, c.time_column):
-                out.append(
-                    f"static_covariates must not name the series or time column, got {name!r}"
-                )
+    out += _column_list_problems(c, "future_covariates", ("targets", "covariates"),
+                                 keys_allowed=True)
+    out += _column_list_problems(c, "static_covariates",
+                                 ("targets", "covariates", "future_covariates"),
+                                 keys_allowed=False)
     if c.holidays is not None and (not isinstance(c.holidays, str) or not c.holidays.strip()):
         out.append(f"holidays must be a country code such as 'US' or 'US-CA', got {c.holidays!r}")
     if c.calibrate == "conformal" and c.likelihood == "point":
@@ -299,3 +274,23 @@ def resolve(config: ForecastConfig) -> ForecastConfig:
     c.normalization = c.normalization or d.get("normalization", DEFAULT_NORMALIZATION)
     c.transform = c.transform or d.get("transform", "auto")
     return c
+
+
+def _column_list_problems(c: Any, name: str, roles: tuple[str, ...], *,
+                          keys_allowed: bool) -> list[str]:
+    """What is wrong with the column list ``c.<name>``: not a list of names, a column that
+    another option (``roles``) already uses, or (unless ``keys_allowed``) the series or time
+    column."""
+    columns = getattr(c, name)
+    if columns is not None and (
+        not isinstance(columns, (list, tuple)) or not all(isinstance(x, str) for x in columns)
+    ):
+        return [f"{name} must be a list of column names or None, got {columns!r}"]
+    out = []
+    for column in columns or []:
+        for role in roles:
+            if column in (getattr(c, role) or []):
+                out.append(f"{name} must not repeat a column of {role}, got {column!r} in both")
+        if not keys_allowed and column in (c.series_column, c.time_column):
+            out.append(f"{name} must not name the series or time column, got {column!r}")
+    return out

@@ -237,23 +237,23 @@ def all_reduce_sum(values: list[float], ctx: DistributedContext,
 
     Every process must call it with a list of the same length, at the same point of the run.
     """
-    if not ctx.enabled or not values:
-        return list(values)
-    # nccl only reduces GPU tensors; float64 keeps sums of many float32 losses exact enough.
-    where = device if ctx.backend == "nccl" else torch.device("cpu")
-    packed = torch.tensor(values, dtype=torch.float64, device=where)
-    dist.all_reduce(packed, op=dist.ReduceOp.SUM)
-    return packed.tolist()
+    return _all_reduce(values, ctx, device, dist.ReduceOp.SUM)
 
 
 def all_reduce_max(values: list[float], ctx: DistributedContext,
                    device: torch.device) -> list[float]:
     """Element-wise maximum of ``values`` over all processes (unchanged in one process)."""
+    return _all_reduce(values, ctx, device, dist.ReduceOp.MAX)
+
+
+def _all_reduce(values: list[float], ctx: DistributedContext, device: torch.device,
+                op: dist.ReduceOp) -> list[float]:
     if not ctx.enabled or not values:
         return list(values)
+    # nccl only reduces GPU tensors; float64 keeps sums of many float32 losses exact enough.
     where = device if ctx.backend == "nccl" else torch.device("cpu")
     packed = torch.tensor(values, dtype=torch.float64, device=where)
-    dist.all_reduce(packed, op=dist.ReduceOp.MAX)
+    dist.all_reduce(packed, op=op)
     return packed.tolist()
 
 
