@@ -220,8 +220,30 @@ def train(
             write_json(run_dir / DATA_RECORD, prepared.test_data)
         return run_dir
 
-    result = _interruptible(made, lambda: run(spec, cfg, None, training=training, create=create))
+    try:
+        result = _interruptible(
+            made, lambda: run(spec, cfg, None, training=training, create=create)
+        )
+    except Exception:
+        for run_dir in made:
+            _discard_unstarted(run_dir)
+        raise
     return _finish(result.run_dir, spec, result)  # made on rank 0 (the others got its path)
+
+
+def _discard_unstarted(run_dir: Path) -> None:
+    """Remove a run directory that a failure left holding only what was written before
+    training (``config.toml`` and the data record): nothing in it can be resumed or read,
+    and its name would block the rerun. A folder with anything else is kept as it is."""
+    written = {"config.toml", DATA_RECORD}
+    try:
+        if not run_dir.is_dir() or not {p.name for p in run_dir.iterdir()} <= written:
+            return
+        for name in written:
+            (run_dir / name).unlink(missing_ok=True)
+        run_dir.rmdir()
+    except OSError:  # another process wrote into it meanwhile: leave it
+        pass
 
 
 def _finish(run_dir: Path, spec: Task, result: TaskResult) -> TrainOutcome:
@@ -233,6 +255,11 @@ def _finish(run_dir: Path, spec: Task, result: TaskResult) -> TrainOutcome:
         _write_config(run_dir, spec, result.config, result.training)
 
     sections = {"Result": result.summary(), "Files": _files_list(run_dir)}
+    if "diagnostics" in result.metrics:  # --diagnostics-every: how far back the loss reaches
+        d = result.metrics["diagnostics"]
+        sections = {"Result": sections["Result"],
+                    "Long-range diagnostics": f"At epoch {d['epoch']}: {d['text']} "
+                    "The plot is `gradient_norms.png`.", "Files": sections["Files"]}
     if "verdict" in result.metrics:  # said first, a loss above all
         verdict = verdict_text(result.metrics["verdict"], result.metrics.get("fallback"))
         sections = {"Verdict": verdict, **sections}

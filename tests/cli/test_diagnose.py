@@ -48,3 +48,41 @@ def test_diagnose_refuses_a_forecaster(tmp_path, capsys):
 def test_diagnose_bad_batch(tmp_path, capsys, batch):
     assert main(["diagnose", str(tmp_path), "--batch", batch, "--out", str(tmp_path / "o")]) == 2
     assert "batch must be a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_train_measures_diagnostics_while_it_trains(tmp_path, capsys):
+    import json
+
+    data = _npz(tmp_path / "first.npz")
+    assert main(["train", "--task", "classify", "--data", str(data), "--epochs", "3",
+                 "--conv-branch", "false", "--baselines", "false", "--min-updates", "0",
+                 "--cell", "gru", "--diagnostics-every", "2", "--clip-norm", "1e-6",
+                 "--runs-dir", str(tmp_path / "runs"), "--name", "c", "--quiet"]) == 0
+    capsys.readouterr()
+    run = tmp_path / "runs" / "c"
+    d = json.loads((run / "metrics.json").read_text())["diagnostics"]
+    assert d["epoch"] == 2 and list(d["memory_length_by_epoch"]) == ["2"]  # every 2 of 3
+    assert d["clipped_epochs"] == [2]  # a norm of 1e-6 clips every update
+    assert 0 <= d["memory_length"][0] <= 11 and set(d["spectral_radius"][0]) == {"r", "z", "n"}
+    assert (run / "gradient_norms.png").read_bytes()[:4] == b"\x89PNG"
+    summary = (run / "summary.md").read_text()
+    assert "## Long-range diagnostics" in summary
+    assert f"effective memory length {d['memory_length'][0]} steps" in summary
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--task", "forecast", "--data", "sunspots"],
+     "diagnostics_every applies to tasks whose loss sits at each sequence's last step "
+     "(classify), got task 'forecast'"),
+    (["--task", "classify", "--bidirectional", "true"],
+     "the diagnostics need a unidirectional recurrent stack"),
+])
+def test_train_refuses_diagnostics_it_cannot_measure_and_leaves_no_run(
+        tmp_path, capsys, options, message):
+    if "classify" in options:
+        options = [*options, "--data", str(_npz(tmp_path / "d.npz")), "--conv-branch", "false"]
+    runs = tmp_path / "runs"
+    assert main(["train", *options, "--epochs", "1", "--diagnostics-every", "1",
+                 "--runs-dir", str(runs), "--name", "x", "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (runs / "x").exists()  # nothing was trained: no half-made run to trip over

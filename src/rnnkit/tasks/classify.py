@@ -137,6 +137,7 @@ class ClassifyTask(Task):
     loaded_class = LoadedClassifier
     headline = ("accuracy", True)
     fallback_methods = tuple(SHIPPABLE)
+    loss_at_sequence_end = True
     training_base = CLASSIFY_TRAINING_DEFAULTS
     dataset_training = DATASET_TRAINING
     examples = (

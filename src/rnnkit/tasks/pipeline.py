@@ -49,6 +49,7 @@ from rnnkit.io.artifact import Artifact, load_artifact, save_artifact
 from rnnkit.runs import jsonable, write_text
 from rnnkit.train import TrainConfig, Trainer, seed_everything
 from rnnkit.train.callbacks import BestWeights, Callback, default_callbacks
+from rnnkit.train.diagnostics import GradientDiagnostics, find_recurrent
 from rnnkit.train.distributed import (
     DistributedContext,
     check_agreement,
@@ -202,6 +203,9 @@ class Task:
     #: Baselines that :meth:`predict` can use in the network's place, for a config with
     #: ``fallback='baseline'`` (empty: the task has no such option).
     fallback_methods: ClassVar[tuple[str, ...]] = ()
+    #: Whether the loss sits at each sequence's last step (one target per sequence), the
+    #: distance the long-range diagnostics measure from (``diagnostics_every``).
+    loss_at_sequence_end: ClassVar[bool] = False
 
     # ---- configuration ----------------------------------------------------------------------
 
@@ -642,6 +646,7 @@ def _run(
         if not training.quiet and ctx.is_main:
             print(text, flush=True)
 
+    _check_diagnostics_task(task, training)  # before the data are read
     prepared = task.prepare(config, training, say)
     # Every rank read and fit the same things (same files, same seed): check it, since a
     # rank that differs would train another model and average nonsense into the weights.
@@ -661,9 +666,10 @@ def _run(
     model = build_model_within_memory(
         lambda: task.build_model(prepared), optimizer=training.optimizer, device=training.device
     )
+    diagnostics = _diagnostics_callback(task, model, prepared, training)
     fitted = fit_model(
         model, prepared.train_batches, prepared.val_batches, training, resume=resume,
-        extra_callbacks=task.callbacks(prepared, training),
+        extra_callbacks=[*task.callbacks(prepared, training), *diagnostics],
     )
     if fitted.stopped_by:
         say(f"training ended: {fitted.stopped_by}")
@@ -671,6 +677,8 @@ def _run(
     # the same result); only rank 0 writes.
     scores = task.score(model, prepared, training.seed)
     metrics = {**scores.metrics, "training": fitted.summary(time.perf_counter() - started)}
+    if diagnostics and diagnostics[0].records:
+        metrics["diagnostics"] = diagnostics[0].summary()
     verdict = compare_with_baselines(task, metrics)
     if verdict is not None:
         metrics["verdict"] = verdict
@@ -720,6 +728,40 @@ def _run(
     for line in task.closing_lines(result):
         say(line)
     return result
+
+
+def _check_diagnostics_task(task: Task, training: TrainConfig) -> None:
+    """Refuse ``diagnostics_every`` for a task without one loss at each sequence's end."""
+    if training.diagnostics_every is not None and not task.loss_at_sequence_end:
+        raise ValueError(
+            f"diagnostics_every applies to tasks whose loss sits at each sequence's last step "
+            f"(classify), got task {task.name!r}, whose loss is not one target at the end of "
+            f"each sequence: there is no single distance from the loss to measure"
+        )
+
+
+def _diagnostics_callback(
+    task: Task, model: nn.Module, prepared: Prepared, training: TrainConfig
+) -> list[GradientDiagnostics]:
+    """The long-range diagnostics callback when ``training.diagnostics_every`` is set: measured
+    on the first validation batch (the first training batch when there is no validation
+    split), written into the run directory.
+
+    Raises:
+        ValueError: the task's loss is not at each sequence's end, or the model's recurrent
+            stack is bidirectional or missing — said before training, not at the first epoch.
+    """
+    if training.diagnostics_every is None:
+        return []
+    _check_diagnostics_task(task, training)
+    find_recurrent(model)  # a bidirectional or missing stack is refused now
+    loaders = [prepared.val_batches, prepared.train_batches]
+    batch = next((b for loader in loaders if loader is not None
+                  for b in loader.batches(0)), None)
+    if batch is None:
+        raise ValueError("diagnostics_every needs at least one batch of data to measure on")
+    return [GradientDiagnostics(batch, every=training.diagnostics_every,
+                                out_dir=training.out_dir)]
 
 
 def _jsonable(value: Any) -> Any:

@@ -82,6 +82,11 @@ class TrainConfig:
         tensorboard: also write TensorBoard event files (losses, metrics, learning rate,
             gradient norm, clipping share, weight and gradient histograms) to
             ``<out_dir>/tensorboard`` (needs ``rnnkit[tensorboard]``).
+        diagnostics_every: every this many epochs, measure the long-range diagnostics of
+            ``rnnkit diagnose`` (‖∂L/∂h_t‖ by distance from the loss, saturated gates, ρ(W_hh))
+            on a fixed validation batch; the run writes ``gradient_norms.png`` and states the
+            effective memory length in ``summary.md`` (tasks whose loss sits at each
+            sequence's end: classification; ``None``: off).
     """
 
     # loop
@@ -120,6 +125,7 @@ class TrainConfig:
     plots: bool = True
     quiet: bool = False
     tensorboard: bool = False
+    diagnostics_every: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.betas, list):
@@ -231,6 +237,7 @@ def _problems(c: TrainConfig) -> list[str]:
     if c.out_dir is not None and not isinstance(c.out_dir, str):
         out.append(f"out_dir must be None or a path string, got {type(c.out_dir).__name__}")
     integer("checkpoint_every", 1, optional=True)
+    integer("diagnostics_every", 1, optional=True)
     for flag in ("plots", "quiet", "tensorboard"):
         if not isinstance(getattr(c, flag), bool):
             out.append(f"{flag} must be a bool, got {getattr(c, flag)!r}")

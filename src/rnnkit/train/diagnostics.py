@@ -316,3 +316,22 @@ class GradientDiagnostics(Callback):
     def on_fit_end(self, trainer: Any) -> None:
         if self.out_dir is not None and self.records and trainer.is_main:
             plot_gradient_norms(self.records, self.out_dir / "gradient_norms.png")
+
+    def summary(self) -> dict[str, Any]:
+        """The measurements as JSON (what a run's ``metrics.json`` keeps): the last
+        measurement's findings (memory length, saturation, ρ(W_hh) per layer, in numbers and
+        in words) and the first layer's memory length at every measured epoch."""
+        if not self.records:
+            raise ValueError("no measurement yet: the callback measures at an epoch's end")
+        epoch, last, _ = self.records[-1]
+        return {
+            "epoch": epoch,
+            "fraction": last.fraction,
+            "memory_length": [last.memory_length(k) for k in range(len(last.grad_norm))],
+            "saturation": [float(s) for s in last.saturation],
+            "spectral_radius": [{g: float(r) for g, r in rad.items()}
+                                for rad in last.spectral_radius],
+            "memory_length_by_epoch": {str(e): d.memory_length() for e, d, _ in self.records},
+            "clipped_epochs": [e for e, _, clipped in self.records if clipped],
+            "text": last.describe(),
+        }
