@@ -280,3 +280,31 @@ def test_selection_ranks_by_accuracy_then_by_lower_loss():
     assert right_sure > right_unsure > half_sure
     ce = F.cross_entropy(torch.tensor([[5.0, 0.0]]), torch.tensor([0]))
     assert abs(right_sure - (1 - 1e-4 * float(ce / (1 + ce)))) < 1e-7
+
+
+@pytest.mark.parametrize("encoder", ["convlstm", "convgru"])
+def test_convolutional_recurrent_frame_encoder_ignores_padding_and_carries_motion(encoder):
+    torch.manual_seed(0)
+    model = SequenceClassifier(2, input_kind="frames", frame_shape=(8, 8), frame_features=8,
+                               frame_encoder=encoder, hidden_size=8).eval()
+    assert model.config["frame_encoder"] == encoder
+    alone = torch.randn(1, 4, 8, 8)
+    batch, lengths = _padded_with_target(
+        model, alone, 4, 7, lambda b, t: 100 * torch.randn(b, t, 8, 8)
+    )
+    got = model.classify(batch, lengths)[1]
+    assert (got - model.classify(alone, torch.tensor([4]))[0]).abs().max() < TOL
+    # The codes of frame t depend on earlier frames (the recurrent state), unlike the CNN's.
+    codes = model.encoder.frames
+    later = codes(alone, torch.tensor([4]))[0, 3]
+    changed = alone.clone()
+    changed[0, 0] += 1.0
+    assert (codes(changed, torch.tensor([4]))[0, 3] - later).abs().max() > 1e-6
+    cnn = SequenceClassifier(2, input_kind="frames", frame_shape=(8, 8), frame_features=8)
+    assert (cnn.encoder.frames(changed, torch.tensor([4]))[0, 3]
+            - cnn.encoder.frames(alone, torch.tensor([4]))[0, 3]).abs().max() == 0
+
+
+def test_unknown_frame_encoder_is_named():
+    with pytest.raises(ValueError, match="frame_encoder must be one of"):
+        SequenceClassifier(2, input_kind="frames", frame_shape=(8, 8), frame_encoder="lstm")

@@ -201,6 +201,33 @@ def test_video_npz_goes_through_the_frame_encoder(tmp_path):
     assert len(out) == 24 and list(out.columns)[-2:] == ["prob_left", "prob_right"]
 
 
+def test_video_with_a_convlstm_backbone_trains_reloads_and_refuses_export(tmp_path):
+    from rnnkit.export.graphs import graph_for
+    from rnnkit.export.recurrent import ExportError
+
+    rng = np.random.default_rng(0)
+    x = rng.random((12, 3, 6, 6)).astype(np.float32)
+    np.savez(tmp_path / "videos.npz", x=x, y=np.array(["a", "b"] * 6))
+    config = C.ClassifyConfig(data=str(tmp_path / "videos.npz"), hidden_size=4,
+                              frame_features=4, frame_encoder="convgru", baselines=False)
+    result = C.train(config, tmp_path, training=_fast(epochs=1), quiet=True)
+    assert load_artifact(result.artifact_path).config["model"]["frame_encoder"] == "convgru"
+    loaded = C.load_classifier(result.artifact_path)
+    assert type(loaded.model.encoder.frames).__name__ == "ConvRecurrentFrameEncoder"
+    probs = C.predict(result.artifact_path, tmp_path / "videos.npz")[["prob_a", "prob_b"]]
+    assert probs.shape == (12, 2) and np.allclose(probs.sum(axis=1), 1.0)
+    assert probs.std().max() > 0  # the frames, not a constant, decide
+    with pytest.raises(ExportError, match="frame_encoder='convgru'"):
+        graph_for("sequence-classifier").sequence(loaded)
+
+
+def test_frame_encoder_is_refused_for_numeric_sequences(tmp_path):
+    _npz(tmp_path / "n.npz", per_class=6, classes=2)
+    config = C.ClassifyConfig(data=str(tmp_path / "n.npz"), frame_encoder="convlstm")
+    with pytest.raises(ValueError, match="frame_encoder='convlstm' applies to video or depth"):
+        C.train(config, tmp_path, training=_fast(epochs=1), quiet=True)
+
+
 # ---- defaults that fit the data: validation split, update budget, selection, sampling -------
 
 

@@ -172,11 +172,22 @@ def _refuse_bidirectional(model: nn.Module, what: str) -> None:
         )
 
 
+def _refuse_recurrent_frames(model: nn.Module) -> None:
+    """A ConvLSTM/ConvGRU frame encoder loops over time in Python: tracing would fix T."""
+    if model.config.get("frame_encoder", "cnn") != "cnn":
+        raise ExportError(
+            f"export does not support frame_encoder={model.config['frame_encoder']!r} yet (its "
+            f"convolutional recurrence would be traced for one fixed number of frames); train "
+            f"with frame_encoder='cnn' to export, or use the run with rnnkit predict"
+        )
+
+
 class ClassifierGraph(ModelGraph):
     kind = "sequence-classifier"
 
     def sequence(self, loaded: Any) -> Graph:
         model = loaded.model.eval()
+        _refuse_recurrent_frames(model)
 
         def probabilities(x: Tensor, lengths: Tensor, state: Any) -> tuple[Tensor, Any]:
             summary, final = model.summarize(x, lengths, state)
@@ -187,6 +198,7 @@ class ClassifierGraph(ModelGraph):
     def streaming(self, loaded: Any) -> Graph:
         model = loaded.model.eval()
         _refuse_bidirectional(model, "classifier")
+        _refuse_recurrent_frames(model)
         if model.config["pooling"] != "last" or model.config.get("conv_branch"):
             raise ExportError(
                 "--streaming needs a classifier whose summary is the last state (pooling='last' "

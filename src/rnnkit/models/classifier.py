@@ -166,7 +166,8 @@ class SequenceClassifier(nn.Module):
 
     Args:
         num_classes: C ≥ 2.
-        input_kind, input_size, vocab_size, embedding_dim, frame_shape, frame_features, cell,
+        input_kind, input_size, vocab_size, embedding_dim, frame_shape, frame_features,
+            frame_encoder, cell,
             hidden_size, num_layers, bidirectional, backend: the input stage and backbone, see
             :class:`rnnkit.models.sequence_encoder.SequenceEncoder`.
         pooling: 'last', 'mean', 'max' or 'attention' (equations in the module docstring).
@@ -198,6 +199,7 @@ class SequenceClassifier(nn.Module):
         embedding_dim: int = 100,
         frame_shape: Sequence[int] | None = None,
         frame_features: int = 64,
+        frame_encoder: str = "cnn",
         cell: str = "lstm",
         hidden_size: int = 128,
         num_layers: int = 1,
@@ -235,6 +237,7 @@ class SequenceClassifier(nn.Module):
             "embedding_dim": embedding_dim,
             "frame_shape": list(frame_shape) if frame_shape is not None else None,
             "frame_features": frame_features,
+            "frame_encoder": frame_encoder,
             "cell": cell,
             "hidden_size": hidden_size,
             "num_layers": num_layers,
@@ -254,6 +257,7 @@ class SequenceClassifier(nn.Module):
             embedding_dim=embedding_dim,
             frame_shape=frame_shape,
             frame_features=frame_features,
+            frame_encoder=frame_encoder,
             cell=cell,
             hidden_size=hidden_size,
             num_layers=num_layers,

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.models.backbone import model_cells, recurrent_layer
-from rnnkit.models.frame_encoder import FrameEncoder
+from rnnkit.models.frame_encoder import FRAME_ENCODERS, make_frame_encoder
 
 INPUT_KINDS = ("features", "tokens", "frames")
 
@@ -57,6 +57,8 @@ class SequenceEncoder(nn.Module):
         embedding_dim: E, the size of token embeddings (``'tokens'``).
         frame_shape: (H, W) or (H, W, C) of one frame (``'frames'`` only).
         frame_features: E, the size of each frame's code (``'frames'``).
+        frame_encoder: 'cnn' (each frame coded on its own), 'convlstm' or 'convgru' (a
+            convolutional recurrent backbone; see :mod:`rnnkit.models.frame_encoder`).
         cell: 'lstm', 'gru' or 'rnn' (Elman, tanh).
         hidden_size: H. num_layers: L. bidirectional: D = 2 if True else 1.
         dropout: on the recurrent input (embeddings, frame codes or features) and between
@@ -73,6 +75,7 @@ class SequenceEncoder(nn.Module):
         embedding_dim: int = 100,
         frame_shape: Sequence[int] | None = None,
         frame_features: int = 64,
+        frame_encoder: str = "cnn",
         cell: str = "lstm",
         hidden_size: int = 128,
         num_layers: int = 1,
@@ -90,7 +93,7 @@ class SequenceEncoder(nn.Module):
         self.dropout = check_probability(owner, "dropout", dropout)
         self.directions = 2 if self.bidirectional else 1
         self.embedding: nn.Embedding | None = None
-        self.frames: FrameEncoder | None = None
+        self.frames: nn.Module | None = None
         if input_kind == "features":
             if input_size is None:
                 raise ValueError(f"{owner}: input_kind='features' needs input_size, got None")
@@ -105,7 +108,8 @@ class SequenceEncoder(nn.Module):
             if frame_shape is None:
                 raise ValueError(f"{owner}: input_kind='frames' needs frame_shape, got None")
             rnn_input = check_positive(owner, "frame_features", frame_features)
-            self.frames = FrameEncoder(frame_shape, frame_features)
+            check_choice(owner, "frame_encoder", frame_encoder, FRAME_ENCODERS)
+            self.frames = make_frame_encoder(frame_encoder, frame_shape, frame_features)
         self.rnn = recurrent_layer(
             cell,
             rnn_input,

@@ -496,7 +496,14 @@ def build_model(
             "input_kind": "frames",
             "frame_shape": list(pre.step_shape),
             "frame_features": c.frame_features,
+            "frame_encoder": c.frame_encoder,
         }
+    if c.frame_encoder != "cnn" and kind_args["input_kind"] != "frames":
+        raise ValueError(
+            f"frame_encoder={c.frame_encoder!r} applies to video or depth input (frames), got "
+            f"{'text' if pre.kind == 'text' else 'numeric sequences'}; leave frame_encoder "
+            f"as 'cnn'"
+        )
     return SequenceClassifier(
         len(pre.labels),
         **kind_args,

@@ -169,6 +169,9 @@ class ClassifyConfig(TaskConfig, FileOptions):
         'max' (over real steps) or 'attention'.
     embedding_dim: size of token embeddings (text).
     frame_features: size of each frame's code from the per-frame CNN (video inputs).
+    frame_encoder: video inputs: 'cnn' codes each frame on its own (LRCN); 'convlstm' or
+        'convgru' run a convolutional recurrent layer over the frames first (Shi et al. 2015),
+        so the codes carry where things moved between frames.
     head_hidden: width of a hidden ReLU layer in the head (0: a linear head).
     dropout: on embeddings/inputs, between layers and before the head.
     rotation: skeleton inputs: every training epoch, rotate each sequence about the vertical
@@ -225,6 +228,7 @@ class ClassifyConfig(TaskConfig, FileOptions):
     pooling: Literal["last", "mean", "max", "attention"] | None = None
     embedding_dim: int | None = None
     frame_features: int = 64
+    frame_encoder: Literal["cnn", "convlstm", "convgru"] = "cnn"
     head_hidden: int = 0
     dropout: float | None = None
     rotation: float | None = None
@@ -256,6 +260,7 @@ def _problems(c: ClassifyConfig) -> list[str]:
             ("sampling", ("auto", "shuffle", "balanced")),
             ("selection", ("auto", "accuracy", "loss")),
             ("conv_branch", (None, True, False)),
+            ("frame_encoder", ("cnn", "convlstm", "convgru")),
         ),
     )
     out += int_problems(
