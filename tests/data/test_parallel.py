@@ -224,3 +224,19 @@ def test_the_datasets_command_lists_and_describes_them(capsys):
     assert "cmudict (seq2seq)\n  CMUdict grapheme -> phoneme" in capsys.readouterr().out
     assert main(["datasets", "download"]) == 2
     assert "needs a dataset: multi30k or aeslc" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["tsv", "csv", "jsonl"])
+def test_a_table_without_column_options_lists_its_columns(tmp_path, kind):
+    if kind != "jsonl":
+        sep = "\t" if kind == "tsv" else ";"
+        rows = "".join(f"{s}{sep}{t}\n" for s, t in PAIRS)
+        path = _write(tmp_path / f"pairs.{kind}", f"de{sep}en\n{rows}")
+    else:
+        path = _write(tmp_path / "pairs.jsonl",
+                      "".join(json.dumps({"de": s, "en": t}) + "\n" for s, t in PAIRS))
+    with pytest.raises(ValueError, match=r"source_column .*its columns: \['de', 'en'\]; "
+                                         r"--source-column NAME.*got None"):
+        read_parallel(str(path), target_column="en")
+    with pytest.raises(ValueError, match=r"target_column .*\['de', 'en'\]; --target-column"):
+        read_parallel(str(path), source_column="de")

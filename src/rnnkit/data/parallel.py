@@ -356,18 +356,21 @@ def _target_names(target_column: str | Sequence[str]) -> list[str]:
 
 def _read_table(path: str, argument: str, kind: str, source_column: str | None,
                 target_column: str | Sequence[str] | None) -> ParallelCorpus:
-    if source_column is None or target_column is None:
-        missing = "source_column" if source_column is None else "target_column"
-        raise ValueError(
-            f"{missing} must name a column of the {kind.upper()} table {argument}={path!r}, "
-            "got None"
-        )
-    names = _target_names(target_column)
+    names = [] if target_column is None else _target_names(target_column)
     text = read_text(path, argument)
+    wanted = [n for n in (source_column, *names) if n is not None]
     if kind == "jsonl":
         rows, columns = _jsonl_rows(text, path, argument)
     else:
-        rows, columns = _csv_rows(text, path, argument, kind, [source_column, *names])
+        rows, columns = _csv_rows(text, path, argument, kind, wanted)
+    if source_column is None or target_column is None:
+        # Said after reading the header, so that the user sees which columns there are.
+        missing = "source_column" if source_column is None else "target_column"
+        flag = "--" + missing.replace("_", "-")
+        raise ValueError(
+            f"{missing} must name a column of the {kind.upper()} table {argument}={path!r} "
+            f"(its columns: {columns}; {flag} NAME on the command line), got None"
+        )
     for name in [source_column, *names]:
         if name not in columns:
             what = "source_column" if name == source_column else "target_column"
