@@ -15,7 +15,7 @@ def one_batch(n=16, t=12, seed=0):
     return next(iter(BatchLoader(x, y, batch_size=n, target_at="last", shuffle=False).batches(0)))
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "mingru", "minlstm"])
 def test_the_unrolled_stack_is_the_model_and_its_state_gradients_are_total(cell):
     torch.manual_seed(0)
     model = SequenceRegressor(2, 6, cell=cell, num_layers=2)
@@ -82,6 +82,29 @@ def test_saturation_and_spectral_radius_from_known_weights():
     d = diagnose_batch(lstm, batch)
     assert d.saturation == [pytest.approx(1.0)]
     assert sorted(d.spectral_radius[0]) == ["f", "g", "i", "o"]
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
+def test_a_cell_without_w_hh_reports_its_carry_factor(cell):
+    # h_t = a_t ⊙ h_{t−1} + b_t with gates from x_t only: with W_ih = 0 and zero gate biases
+    # every gate is σ(0) = 1/2, so a_t = 1 − z = 1/2 (minGRU) and f / (f + i) = 1/2 (minLSTM).
+    model = SequenceRegressor(2, 3, cell=cell)
+    batch = one_batch()
+    with torch.no_grad():
+        model.backbone.weight_ih_l0.fill_(0.0)
+        model.backbone.bias_ih_l0.fill_(0.0)
+    d = diagnose_batch(model, batch)
+    assert d.spectral_radius[0] == {"mean a_t": pytest.approx(0.5)}
+    assert d.saturation == [0.0]
+    assert "mean carry factor a_t 0.500" in d.describe()
+    with torch.no_grad():
+        model.backbone.bias_ih_l0[:3].fill_(20.0)  # first gate (z or f) pinned at 1
+    d = diagnose_batch(model, batch)
+    gates = 1 if cell == "mingru" else 2
+    assert d.saturation == [pytest.approx(1.0 / gates)]
+    # minGRU: z = 1 forgets everything (a = 0); minLSTM: f = 1, i = 1/2 keeps 2/3.
+    assert d.spectral_radius[0]["mean a_t"] == pytest.approx(0.0 if cell == "mingru" else 2 / 3,
+                                                             abs=1e-6)
 
 
 def test_memory_length_and_its_words():

@@ -43,7 +43,8 @@ from rnnkit.train.callbacks import Callback
 
 #: Gate blocks of the stacked weights, in torch's order, and which are sigmoid gates.
 GATES: dict[str, tuple[str, ...]] = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-SIGMOID_GATES: dict[str, tuple[int, ...]] = {"lstm": (0, 1, 3), "gru": (0, 1)}
+SIGMOID_GATES: dict[str, tuple[int, ...]] = {"lstm": (0, 1, 3), "gru": (0, 1),
+                                             "mingru": (0,), "minlstm": (0, 1)}
 #: A sigmoid is saturated within this distance of 0 or 1; a tanh unit beyond 1 − this.
 SATURATION = 0.05
 
@@ -127,7 +128,8 @@ class Diagnosis:
         cell: the cell's name.
         grad_norm: per layer, (D,) mean ‖∂L/∂h‖ at distance d = 0 … D−1 from the end.
         saturation: per layer, the share of saturated gates (or tanh units).
-        spectral_radius: per layer, {gate: ρ(W_hh block)}.
+        spectral_radius: per layer, {gate: ρ(W_hh block)}; for a cell without W_hh (minGRU,
+            minLSTM) {"mean a_t": its mean carry factor} instead (see :func:`_carry`).
         loss: the batch's loss.
         fraction: the threshold of :meth:`memory_length`.
     """
@@ -163,7 +165,10 @@ class Diagnosis:
                 f"falls below {self.fraction:.0%} of its value at the last step after {m} "
                 f"steps: inputs further back than that barely change what the model learns"
             )
-            radius = ", ".join(f"{gate} {r:.2f}" for gate, r in self.spectral_radius[k].items())
+            values = self.spectral_radius[k]
+            radius = ", ".join(f"{gate} {r:.2f}" for gate, r in values.items())
+            radius = (f"none (gates read x_t only; mean carry factor a_t {values['mean a_t']:.3f})"
+                      if "mean a_t" in values else radius)
             lines.append(
                 f"Layer {k + 1} ({self.cell}): the gradient of the loss with respect to the "
                 f"state {reach} (effective memory length {m} steps; ‖∂L/∂h‖ at distance "
@@ -181,15 +186,33 @@ def _saturation(cell: str, layer: nn.Module, x: Tensor, h: Tensor, mask: Tensor)
         if cell in SIGMOID_GATES:
             H = layer.hidden_size
             h_prev = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)  # (B, T, H)
-            pre = x @ layer.weight_ih.T + h_prev @ layer.weight_hh.T  # (B, T, G·H)
-            if getattr(layer, "bias_ih", None) is not None:
-                pre = pre + layer.bias_ih + layer.bias_hh
+            pre = x @ layer.weight_ih.T  # (B, T, G·H)
+            if getattr(layer, "weight_hh", None) is not None:  # minGRU/minLSTM gates read x only
+                pre = pre + h_prev @ layer.weight_hh.T
+            for bias in ("bias_ih", "bias_hh"):
+                if getattr(layer, bias, None) is not None:
+                    pre = pre + getattr(layer, bias)
             gates = torch.sigmoid(torch.stack(
                 [pre[..., g * H : (g + 1) * H] for g in SIGMOID_GATES[cell]]))  # (G', B, T, H)
             hit = (gates < SATURATION) | (gates > 1 - SATURATION)
             return float((hit & m.bool()).sum() / (m.sum() * H * len(SIGMOID_GATES[cell])))
         hit = h.abs() > 1 - SATURATION
         return float((hit & m.bool()).sum() / (m.sum() * h.shape[-1]))
+
+
+def _carry(cell: str, layer: nn.Module, x: Tensor, mask: Tensor) -> dict[str, float]:
+    r"""Mean per-step carry factor of a cell without a recurrent matrix (minGRU, minLSTM):
+    h_t = a_t ⊙ h_{t−1} + b_t, so ∂h_t/∂h_{t−1} = diag(a_t) and a gradient over d steps shrinks
+    by about mean(a)^d — what ρ(W_hh) says for the other cells. x (B, T, F), mask (B, T)."""
+    from rnnkit.functional.minimal import log_coefficients
+
+    with torch.no_grad():
+        gx = x @ layer.weight_ih.T  # (B, T, G·H)
+        if getattr(layer, "bias_ih", None) is not None:
+            gx = gx + layer.bias_ih
+        a = log_coefficients(cell, gx)[0].exp()  # (B, T, H)
+        m = mask.unsqueeze(-1).to(a.dtype)
+        return {"mean a_t": float((a * m).sum() / (m.sum() * a.shape[-1]))}
 
 
 def _radius(cell: str, stack: nn.Module, k: int) -> dict[str, float]:
@@ -247,7 +270,9 @@ def diagnose_batch(model: nn.Module, batch: Any, *, fraction: float = 0.01) -> D
                 counts[:n] += 1
             norms.append(per_d / np.maximum(counts, 1))
             saturation.append(_saturation(stack.mode, chained.cells[k], x.detach(), h, mask))
-            radii.append(_radius(stack.mode, stack, k))
+            radii.append(_radius(stack.mode, stack, k)
+                         if hasattr(stack, f"weight_hh_l{k}")
+                         else _carry(stack.mode, chained.cells[k], x.detach(), mask))
     finally:
         parent._modules[attr] = stack
         for n, p in model.named_parameters():
