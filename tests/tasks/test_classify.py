@@ -221,6 +221,43 @@ def test_video_with_a_convlstm_backbone_trains_reloads_and_refuses_export(tmp_pa
         graph_for("sequence-classifier").sequence(loaded)
 
 
+def test_video_frame_sampling_and_augmentation_train_and_predict_from_segment_centres(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.random((12, 9, 6, 6)).astype(np.float32)
+    np.savez(tmp_path / "videos.npz", x=x, y=np.array(["a", "b"] * 6))
+    config = C.ClassifyConfig(data=str(tmp_path / "videos.npz"), hidden_size=4, frame_features=4,
+                              frames=3, frame_stride=2, flip=True, crop=1, baselines=False)
+    result = C.train(config, tmp_path, training=_fast(epochs=2), quiet=True)
+    loaded = C.load_classifier(result.artifact_path)
+    assert (loaded.preprocessing.frames, loaded.preprocessing.frame_stride) == (3, 2)
+    # Prediction sees frames 0, 4, 8 of 0..8 (stride 2 → 0, 2, 4, 6, 8; 3 segments of those
+    # five, positions [0, 2), [2, 4), [4, 5), centres 0, 2, 4): the model on exactly those.
+    from rnnkit.data.classification_data import read_classification_data
+
+    data = read_classification_data(str(tmp_path / "videos.npz"), C.columns_of(loaded.config))
+    picked = [loaded.preprocessing.normalizer.transform(s[[0, 4, 8]]) for s in data.sequences]
+    want = C.predict_proba(loaded.model, picked)
+    got = C.predict(result.artifact_path, tmp_path / "videos.npz")[["prob_a", "prob_b"]]
+    np.testing.assert_allclose(got.to_numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("option", [{"frames": 4}, {"flip": True}, {"crop": 2}])
+def test_video_options_are_refused_for_numeric_sequences(tmp_path, option):
+    _npz(tmp_path / "n.npz", per_class=6, classes=2)
+    config = C.ClassifyConfig(data=str(tmp_path / "n.npz"), **option)
+    name = next(iter(option))
+    with pytest.raises(ValueError, match=rf"{name} apply to video or depth input .*got numeric "
+                                         rf"steps of shape \(1,\); leave them at {name}="):
+        C.train(config, tmp_path, training=_fast(epochs=1), quiet=True)
+
+
+def test_video_option_values_are_checked():
+    with pytest.raises(ValueError, match=r"frames must be .*got 0"):
+        C.ClassifyConfig(frames=0)
+    with pytest.raises(ValueError, match=r"flip must be true or false, got 'yes'"):
+        C.ClassifyConfig(flip="yes")
+
+
 def test_frame_encoder_is_refused_for_numeric_sequences(tmp_path):
     _npz(tmp_path / "n.npz", per_class=6, classes=2)
     config = C.ClassifyConfig(data=str(tmp_path / "n.npz"), frame_encoder="convlstm")

@@ -184,7 +184,8 @@ class BucketLoader:
             raise ValueError(
                 f"shard: need 0 <= rank < world_size, got rank={rank!r}, world_size={world_size!r}"
             )
-        part = BucketLoader.__new__(BucketLoader)
+        # The loader's own class, so that a subclass's per-epoch draws (rotation, clips) stay.
+        part = type(self).__new__(type(self))
         part.__dict__.update(self.__dict__)
         part.rank, part.world_size = rank, world_size
         return part

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnnkit.data.classification_data import ClassificationData
+from rnnkit.data.frame_sampling import frame_indices
 from rnnkit.data.labels import LabelSet
 from rnnkit.data.sequence_files import Normalizer
 from rnnkit.data.text import TextPipeline, Tokenizer
@@ -29,6 +30,9 @@ class ClassificationPreprocessing:
         step_shape: shape of one step of numeric input, (F,) or (H, W[, C]).
         columns: the column options the data was read with (text_column, label_column,
             id_column, time_column, feature_columns, format).
+        frames: video inputs: at most this many frames per video, segment centres
+            (:func:`rnnkit.data.frame_sampling.frame_indices`); None: all.
+        frame_stride: video inputs: every this-many-th frame first.
     """
 
     kind: str
@@ -37,6 +41,8 @@ class ClassificationPreprocessing:
     normalizer: Normalizer | None = None
     step_shape: tuple[int, ...] = ()
     columns: dict[str, Any] = field(default_factory=dict)
+    frames: int | None = None
+    frame_stride: int = 1
 
     @classmethod
     def fit(
@@ -51,6 +57,8 @@ class ClassificationPreprocessing:
         max_length: int | None = None,
         truncation: str = "end",
         normalization: str = "channel",
+        frames: int | None = None,
+        frame_stride: int = 1,
     ) -> ClassificationPreprocessing:
         """Fit on the training split ``train``; ``columns`` are the options it was read with
         (:data:`rnnkit.data.classification_data.COLUMN_OPTIONS`), kept for new data."""
@@ -67,9 +75,12 @@ class ClassificationPreprocessing:
                 truncation=truncation,
             )
             return cls("text", labels, text=pipeline, columns=columns)
-        normalizer = Normalizer(normalization).fit(train.sequences)
         shape = tuple(int(s) for s in train.sequences[0].shape[1:])
-        return cls("sequences", labels, normalizer=normalizer, step_shape=shape, columns=columns)
+        # The normaliser is fit on every frame of the training videos: the sampled frames
+        # are a subset of them, drawn anew each epoch.
+        normalizer = Normalizer(normalization).fit(train.sequences)
+        return cls("sequences", labels, normalizer=normalizer, step_shape=shape, columns=columns,
+                   frames=frames, frame_stride=frame_stride)
 
     def inputs(self, data: ClassificationData, *, where: str = "data") -> list[Any]:
         """Model inputs, one per sequence: token-id lists, or normalised float32 arrays."""
@@ -95,6 +106,10 @@ class ClassificationPreprocessing:
                     f"{where}: every step must have shape {self.step_shape} like the training "
                     f"data, got {tuple(s.shape[1:])} in sequence {i + 1}"
                 )
+        if self.frames is not None or self.frame_stride != 1:
+            return [self.normalizer.transform(s[frame_indices(len(s), self.frames,
+                                                              self.frame_stride)])
+                    for s in data.sequences]
         return [self.normalizer.transform(s) for s in data.sequences]
 
     def to_json(self) -> dict[str, Any]:
@@ -105,6 +120,8 @@ class ClassificationPreprocessing:
             "normalizer": None if self.normalizer is None else self.normalizer.to_json(),
             "step_shape": list(self.step_shape),
             "columns": self.columns,
+            "frames": self.frames,
+            "frame_stride": self.frame_stride,
         }
 
     @classmethod
@@ -116,4 +133,6 @@ class ClassificationPreprocessing:
             None if state["normalizer"] is None else Normalizer.from_json(state["normalizer"]),
             tuple(state["step_shape"]),
             dict(state["columns"]),
+            state.get("frames"),  # absent in artifacts written before frame sampling
+            int(state.get("frame_stride", 1)),
         )

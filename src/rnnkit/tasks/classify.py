@@ -43,6 +43,7 @@ from rnnkit.data.classification_data import (
 )
 from rnnkit.data.classification_inputs import ClassificationPreprocessing
 from rnnkit.data.folds import Fold, fold_parts
+from rnnkit.data.frame_sampling import VideoClipLoader
 from rnnkit.data.labels import LabelSet
 from rnnkit.data.provenance import (
     Rows,
@@ -157,6 +158,7 @@ class ClassifyTask(Task):
         parts = fold_parts(data, split, c, training.seed, test, fold, stratify=True)
         if c.batch_size is None:
             c.batch_size = batch_size_for(len(parts["train"]))
+        check_video_options(c, data)
         pre = ClassificationPreprocessing.fit(
             parts["train"],
             columns=columns_of(c),
@@ -167,6 +169,8 @@ class ClassifyTask(Task):
             max_length=c.max_length,
             truncation=c.truncation,
             normalization=c.normalization,
+            frames=c.frames,
+            frame_stride=c.frame_stride,
         )
         if rotating(c):  # the normaliser sees the rotated poses the network trains on
             pre.normalizer.fit(rotated_copies(parts["train"].sequences, c.rotation, training.seed))
@@ -415,6 +419,28 @@ def adapt_training(
     return facts
 
 
+#: The options that sample and augment videos, with their "off" values.
+VIDEO_OPTIONS = {"frames": None, "frame_stride": 1, "flip": False, "crop": 0}
+
+
+def check_video_options(c: ClassifyConfig, data: ClassificationData) -> None:
+    """Refuse frame sampling or video augmentation on data that are not videos (frames)."""
+    used = [k for k, off in VIDEO_OPTIONS.items() if getattr(c, k) != off]
+    shape = () if data.kind == "text" else tuple(data.sequences[0].shape[1:])
+    if used and len(shape) < 2:
+        got = "text" if data.kind == "text" else f"numeric steps of shape {shape}"
+        raise ValueError(
+            f"{', '.join(used)} apply to video or depth input (frames of shape (H, W) or "
+            f"(H, W, C)), got {got}; leave them at "
+            f"{', '.join(f'{k}={VIDEO_OPTIONS[k]!r}' for k in used)}"
+        )
+
+
+def sampling_clips(c: ClassifyConfig) -> bool:
+    """Whether training draws each video's frames and augmentation anew every epoch."""
+    return any(getattr(c, k) != off for k, off in VIDEO_OPTIONS.items())
+
+
 def rotating(c: ClassifyConfig) -> bool:
     """Whether training rotates skeletons (``c.rotation`` > 0 on pose data)."""
     return bool(c.rotation) and modality_of(c.data, c.format) == "skeleton"
@@ -430,8 +456,21 @@ def training_loader(
     balanced: bool,
 ) -> BucketLoader:
     """The training batches: bucketed by length; skeletons with ``c.rotation`` > 0 are rotated
-    about the vertical axis before normalisation, a new angle per sequence and epoch."""
+    about the vertical axis before normalisation, a new angle per sequence and epoch; videos
+    with frame sampling or augmentation get their frames, flip and crop drawn every epoch."""
     options = {"batch_size": c.batch_size, "seed": seed, "class_balanced": balanced}
+    if sampling_clips(c):
+        return VideoClipLoader(
+            inputs,
+            targets,
+            raw=train.sequences,
+            transform=pre.normalizer.transform,
+            frames=c.frames,
+            stride=c.frame_stride,
+            flip=c.flip,
+            crop=c.crop,
+            **options,
+        )
     if rotating(c):
         return RotatingLoader(
             train.sequences,

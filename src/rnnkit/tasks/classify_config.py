@@ -172,6 +172,15 @@ class ClassifyConfig(TaskConfig, FileOptions):
     frame_encoder: video inputs: 'cnn' codes each frame on its own (LRCN); 'convlstm' or
         'convgru' run a convolutional recurrent layer over the frames first (Shi et al. 2015),
         so the codes carry where things moved between frames.
+    frames: video inputs: at most this many frames per video, one from each of that many equal
+        segments: the segment's centre in evaluation and prediction, a random frame of it in
+        every training epoch (temporal jitter; :mod:`rnnkit.data.frame_sampling`). None: every
+        frame.
+    frame_stride: video inputs: keep every this-many-th frame first (1: all).
+    flip: video inputs: mirror each training video left-right with probability 1/2 every
+        epoch (only where a mirrored action keeps its label).
+    crop: video inputs: shift each training video by a random offset of up to this many pixels
+        in each direction every epoch (pad with edge values, cut the original size; 0: off).
     head_hidden: width of a hidden ReLU layer in the head (0: a linear head).
     dropout: on embeddings/inputs, between layers and before the head.
     rotation: skeleton inputs: every training epoch, rotate each sequence about the vertical
@@ -229,6 +238,10 @@ class ClassifyConfig(TaskConfig, FileOptions):
     embedding_dim: int | None = None
     frame_features: int = 64
     frame_encoder: Literal["cnn", "convlstm", "convgru"] = "cnn"
+    frames: int | None = None
+    frame_stride: int = 1
+    flip: bool = False
+    crop: int = 0
     head_hidden: int = 0
     dropout: float | None = None
     rotation: float | None = None
@@ -273,6 +286,9 @@ def _problems(c: ClassifyConfig) -> list[str]:
             ("num_layers", 1, False),
             ("embedding_dim", 1, True),
             ("frame_features", 1, False),
+            ("frames", 1, True),
+            ("frame_stride", 1, False),
+            ("crop", 0, False),
             ("head_hidden", 0, False),
             ("batch_size", 1, True),
             ("max_train", 2, True),
@@ -291,6 +307,8 @@ def _problems(c: ClassifyConfig) -> list[str]:
         or not 0 <= c.rotation <= 180
     ):
         out.append(f"rotation must be a number of degrees in [0, 180], got {c.rotation!r}")
+    if not isinstance(c.flip, bool):
+        out.append(f"flip must be true or false, got {c.flip!r}")
     if not isinstance(c.data, str) or not c.data:
         out.append(f"data must be a file path or a bundled dataset name, got {c.data!r}")
     return out
