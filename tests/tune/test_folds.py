@@ -145,3 +145,24 @@ def test_lm_fold_never_sees_the_validation_text_and_scores_its_block(tmp_path):
     scores = task.score(model, p, 0)
     assert set(scores.metrics["test"]["model"]) >= {"loss", "perplexity", "bpc"}
     assert scores.metrics["test"]["model"]["tokens"] == 269
+
+
+def test_translate_fold_holds_out_training_pairs_and_fits_its_tokeniser_on_the_rest(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    rows = [f"w{i} x\tv{i} y" for i in range(40)]  # every pair has its own source word
+    path.write_text("src\ttgt\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    options = {"data": str(path), "source_column": "src", "target_column": "tgt",
+               "tokenizer": "word", "min_freq": "1", "epochs": "1", "hidden_size": "4"}
+    p = _prepare("translate", options, Fold(2, 0))
+    splits = p.parts["splits"]
+    train, val, held = (set(part.sources) for part in (splits.train, splits.val, splits.test))
+    assert len(held) + len(train) + len(val) == 40 and not (held & train) and not (held & val)
+    assert abs(len(held) - len(train)) <= 1  # two folds of the pairs outside validation
+    vocabulary = set(p.preprocessing.source_tokenizer.decode(
+        list(range(len(p.preprocessing.source_tokenizer)))).split())
+    assert not vocabulary & {s.split()[0] for s in held}  # fit on the fold's training pairs
+    task = get_task("translate")
+    scores = task.score(task.build_model(p), p, 0)
+    assert {"bleu", "chrf"} <= set(scores.metrics["test"]["model"])
+    with pytest.raises(ValueError, match=r"group_column applies to tables .* got 'g'"):
+        _prepare("translate", options, Fold(2, 0, group_column="g"))

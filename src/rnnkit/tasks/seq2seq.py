@@ -37,6 +37,7 @@ import pandas as pd
 import torch
 
 from rnnkit.data.bucketing import pad_sequences
+from rnnkit.data.folds import Fold, fold_indices
 from rnnkit.data.parallel import (
     PARALLEL_DATASETS,
     ParallelCorpus,
@@ -248,6 +249,24 @@ def decode(model: Seq2Seq, pre: Seq2SeqPreprocessing, config: Seq2SeqConfig,
 # --------------------------------------------------------------------------------------------
 
 
+def pair_fold(splits: ParallelSplits, fold: Fold) -> ParallelSplits:
+    """The cross-validation ``fold`` of the training pairs (``rnnkit tune``): its held-out
+    pairs become the scored 'test' part; validation (early stopping) stays the run's own, and
+    a real test split is never seen by a fold.
+
+    Raises:
+        ValueError: a group column (parallel text has no columns to group by), or fewer
+            training pairs than folds.
+    """
+    if fold.group_column is not None:
+        raise ValueError(
+            f"group_column applies to tables with a column to group by (classification, "
+            f"tagging), not to parallel text, got {fold.group_column!r}; leave it out"
+        )
+    train, held = fold_indices(len(splits.train), fold)
+    return ParallelSplits(splits.train.subset(train), splits.val, splits.train.subset(held))
+
+
 class Seq2SeqTask(Task):
     """Translation: source text -> target text, scored by BLEU and chrF."""
 
@@ -326,7 +345,8 @@ class Seq2SeqTask(Task):
         )
         return _lowered(splits, config.lowercase)
 
-    def prepare(self, config: Seq2SeqConfig, training: TrainConfig, say: Say) -> Prepared:
+    def prepare(self, config: Seq2SeqConfig, training: TrainConfig, say: Say, *,
+                fold: Fold | None = None) -> Prepared:
         if training.bptt != "full":
             raise ValueError(
                 f"bptt must be 'full' for the {self.name} task (the decoder starts from the "
@@ -334,6 +354,8 @@ class Seq2SeqTask(Task):
                 f"{training.bptt!r}"
             )
         splits = self.read(config, training.seed)
+        if fold is not None:
+            splits = pair_fold(splits, fold)
         pre = fit_preprocessing(config, splits.train)
 
         def loader(corpus: ParallelCorpus, shuffle: bool) -> Seq2SeqLoader:
