@@ -188,3 +188,28 @@ def test_a_run_reports_them_counts_them_and_ships_a_shippable_baseline(tmp_path,
     assert "which cannot be shipped" in text and "seasonal_naive" in text
     summary = result.summary()
     assert "| AutoETS |" in summary and "cannot be shipped by fallback='baseline'" in summary
+
+
+def test_tuning_folds_do_not_fit_them(tmp_path, monkeypatch, library_baselines):
+    """rnnkit tune scores a forecaster once per fold and setting: the statsforecast fits, which
+    do not depend on the setting, are left out there."""
+    from rnnkit.tasks import forecast
+    from rnnkit.tune.study import TuneSpec, run_fold
+
+    def refuse(**_):
+        raise AssertionError("a tuning fold fitted the statsforecast baselines")
+
+    monkeypatch.setattr(forecast, "stat_baseline_metrics", refuse)
+    n = 120
+    y = 10 + np.sin(2 * np.pi * np.arange(n) / 7)
+    pd.DataFrame({"day": pd.date_range("2024-01-01", periods=n, freq="D"), "y": y}).to_csv(
+        tmp_path / "s.csv", index=False)
+    spec = TuneSpec(
+        task="forecast",
+        options={"data": str(tmp_path / "s.csv"), "time_column": "day", "targets": "y",
+                 "horizon": "3", "input_length": "14", "hidden_size": "4", "epochs": "1",
+                 "min_updates": "0", "early_stopping": "none"},
+        search=[], cv=2, trials=None, metric="mase", higher_is_better=False,
+    )
+    result = run_fold(spec, {}, 0)
+    assert np.isfinite(result.score)
