@@ -120,3 +120,27 @@ def test_the_environment_variable_leaves_it_out(tmp_path, monkeypatch):
                      quiet=True)
     assert "1-NN DTW" not in result.metrics["test"]["baselines"]
     assert "dtw_baseline" not in result.metrics
+
+
+def test_fallback_ships_it_and_predict_labels_with_it(tmp_path, monkeypatch, library_baselines):
+    """The other numeric baselines are made to answer class 0 always (half right), so 1-NN DTW is
+    the best on validation; a network trained with a learning rate of ~0 loses to it, and
+    fallback='baseline' ships it: the reloaded artifact labels exactly as it did in training."""
+    def wrong(self, sequences):
+        return np.zeros(len(sequences), dtype=np.int64)
+
+    monkeypatch.setattr(C.NearestNeighbour, "predict", wrong)
+    monkeypatch.setattr(C.ChannelStatsLogistic, "predict", wrong)
+    data = _npz(tmp_path / "d.npz", per_class=10)
+    (tmp_path / "run").mkdir()
+    result = C.train(C.ClassifyConfig(data=data, hidden_size=4, fallback="baseline"),
+                     tmp_path / "run", training=C.default_training(epochs=1, lr=1e-9, plots=False),
+                     quiet=True)
+    m = result.metrics
+    assert m["verdict"]["best_baseline"] == m["fallback"]["method"] == "1-NN DTW"
+    again = C.evaluate(result.artifact_path)
+    assert again["shipped"] == "1-NN DTW"
+    assert again["accuracy"] == pytest.approx(m["test"]["baselines"]["1-NN DTW"]["accuracy"])
+    out = C.predict(result.artifact_path, data)
+    truth = np.load(data)["y"]
+    np.testing.assert_array_equal(out["predicted_label"].astype(int).to_numpy(), truth)
