@@ -213,3 +213,35 @@ def test_tuning_folds_do_not_fit_them(tmp_path, monkeypatch, library_baselines):
     )
     result = run_fold(spec, {}, 0)
     assert np.isfinite(result.score)
+
+
+def test_verdict_and_fallback_when_the_best_baseline_cannot_be_shipped():
+    """AutoETS best, the model between it and seasonal naive: the verdict is a loss to AutoETS,
+    nothing can be shipped that beats the model; with seasonal naive ahead of the model too,
+    it is what fallback='baseline' ships."""
+    from rnnkit.tasks.pipeline import choose_fallback, compare_with_baselines
+
+    def part(model, seasonal):
+        return {"val": {"model": {"mase": model}, "naive": {"mase": 2.0},
+                        "seasonal_naive": {"mase": seasonal}, "AutoETS": {"mase": 0.5}}}
+
+    config = ForecastConfig(fallback="baseline")
+    verdict = compare_with_baselines(TASK, part(0.8, 0.9))
+    assert verdict["best_baseline"] == "AutoETS" and verdict["model_wins"] is False
+    assert verdict["best_shippable"] == "seasonal_naive"
+    assert verdict["shippable_baseline"] == 0.9
+    assert choose_fallback(TASK, config, verdict) is None  # seasonal naive is worse than the model
+    assert verdict_text(verdict) == (
+        "**The model loses to the AutoETS baseline on the validation data** (mase 0.8 for the "
+        "model, 0.5 for AutoETS). Before relying on it, try a longer training budget (--epochs, "
+        "--max-time), another cell or hidden size, or use AutoETS itself (its library; "
+        "fallback='baseline' can ship only rnnkit's baselines, the best of which, "
+        "seasonal_naive, scores 0.9)."
+    )
+    verdict = compare_with_baselines(TASK, part(0.95, 0.9))
+    fallback = choose_fallback(TASK, config, verdict)
+    assert fallback == {"method": "seasonal_naive", "part": "val", "metric": "mase",
+                        "model": 0.95, "baseline": 0.9}
+    assert "the best baseline that can, seasonal_naive (0.9), is shipped" in verdict_text(
+        verdict, fallback)
+    assert choose_fallback(TASK, ForecastConfig(), verdict) is None  # fallback='none'
