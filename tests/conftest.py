@@ -1,5 +1,14 @@
-"""Test-wide strictness: every warning is an error and every RNG starts from the same seed."""
+"""Test-wide strictness: every warning is an error and every RNG starts from the same seed.
 
+The library baselines left at 'auto' (statsforecast's AutoETS/AutoTheta/AutoARIMA beside a
+forecaster, 1-NN DTW beside a classifier) are off in tests through RNNKIT_LIBRARY_BASELINES=off:
+statsforecast's import and fits cost seconds per run (its 1.x releases compiled with numba, tens
+of seconds on a fresh machine). Only the tests of those baselines
+(tests/eval/test_stat_baselines.py, tests/models/test_dtw_baseline.py) turn them on, with the
+``library_baselines`` fixture, on tiny data.
+"""
+
+import os
 import random
 
 import numpy as np
@@ -8,6 +17,7 @@ import torch
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    os.environ["RNNKIT_LIBRARY_BASELINES"] = "off"  # see the module docstring
     # Warnings become errors so that a deprecated or suspicious call cannot pass unnoticed.
     config.addinivalue_line("filterwarnings", "error")
 
@@ -17,3 +27,9 @@ def _seed_everything() -> None:
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def library_baselines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Turn the 'auto' library baselines back on for one test (see the module docstring)."""
+    monkeypatch.delenv("RNNKIT_LIBRARY_BASELINES", raising=False)

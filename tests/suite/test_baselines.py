@@ -30,11 +30,26 @@ def test_missing_statsforecast_skips_its_baselines_with_a_note(monkeypatch):
     assert notes == [f"AutoETS, AutoTheta, AutoARIMA skipped: {why}"]
 
 
-def test_missing_aeon_skips_its_baselines_with_a_note(monkeypatch):
+def test_missing_aeon_and_dtaidistance_skip_their_baselines_with_a_note(monkeypatch):
     monkeypatch.setitem(sys.modules, "aeon.classification", None)
+    monkeypatch.setitem(sys.modules, "dtaidistance.dtw", None)
     scores, notes = classify_baselines(([np.zeros((3, 1))], np.array(["a"])), ([], np.array([])))
     assert scores == {}
     assert len(notes) == 1 and notes[0].startswith("1-NN DTW, MiniRocket skipped: aeon")
+    assert "dtaidistance is not installed" in notes[0]
+
+
+def test_without_aeon_1nn_dtw_comes_from_dtaidistance(monkeypatch):
+    pytest.importorskip("dtaidistance")
+    monkeypatch.setitem(sys.modules, "aeon.classification", None)
+    t = np.arange(30.0)
+    up, down = (t / 30)[:, None], (1 - t / 30)[:, None]
+    train = ([up, down, up + 0.1, down - 0.1], np.array(["up", "down", "up", "down"]))
+    test = ([up[::-1].copy(), up + 0.05, down[:20]], np.array(["up", "up", "down"]))
+    scores, notes = classify_baselines(train, test)
+    assert scores == {"1-NN DTW": pytest.approx(2 / 3)}  # a reversed rise is a fall
+    assert notes[0].startswith("MiniRocket skipped: aeon")
+    assert "1-NN DTW from dtaidistance" in notes[1]
 
 
 def test_statsforecast_baselines_forecast_the_horizon():

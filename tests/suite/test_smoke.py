@@ -31,6 +31,7 @@ def smoke(tmp_path_factory):
         # As if the optional baseline packages were missing (and so the run stays short).
         mp.setitem(sys.modules, "statsforecast.models", None)
         mp.setitem(sys.modules, "aeon.classification", None)
+        mp.setitem(sys.modules, "dtaidistance.dtw", None)
         report = run_suite("smoke", out, seeds=1, max_time="10s", progress=lines.append)
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     return out, report, data, lines

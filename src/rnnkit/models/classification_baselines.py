@@ -6,6 +6,8 @@
   and flattened; a test sequence takes the label of its closest training sequence (Euclidean).
 * :class:`ChannelStatsLogistic` (numeric sequences): logistic regression on per-channel
   summary statistics (mean, std, min, max, first, last) — no order information beyond them.
+* :class:`~rnnkit.models.dtw_baseline.NearestNeighbourDTW` (numeric sequences, dtaidistance):
+  1-NN with dynamic time warping in a 10% Sakoe-Chiba band.
 
 Logistic regressions are fit with full-batch L-BFGS; the L2 strength is chosen on the validation
 split from a small grid, so the baseline gets the same tuning budget as the defaults it is
@@ -21,6 +23,8 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import Tensor
+
+from rnnkit.models.dtw_baseline import NearestNeighbourDTW
 
 L2_GRID = (1e-2, 1e-3, 1e-4, 1e-5)
 
@@ -323,8 +327,12 @@ class ChannelStatsLogistic:
         return model
 
 
-#: The classification baselines that can be saved and shipped in the network's place, by name.
-SHIPPABLE = {b.name: b for b in (NearestNeighbour, ChannelStatsLogistic, BagOfWordsLogistic)}
+#: The classification baselines that can be saved and shipped in the network's place, by name
+#: (1-NN DTW too: its artifact holds the training sequences; predicting needs dtaidistance).
+SHIPPABLE = {
+    b.name: b
+    for b in (NearestNeighbour, ChannelStatsLogistic, BagOfWordsLogistic, NearestNeighbourDTW)
+}
 
 
 class MostFrequentTag:

@@ -55,6 +55,7 @@ from rnnkit.data.provenance import (
 from rnnkit.data.sequence_files import SequenceSet
 from rnnkit.data.skeleton import RotatingLoader, rotated_copies
 from rnnkit.data.splits import stratified_sample, stratified_split, three_way_split
+from rnnkit.eval.stat_baselines import library_baselines_enabled
 from rnnkit.io.artifact import Artifact
 from rnnkit.models.classification_baselines import (
     SHIPPABLE,
@@ -68,6 +69,8 @@ from rnnkit.models.classification_metrics import (
     plot_confusion_matrix,
 )
 from rnnkit.models.classifier import SequenceClassifier
+from rnnkit.models.dtw_baseline import BAND as DTW_BAND
+from rnnkit.models.dtw_baseline import NearestNeighbourDTW, dtaidistance_modules, dtw_cells
 from rnnkit.tasks.classify_config import (
     CLASSIFY_TRAINING_DEFAULTS,
     DATASET_TRAINING,
@@ -239,7 +242,8 @@ class ClassifyTask(Task):
                 metrics[part] = {"model": reports[part].to_dict(), "baselines": {}}
         fitted: dict[str, Any] = {}
         if c.baselines:
-            for name, (by_part, model_of) in baselines(pre, parts, inputs).items():
+            dtw, metrics["dtw_baseline"] = dtw_baseline(c, pre, inputs)
+            for name, (by_part, model_of) in baselines(pre, parts, inputs, dtw).items():
                 fitted[name] = model_of
                 for part, report in by_part.items():
                     metrics[part]["baselines"][name] = {
@@ -251,6 +255,8 @@ class ClassifyTask(Task):
             for part in ("val", "test")
             if part in metrics
         }
+        if not metrics.get("dtw_baseline"):
+            metrics.pop("dtw_baseline", None)
         return Scores(metrics, summary, {"reports": reports, "baselines": fitted})
 
     def fallback_tensors(self, scores: Scores, method: str) -> dict[str, np.ndarray]:
@@ -294,6 +300,7 @@ class ClassifyTask(Task):
                 "Test:",
                 "",
                 result.table("test"),
+                *(["", m["dtw_baseline"]["note"]] if "dtw_baseline" in m else []),
                 "",
                 "```",
                 report.format_table(),
@@ -585,15 +592,17 @@ def baselines(
     pre: ClassificationPreprocessing,
     parts: dict[str, ClassificationData],
     inputs: dict[str, list[Any]],
+    dtw: NearestNeighbourDTW | None = None,
 ) -> dict[str, dict[str, ClassificationReport]]:
     """Each baseline's reports on 'val' and 'test', fit on the training split, with the fitted
-    baseline: name → (reports by part, baseline)."""
+    baseline: name → (reports by part, baseline); ``dtw``: 1-NN DTW too (:func:`dtw_baseline`)."""
     y = {k: pre.labels.encode(parts[k].labels) for k in parts}
     names = pre.labels.names
     if pre.kind == "text":
         models = [BagOfWordsLogistic(len(pre.text.vocabulary), len(names))]
     else:
         models = [NearestNeighbour(), ChannelStatsLogistic(len(names))]
+        models += [dtw] if dtw is not None else []
     out = {}
     for b in models:
         valid = (inputs["val"], y["val"]) if len(parts["val"]) else None
@@ -607,6 +616,38 @@ def baselines(
             b,
         )
     return out
+
+
+def dtw_baseline(
+    c: ClassifyConfig, pre: ClassificationPreprocessing, inputs: dict[str, list[Any]]
+) -> tuple[NearestNeighbourDTW | None, dict[str, Any]]:
+    """The 1-NN DTW baseline to fit (None: not this run) and what the report says about it
+    (``{}`` when nothing needs saying: text, or turned off). It runs on numeric sequences
+    whose steps are vectors, when dtaidistance loads and the DTW tables of every (training,
+    validation or test) pair hold at most ``dtw_max_cells`` cells."""
+    if pre.kind == "text" or c.dtw_baseline == "off" or not library_baselines_enabled():
+        return None, {}
+    lengths = {k: [len(s) for s in v] for k, v in inputs.items()}
+    cells = dtw_cells(lengths["train"], lengths["val"] + lengths["test"])
+    record: dict[str, Any] = {"scored": False, "cells": cells, "band": DTW_BAND}
+    why = None
+    if len(pre.step_shape) != 1:
+        why = (f"its steps are arrays of shape {pre.step_shape} (frames), and DTW compares "
+               "steps as vectors")
+    elif cells > c.dtw_max_cells:
+        why = (f"{cells:.3g} DTW cells (Σ training lengths × Σ validation and test lengths) "
+               f"> dtw_max_cells={c.dtw_max_cells:.3g}")
+    else:
+        why = dtaidistance_modules()[1]
+    if why is not None:
+        return None, {**record, "note": f"1-NN DTW skipped: {why}."}
+    model = NearestNeighbourDTW(DTW_BAND)
+    return model, {
+        **record,
+        "scored": True,
+        "note": (f"1-NN DTW: dynamic time warping in a {DTW_BAND:.0%} Sakoe-Chiba band "
+                 f"(dtaidistance) on the normalised sequences, {cells:.3g} cells."),
+    }
 
 
 def reading_of(c: ClassifyConfig) -> dict[str, Any]:

@@ -59,6 +59,12 @@ from rnnkit.data.timeseries import (
 from rnnkit.data.windows import TimeSplit, time_split
 from rnnkit.eval.baselines import BASELINES
 from rnnkit.eval.conformal import ConformalCalibration, check_calibration_windows
+from rnnkit.eval.stat_baselines import (
+    StatBaselineResult,
+    library_baselines_enabled,
+    record_lines,
+    stat_baseline_metrics,
+)
 from rnnkit.io.artifact import Artifact
 from rnnkit.models.forecast_inference import forecast_windows
 from rnnkit.models.forecaster import (
@@ -307,6 +313,7 @@ class ForecastTask(Task):
         test = results["test"]
         prepared.parts["forecasts"] = test.forecasts
         scales = mase_scales(table, split, pre, c.season_length)
+        stat = _stat_baselines(c, pre, table, split, results, scales)
         prepared.parts["mase_scale"] = np.where(np.isfinite(scales), scales, -1.0).tolist()
         # A series whose training period repeats itself exactly (e.g. constant) has no MASE
         # scale: say which, rather than leave a silent NaN in the tables.
@@ -333,6 +340,12 @@ class ForecastTask(Task):
         }
         if undefined:
             metrics["mase_undefined"] = undefined
+        if stat is not None:  # AutoETS, AutoTheta, AutoARIMA beside the simple baselines
+            for part, by_method in stat.metrics.items():
+                metrics[part].update(by_method)
+            for target, by_method in stat.per_target.items():
+                metrics["test_per_target"][target].update(by_method)
+            metrics["stat_baselines"] = stat.record
         if model.likelihood != "point":
             metrics["reliability"] = _reliability(model, pre, test, calibration, seed)
             prepared.parts["reliability"] = metrics["reliability"]
@@ -389,11 +402,13 @@ class ForecastTask(Task):
         return paths
 
     def scores_by_method(self, part_metrics: dict[str, Any]) -> dict[str, float]:
-        """MASE of the model and of each baseline (the part maps method -> metrics)."""
+        """MASE of the model and of each baseline (the part maps method -> metrics); a
+        baseline scored on only some of the model's windows (``partial``) is left out."""
         return {
             method: float(values["mase"])
             for method, values in part_metrics.items()
             if isinstance(values, dict) and isinstance(values.get("mase"), (int, float))
+            and not values.get("partial")
         }
 
     def table(self, part_metrics: dict[str, Any]) -> str:
@@ -422,6 +437,9 @@ class ForecastTask(Task):
             "",
             result.table("test"),
         ]
+        notes = record_lines(m.get("stat_baselines", {}))
+        if notes:
+            lines += ["", " ".join(notes)]
         if m.get("mase_undefined"):
             lines += [
                 "",
@@ -625,6 +643,38 @@ def _reliability(
             "observed": test.metrics["model"]["coverage"],
         }
     return out
+
+
+def _stat_baselines(
+    c: ForecastConfig,
+    pre: ForecastPreprocessor,
+    table: SeriesTable,
+    split: TimeSplit,
+    results: dict[str, Any],
+    scales: np.ndarray,
+) -> StatBaselineResult | None:
+    """AutoETS, AutoTheta and AutoARIMA on the validation and test windows of ``results``
+    (:mod:`rnnkit.eval.stat_baselines`); None when ``stat_baselines`` is 'off', or 'auto' with
+    RNNKIT_LIBRARY_BASELINES=off."""
+    if c.stat_baselines == "off" or not library_baselines_enabled():
+        return None
+    history, train_rows = [], []
+    slices = table.series_slices()
+    for sid in pre.series_ids:  # scaler order, as the windows' series index
+        part = table.frame.iloc[slices[sid]]
+        history.append(part[pre.targets].to_numpy(np.float64))
+        train_rows.append(split.rows(part[table.time_column].to_numpy())[0])
+    windows = {
+        part: (w.series, w.origin, w.actual, results[part].forecasts.point)
+        for part in ("val", "test")
+        if part in results
+        for w in [results[part].forecasts.windows]
+    }
+    return stat_baseline_metrics(
+        history=history, train_rows=train_rows, series_ids=pre.series_ids, targets=pre.targets,
+        windows=windows, scales=scales, season=c.season_length, horizon=c.horizon,
+        max_fits=c.stat_baselines_max_fits,
+    )
 
 
 def _season_of(loaded: LoadedForecaster) -> int:

@@ -93,9 +93,16 @@ class ForecastConfig(TaskConfig, FileOptions):
         scaler fitted on those rows; it needs at least input_length rows).
     calibrate: 'none' or 'conformal' (widen the prediction interval by split-conformal
         calibration on the validation windows, per horizon step; needs a validation period).
-    fallback: 'baseline' (when the network loses to the best baseline — naive, seasonal naive
-        or drift — on validation MASE, ship that baseline as the model: predict forecasts with
-        it, and the artifact and summary say so) or 'none' (always ship the network).
+    fallback: 'baseline' (when the network loses on validation MASE to the best baseline it
+        can ship — naive, seasonal naive or drift — ship that baseline as the model: predict
+        forecasts with it, and the artifact and summary say so) or 'none' (always ship the
+        network). The statsforecast baselines count in the verdict but cannot be shipped.
+    stat_baselines: 'auto' (also score AutoETS, AutoTheta and AutoARIMA from statsforecast on
+        the same backtest windows, fit on each series' training rows, when statsforecast is
+        installed — pip install 'rnnkit[bench]' — else a note says so; the environment
+        variable RNNKIT_LIBRARY_BASELINES=off turns 'auto' off) or 'off'.
+    stat_baselines_max_fits: fit the statsforecast baselines on at most this many series (the
+        first with backtest windows); the report names the others.
     """
 
     data: str = "seattle-weather"
@@ -133,6 +140,8 @@ class ForecastConfig(TaskConfig, FileOptions):
     fallback: Literal["none", "baseline"] = "none"
     new_series: Literal["refuse", "history"] = "refuse"
     calibrate: Literal["none", "conformal"] = "none"
+    stat_baselines: Literal["auto", "off"] = "auto"
+    stat_baselines_max_fits: int = 20
 
     def problems(self) -> list[str]:
         return _problems(self) + self.file_problems()
@@ -150,6 +159,7 @@ def _problems(c: ForecastConfig) -> list[str]:
             ("fallback", ("none", "baseline")),
             ("new_series", ("refuse", "history")),
             ("calibrate", ("none", "conformal")),
+            ("stat_baselines", ("auto", "off")),
             ("decoder", DECODERS),
             ("likelihood", LIKELIHOODS),
             ("cell", model_cells()),
@@ -168,6 +178,7 @@ def _problems(c: ForecastConfig) -> list[str]:
             ("batch_size", 1, True),
             ("min_updates", 0, False),
             ("backtest_stride", 1, False),
+            ("stat_baselines_max_fits", 1, False),
         ),
     )
     for name, lo, hi in (("val_fraction", 0.0, 1.0), ("test_fraction", 0.0, 1.0)):

@@ -786,9 +786,10 @@ def compare_with_baselines(task: Task, metrics: dict[str, Any]) -> dict[str, Any
     scores = {k: v for k, v in scores.items() if math.isfinite(v)}
     if model is None or not math.isfinite(model) or not scores:
         return None
-    best = (max if higher else min)(scores, key=scores.__getitem__)
+    pick = max if higher else min
+    best = pick(scores, key=scores.__getitem__)
     wins = model >= scores[best] if higher else model <= scores[best]
-    return {
+    verdict = {
         "part": part,
         "metric": name,
         "higher_is_better": higher,
@@ -798,6 +799,13 @@ def compare_with_baselines(task: Task, metrics: dict[str, Any]) -> dict[str, Any
         "model_wins": bool(wins),
         "tie": bool(model == scores[best]),
     }
+    # A library baseline (e.g. statsforecast's AutoETS) counts here but cannot be shipped:
+    # the best of those that can be is what fallback='baseline' chooses from.
+    shippable = {k: v for k, v in scores.items() if k in task.fallback_methods}
+    if best not in shippable and shippable:
+        verdict["best_shippable"] = pick(shippable, key=shippable.__getitem__)
+        verdict["shippable_baseline"] = shippable[verdict["best_shippable"]]
+    return verdict
 
 
 def choose_fallback(
@@ -808,14 +816,22 @@ def choose_fallback(
     'metric', 'model', 'baseline'}``; None to ship the network."""
     if getattr(config, "fallback", "none") != "baseline" or verdict is None:
         return None
-    if verdict["model_wins"] or verdict["best_baseline"] not in task.fallback_methods:
+    if verdict["model_wins"]:
         return None
+    method, score = verdict["best_baseline"], verdict["baseline"]
+    if method not in task.fallback_methods:  # the best cannot be shipped: the best that can
+        method, score = verdict.get("best_shippable"), verdict.get("shippable_baseline")
+        if method is None or score is None:
+            return None
+        higher, model = verdict["higher_is_better"], verdict["model"]
+        if (model >= score) if higher else (model <= score):
+            return None
     return {
-        "method": verdict["best_baseline"],
+        "method": method,
         "part": verdict["part"],
         "metric": verdict["metric"],
         "model": verdict["model"],
-        "baseline": verdict["baseline"],
+        "baseline": score,
     }
 
 
@@ -829,6 +845,16 @@ def verdict_text(verdict: dict[str, Any], fallback: dict[str, Any] | None = None
     """The comparison in words, loss first: what a person should read before any table; with
     ``fallback`` (:func:`choose_fallback`), that the baseline was shipped instead."""
     part = "validation" if verdict["part"] == "val" else "test"
+    if fallback is not None and fallback["method"] != verdict["best_baseline"]:
+        return (
+            f"**The model loses to the {verdict['best_baseline']} baseline on the {part} data** "
+            f"({verdict['metric']} {verdict['model']:.4g} for the model, "
+            f"{verdict['baseline']:.4g} for {verdict['best_baseline']}), which cannot be "
+            f"shipped in its place; as fallback='baseline' asks, **the best baseline that can, "
+            f"{fallback['method']} ({fallback['baseline']:.4g}), is shipped as the model**: "
+            "`rnnkit predict` uses it, and the artifact records it. The network's scores stay "
+            "in the tables below."
+        )
     if fallback is not None:
         return (
             f"**The model loses to the {fallback['method']} baseline on the {part} data** "
@@ -847,9 +873,16 @@ def verdict_text(verdict: dict[str, Any], fallback: dict[str, Any] | None = None
                 f"data ({numbers}): it does not beat it.")
     if verdict["model_wins"]:
         return f"The model beats every baseline on the {part} data ({numbers})."
+    if "best_shippable" in verdict:  # the best baseline is a library's, not saved by rnnkit
+        use = (
+            f"or use {verdict['best_baseline']} itself (its library; fallback='baseline' can "
+            f"ship only rnnkit's baselines, the best of which, {verdict['best_shippable']}, "
+            f"scores {verdict['shippable_baseline']:.4g})"
+        )
+    else:
+        use = "or use the baseline: on this data it is the better model"
     return (
         f"**The model loses to the {verdict['best_baseline']} baseline on the {part} data** "
         f"({numbers}). Before relying on it, try a longer training budget (--epochs, "
-        "--max-time), another cell or hidden size, or use the baseline: on this data it is "
-        "the better model."
+        f"--max-time), another cell or hidden size, {use}."
     )

@@ -249,6 +249,8 @@ def run_fold(
     training.quiet, training.plots, training.out_dir = True, False, None
     if hasattr(config, "baselines"):
         config.baselines = False
+    if hasattr(config, "stat_baselines"):  # forecasting's statsforecast fits: not per fold
+        config.stat_baselines = "off"
     fold = Fold(spec.cv, fold_index, spec.seed, spec.group_column)
     prepared = task.prepare(config, training, lambda text: None, fold=fold)
     seed_everything(training.seed)
