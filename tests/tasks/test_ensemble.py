@@ -153,6 +153,10 @@ def test_forecaster_averages_points_and_quantiles(forecast_run) -> None:
                                                   rel=1e-5)
     head = outcome.metrics["ensemble"]["test"]["headline"]
     assert head["metric"] == "mase" and not head["higher_is_better"]
+    # The verdict against the baselines is the ensemble's.
+    verdict = outcome.metrics["verdict"]
+    assert verdict["part"] == "val"
+    assert verdict["model"] == outcome.metrics["ensemble"]["val"]["ensemble"]["mase"]
     assert head["gain"] == pytest.approx(head["member_mean"] - head["ensemble"])
 
 
@@ -209,6 +213,17 @@ def test_bad_ensemble_options_are_refused(tmp_path, capsys) -> None:
         rnnkit.train("classify", runs_root=str(tmp_path), data="digits", ensemble=2,
                      diagnostics_every=1, quiet=True)
     assert not any(tmp_path.iterdir())
+
+
+def test_the_toml_key_sets_it(tmp_path) -> None:
+    from rnnkit.api import build_task_configs, get_task
+    from rnnkit.config import read_toml
+
+    path = tmp_path / "run.toml"
+    path.write_text('task = "classify"\n[classify]\ndata = "digits"\n[training]\nensemble = 3\n',
+                    encoding="utf-8")
+    _, training = build_task_configs(get_task("classify"), read_toml(path))
+    assert training.ensemble == 3
 
 
 def test_an_ensemble_run_is_not_resumed(classify_run, tmp_path) -> None:
