@@ -160,6 +160,18 @@ def test_forecaster_averages_points_and_quantiles(forecast_run) -> None:
     assert head["gain"] == pytest.approx(head["member_mean"] - head["ensemble"])
 
 
+def test_the_first_member_is_the_single_run_of_the_base_seed(forecast_run, tmp_path) -> None:
+    outcome, data = forecast_run
+    options = {**FAST, "ensemble": 1}  # seed 5: member 0's
+    single = rnnkit.train("forecast", runs_root=str(tmp_path), data=str(data),
+                          time_column="day", targets="load", input_length=14, horizon=3,
+                          season_length=7, hidden_size=4, **options)
+    members = outcome.metrics["ensemble"]["test"]["members"]
+    for metric in ("mae", "mase", "rmse"):
+        assert members[metric]["values"][0] == pytest.approx(
+            single.metrics["test"]["model"][metric], rel=1e-6)
+
+
 def test_tagger_probabilities_are_the_members_mean(tag_run) -> None:
     outcome, data = tag_run
     loaded = tag.load_tagger(outcome.artifact_path)

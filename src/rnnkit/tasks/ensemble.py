@@ -3,7 +3,7 @@
 
 What the runner (:func:`rnnkit.tasks.pipeline.run`) does with ``training.ensemble = N > 1``::
 
-    prepare the data once (split and preprocessing: the base seed's)
+    prepare the data once (split, preprocessing and batch order: the base seed's)
     member i = 0 … N−1: seed_everything(seed + i), build, fit_model     run_dir/member-<i>/
     score each member alone (no baselines)   → its val/test metrics      metrics.json
     score the ensemble like any model         → the run's val/test          "ensemble" section
@@ -24,6 +24,11 @@ How the members are combined (M members, m = 1 … M):
   by the members' disagreement; that disagreement is what the ``ensemble`` section of
   ``metrics.json`` reports as the members' spread, and conformal calibration (``calibrate``),
   fit on the ensemble, corrects the coverage either way.
+
+The members share the data split, the preprocessing and the order of the batches (all set by
+the base seed, so that every member is scored on the same validation and test data); they
+differ in their initial weights and dropout. Member 0 is exactly the single-model run of the
+base seed.
 
 Models that the runner cannot average (language models, seq2seq) refuse ``ensemble`` before
 any data are read, as do ``diagnostics_every`` (one model's gradients), resuming, and torchrun.
@@ -198,9 +203,9 @@ def check_ensemble(task: Any, training: Any, *, distributed: bool = False) -> No
     if task.artifact_kind not in ENSEMBLES:
         names = ", ".join(sorted(_task_names()))
         raise ValueError(
-            f"ensemble applies to the tasks {names}, whose predictions can be averaged; got "
-            f"ensemble={n} for task {task.name!r}: its outputs (generated sequences) have no "
-            "average, so train it with ensemble=1"
+            f"ensemble applies to the tasks {names}, whose predictions rnnkit averages; got "
+            f"ensemble={n} for task {task.name!r}: rnnkit does not combine several models' "
+            "generation (sampling, beam search), so train it with ensemble=1"
         )
     if training.diagnostics_every is not None:
         raise ValueError(
