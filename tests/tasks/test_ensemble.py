@@ -197,6 +197,31 @@ def test_a_changed_byte_of_an_ensemble_artifact_is_refused(classify_run, tmp_pat
         rnnkit.load(tmp_path / "f.safetensors")
 
 
+def test_an_ensemble_artifact_that_does_not_add_up_is_refused(classify_run, tmp_path) -> None:
+    from rnnkit.io.artifact import save_artifact
+
+    outcome, _ = classify_run
+    good = load_artifact(outcome.artifact_path)
+
+    def saved(name, config=None, tensors=None):
+        changed = dataclasses.replace(
+            good, config={**good.config, "model": config or good.config["model"]},
+            tensors=tensors or good.tensors)
+        return save_artifact(tmp_path / f"{name}.safetensors", changed)  # signed anew
+
+    info = good.config["model"]["ensemble"]
+    three = {**good.config["model"], "ensemble": {**info, "size": 3}}
+    with pytest.raises(ArtifactError, match=r"config.model.ensemble.seeds: expected 3 integers"):
+        rnnkit.load(saved("size", three))
+    name = "encoder.rnn.bias_hh_l0"
+    stray = {**good.tensors, f"members.2.{name}": good.tensors[f"members.0.{name}"].clone()}
+    with pytest.raises(ArtifactError, match=rf"\['members.2.{name}'\] belong to none"):
+        rnnkit.load(saved("stray", tensors=stray))
+    short = {k: v for k, v in good.tensors.items() if k != f"members.1.{name}"}
+    with pytest.raises(ArtifactError, match=rf"ensemble member 1: .*{name}"):
+        rnnkit.load(saved("short", tensors=short))
+
+
 def test_export_and_diagnose_refuse_an_ensemble(classify_run, tmp_path, capsys) -> None:
     outcome, _ = classify_run
     assert main(["export", str(outcome.run_dir), "-o", str(tmp_path / "m.onnx")]) == 2
