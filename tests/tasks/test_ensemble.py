@@ -272,6 +272,18 @@ def test_an_ensemble_run_is_not_resumed(classify_run, tmp_path) -> None:
         rnnkit.train(resume=copy)
 
 
+def test_an_interrupted_ensemble_run_says_it_cannot_be_resumed(tmp_path) -> None:
+    import signal
+
+    from rnnkit.cli.train import _interrupted_message
+    from rnnkit.runs import RunInterrupted
+
+    (tmp_path / "member-0").mkdir()
+    text = _interrupted_message(RunInterrupted(tmp_path, signal.SIGINT))
+    assert "interrupted (SIGINT)" in text and "ensemble runs cannot be resumed" in text
+    assert "--resume" not in text
+
+
 def test_benchmark_passes_ensemble_through(monkeypatch, capsys, tmp_path) -> None:
     import rnnkit.suite.runner as runner
     from rnnkit.suite.datasets import ForecastDataset, Series
