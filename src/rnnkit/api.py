@@ -260,6 +260,11 @@ def _finish(run_dir: Path, spec: Task, result: TaskResult) -> TrainOutcome:
         sections = {"Result": sections["Result"],
                     "Long-range diagnostics": f"At epoch {d['epoch']}: {d['text']} "
                     "The plot is `gradient_norms.png`.", "Files": sections["Files"]}
+    if "ensemble" in result.metrics:  # --ensemble N: the ensemble beside its members
+        from rnnkit.tasks.ensemble import summary_text as ensemble_text
+
+        sections = {"Result": sections["Result"],
+                    "Ensemble": ensemble_text(result.metrics["ensemble"]), **sections}
     if "verdict" in result.metrics:  # said first, a loss above all
         verdict = verdict_text(result.metrics["verdict"], result.metrics.get("fallback"))
         sections = {"Verdict": verdict, **sections}
@@ -359,6 +364,11 @@ def _resume_run(
             f"resume: options that change the model, the data or the training so far cannot "
             f"be changed when resuming {str(run_dir)!r}: " + "; ".join(problems)
             + f" (only {', '.join(RESUME_OPTIONS)} may be given)"
+        )
+    if training_run.ensemble > 1:  # each member has its own checkpoints; none is the run's
+        raise ValueError(
+            f"resume: the run in {str(run_dir)!r} trains an ensemble (ensemble="
+            f"{training_run.ensemble}), and ensemble runs cannot be resumed; train it again"
         )
     if training.epochs < training_run.epochs:
         raise ConfigError(

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         datasets=datasets,
         max_time=args.max_time,
         progress=progress,
+        ensemble=args.ensemble,
     )
     print(report.render(markdown=args.markdown))
     print(f"wrote {out}/results.md and {out}/results.json", file=sys.stderr)
@@ -73,6 +74,9 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         "--datasets", metavar="A,B", help="only these datasets of the suite (comma-separated)"
     )
     p.add_argument("--seeds", type=int, default=3, help="runs per dataset (seeds 0 … N−1)")
+    p.add_argument("--ensemble", type=int, default=1, metavar="N",
+                   help="each run an ensemble of N members (rnnkit train --ensemble; "
+                   "max-time is per member) (default: 1, a single model)")
     p.add_argument(
         "--max-time",
         default="5m",

@@ -45,6 +45,7 @@ def diagnose_run(path: str, data: Any = None, *, batch: int = 64,
     from rnnkit.api import load_with_task
     from rnnkit.data.bucketing import BucketLoader
     from rnnkit.tasks.classify import LoadedClassifier, read_for
+    from rnnkit.tasks.ensemble import Ensemble
     from rnnkit.train.diagnostics import diagnose_batch
 
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
@@ -54,6 +55,12 @@ def diagnose_run(path: str, data: Any = None, *, batch: int = 64,
         raise ValueError(
             f"RUN must be a classification run (its loss sits at each sequence's last step, "
             f"the distance diagnose measures from), got a {task.name} run"
+        )
+    if isinstance(loaded.model, Ensemble):  # the gradients are one network's
+        raise ValueError(
+            f"RUN must hold one network: diagnose follows the gradients of one model, but "
+            f"this run is an ensemble of {loaded.model.size} (trained with ensemble="
+            f"{loaded.model.size}); diagnose a run trained with ensemble=1 (the default)"
         )
     part = read_for(loaded, data, labelled=True)
     if part.labels is None:

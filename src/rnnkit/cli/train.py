@@ -232,6 +232,11 @@ def _interrupted_message(stop: RunInterrupted) -> str:
     """Where the checkpoint is and the exact command that continues the run."""
     run_dir, checkpoint = stop.run_dir, stop.checkpoint
     name = signal.Signals(stop.signum).name
+    if (run_dir / "member-0").is_dir():  # --ensemble N: members have no common checkpoint
+        return (
+            f"rnnkit train: interrupted ({name}); the run directory {run_dir} is kept, but it "
+            "holds an ensemble (--ensemble), and ensemble runs cannot be resumed: train it again"
+        )
     command = f"rnnkit train --resume {shlex.quote(str(run_dir))}"
     if checkpoint is not None:
         saved = f"The last checkpoint is {checkpoint}."

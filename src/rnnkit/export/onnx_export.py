@@ -321,6 +321,7 @@ def export(
     """
     from rnnkit.api import load_with_task
     from rnnkit.core.files import check_output
+    from rnnkit.tasks.ensemble import Ensemble
 
     if format != "onnx":
         raise ExportError(f"format must be 'onnx', got {format!r}")
@@ -371,6 +372,12 @@ def export(
 
     started = time.perf_counter()
     _, loaded = load_with_task(model)
+    if isinstance(getattr(loaded, "model", None), Ensemble):  # one graph per network
+        raise ExportError(
+            f"model is an ensemble of {loaded.model.size} networks (trained with ensemble="
+            f"{loaded.model.size}), and an ONNX export is the graph of one network; export "
+            "a run trained with ensemble=1 (the default)"
+        )
     shipped = getattr(loaded, "fallback", None)
     if shipped is not None:  # predict uses the baseline, so a graph of the network would differ
         raise ExportError(

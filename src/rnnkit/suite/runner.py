@@ -65,7 +65,8 @@ class SuiteReport:
         head = [
             f"Suite {self.suite}: rnnkit's default configuration, {self.meta['seeds']} seed(s) "
             f"({', '.join(map(str, self.meta['seed_values']))}), at most {self.meta['max_time']} "
-            f"per run; {self.meta['date']}, load {self.meta['load']}."
+            f"per run{_ensemble_words(self.meta.get('ensemble', 1))}; {self.meta['date']}, "
+            f"load {self.meta['load']}."
         ]
         body = tables.render(self.results, markdown=markdown)
         rules = (tables.__doc__ or "").split("Rules (printed under the table):", 1)[-1].strip()
@@ -80,6 +81,11 @@ class SuiteReport:
         return tables.to_json(
             self.results, {**self.meta, "notes": self.notes, "sources": self.sources}
         )
+
+
+def _ensemble_words(members: int) -> str:
+    """How the header names an ensemble run (nothing for single models)."""
+    return f" (each run an ensemble of {members} members)" if members > 1 else ""
 
 
 def _load() -> str:
@@ -114,6 +120,7 @@ def run_suite(
     datasets: list[str] | None = None,
     max_time: str = "5m",
     progress: Progress | None = None,
+    ensemble: int = 1,
 ) -> SuiteReport:
     """Run ``suite`` and write ``results.md`` and ``results.json`` into ``out_dir`` (a new or
     empty folder; each run's own files go under ``runs/<dataset>/seed<k>``).
@@ -123,6 +130,8 @@ def run_suite(
         seeds: runs per dataset, with seeds 0 … seeds − 1.
         datasets: only these datasets of the suite (None: all).
         max_time: time budget of each training run (e.g. '90s', '5m'): TrainConfig.max_time.
+        ensemble: members per run (TrainConfig.ensemble; 1: a single model), each with
+            max_time; the seed of a run is its first member's.
         progress: called with one line when each dataset starts and ends (None: silent).
 
     Raises:
@@ -133,7 +142,7 @@ def run_suite(
     say = progress or (lambda _line: None)
     entries = suite_entries(suite, datasets)
     seed_values = check_seeds(seeds)
-    TrainConfig(max_time=max_time)  # a bad duration fails here, before any work
+    TrainConfig(max_time=max_time, ensemble=ensemble)  # bad values fail here, before any work
     out = _prepare_out(out_dir)
     started = _dt.datetime.now(_dt.timezone.utc)
     meta = {
@@ -143,6 +152,7 @@ def run_suite(
         "seeds": len(seed_values),
         "seed_values": seed_values,
         "max_time": max_time,
+        "ensemble": ensemble,
         "load": _load(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}",
@@ -159,9 +169,11 @@ def run_suite(
             say(f"[{i}/{len(entries)}] {dataset.name}: {dataset.description}")
             t0 = time.perf_counter()
             if isinstance(dataset, ForecastDataset):
-                result = run_forecast(dataset, out, seed_values, max_time)
+                result = run_forecast(dataset, out, seed_values, max_time, ensemble)
             else:
-                result = run_classify(dataset, out, seed_values, max_time, report.sources)
+                result = run_classify(
+                    dataset, out, seed_values, max_time, report.sources, ensemble
+                )
             result.seconds = time.perf_counter() - t0
             report.results.append(result)
             if result.error:
@@ -202,7 +214,7 @@ def _run_dir(out: Path, name: str, seed: int) -> Path:
 
 
 def run_forecast(
-    dataset: ForecastDataset, out: Path, seeds: list[int], max_time: str
+    dataset: ForecastDataset, out: Path, seeds: list[int], max_time: str, ensemble: int = 1
 ) -> DatasetResult:
     """The default forecaster, per seed, on the training parts; scored on the holdouts."""
     from rnnkit.tasks import forecast
@@ -237,7 +249,7 @@ def run_forecast(
     errors = []
     for seed in seeds:
         training = forecast.default_training(
-            config, seed=seed, max_time=max_time, plots=False, quiet=True
+            config, seed=seed, max_time=max_time, plots=False, quiet=True, ensemble=ensemble
         )
         try:
             run = forecast.train(
@@ -282,7 +294,8 @@ def _score_forecasts(dataset: ForecastDataset, predicted) -> dict[str, float]:
 
 
 def run_classify(
-    dataset: ClassifyDataset, out: Path, seeds: list[int], max_time: str, sources: dict
+    dataset: ClassifyDataset, out: Path, seeds: list[int], max_time: str, sources: dict,
+    ensemble: int = 1,
 ) -> DatasetResult:
     """The default classifier, per seed, on the train file; scored on the test file."""
     from rnnkit.data.sequence_files import read_ts
@@ -304,7 +317,7 @@ def run_classify(
     errors = []
     for seed in seeds:
         training = classify.default_training(
-            config, seed=seed, max_time=max_time, plots=False, quiet=True
+            config, seed=seed, max_time=max_time, plots=False, quiet=True, ensemble=ensemble
         )
         try:
             run = classify.train(

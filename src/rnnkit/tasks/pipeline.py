@@ -383,8 +383,11 @@ class Task:
         import inspect
 
         from rnnkit.io.artifact import ArtifactError
+        from rnnkit.tasks.ensemble import is_ensemble_config, rebuild_ensemble
 
         config = artifact.config.get("model") if isinstance(artifact.config, dict) else None
+        if is_ensemble_config(config):  # --ensemble N: each member rebuilt by this method
+            return rebuild_ensemble(model_class, artifact, Task.rebuild_model)
         if not isinstance(config, dict):
             raise ArtifactError(
                 f"config.model: expected a JSON object, got {type(config).__name__}"
@@ -462,6 +465,11 @@ CURRENT_LAYOUT = 2
 
 def training_line(t: dict[str, Any]) -> str:
     """'N epochs, best epoch K, S s' from ``metrics['training']`` (and what ended it early)."""
+    if t.get("members"):  # an ensemble: each member's own
+        each = t["members"]
+        return (f"{len(each)} ensemble members: epochs "
+                f"{'/'.join(str(m['epochs']) for m in each)}, best epochs "
+                f"{'/'.join(str(m['best_epoch']) for m in each)}, {t['seconds']:.0f} s")
     line = f"{t['epochs']} epochs, best epoch {t['best_epoch']}, {t['seconds']:.0f} s"
     return line + (f"; stopped: {t['stopped_by']}" if t.get("stopped_by") else "")
 
@@ -647,6 +655,13 @@ def _run(
             print(text, flush=True)
 
     _check_diagnostics_task(task, training)  # before the data are read
+    if training.ensemble > 1:
+        from rnnkit.tasks import ensemble as ens
+
+        ens.check_ensemble(task, training, distributed=ctx.enabled)
+        if resume is not None:
+            raise ValueError(f"resume: an ensemble run (ensemble={training.ensemble}) cannot be "
+                             "resumed; train it again")
     prepared = task.prepare(config, training, say)
     # Every rank read and fit the same things (same files, same seed): check it, since a
     # rank that differs would train another model and average nonsense into the weights.
@@ -660,23 +675,33 @@ def _run(
         say(f"run directory: {run_dir} ({ctx.world_size} processes, {ctx.backend})")
     if training.out_dir is None:
         training.out_dir = str(run_dir)
-    seed_everything(training.seed)
-    # Sized on the meta device first: a model too large for memory is a clear error, not an
-    # allocator traceback (the random state is restored, so the weights are as without it).
-    model = build_model_within_memory(
-        lambda: task.build_model(prepared), optimizer=training.optimizer, device=training.device
-    )
-    diagnostics = _diagnostics_callback(task, model, prepared, training)
-    fitted = fit_model(
-        model, prepared.train_batches, prepared.val_batches, training, resume=resume,
-        extra_callbacks=[*task.callbacks(prepared, training), *diagnostics],
-    )
-    if fitted.stopped_by:
-        say(f"training ended: {fitted.stopped_by}")
-    # Every rank holds the same weights and scores them the same way (so that each returns
-    # the same result); only rank 0 writes.
-    scores = task.score(model, prepared, training.seed)
-    metrics = {**scores.metrics, "training": fitted.summary(time.perf_counter() - started)}
+    if training.ensemble > 1:  # members in run_dir/member-<i>/, scored alone, then together
+        members = ens.fit_members(task, prepared, training, run_dir, say)
+        model, diagnostics = members.model, []
+        each = ens.score_members(task, model, prepared)
+        scores = task.score(model, prepared, training.seed)
+        metrics = {**scores.metrics,
+                   "training": ens.training_summary(members, time.perf_counter() - started),
+                   "ensemble": ens.ensemble_section(task, members, scores.metrics, each)}
+    else:
+        seed_everything(training.seed)
+        # Sized on the meta device first: a model too large for memory is a clear error, not an
+        # allocator traceback (the random state is restored, so the weights are as without it).
+        model = build_model_within_memory(
+            lambda: task.build_model(prepared), optimizer=training.optimizer,
+            device=training.device,
+        )
+        diagnostics = _diagnostics_callback(task, model, prepared, training)
+        fitted = fit_model(
+            model, prepared.train_batches, prepared.val_batches, training, resume=resume,
+            extra_callbacks=[*task.callbacks(prepared, training), *diagnostics],
+        )
+        if fitted.stopped_by:
+            say(f"training ended: {fitted.stopped_by}")
+        # Every rank holds the same weights and scores them the same way (so that each returns
+        # the same result); only rank 0 writes.
+        scores = task.score(model, prepared, training.seed)
+        metrics = {**scores.metrics, "training": fitted.summary(time.perf_counter() - started)}
     if diagnostics and diagnostics[0].records:
         metrics["diagnostics"] = diagnostics[0].summary()
     verdict = compare_with_baselines(task, metrics)

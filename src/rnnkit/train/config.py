@@ -87,6 +87,12 @@ class TrainConfig:
             on a fixed validation batch; the run writes ``gradient_norms.png`` and states the
             effective memory length in ``summary.md`` (tasks whose loss sits at each
             sequence's end: classification; ``None``: off).
+
+    Ensembles (the task runner, :mod:`rnnkit.tasks.ensemble`; the trainer itself ignores it)
+        ensemble: train this many members with seeds seed, seed + 1, ... on the same data and
+            ship them as one model that averages them (forecast, classify, tag; 1: off); the
+            report gives the ensemble's scores beside each member's (mean ± std), and
+            max_time applies to each member.
     """
 
     # loop
@@ -126,6 +132,8 @@ class TrainConfig:
     quiet: bool = False
     tensorboard: bool = False
     diagnostics_every: int | None = None
+    # ensembles
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
         if isinstance(self.betas, list):
@@ -238,6 +246,7 @@ def _problems(c: TrainConfig) -> list[str]:
         out.append(f"out_dir must be None or a path string, got {type(c.out_dir).__name__}")
     integer("checkpoint_every", 1, optional=True)
     integer("diagnostics_every", 1, optional=True)
+    integer("ensemble", 1)
     for flag in ("plots", "quiet", "tensorboard"):
         if not isinstance(getattr(c, flag), bool):
             out.append(f"{flag} must be a bool, got {getattr(c, flag)!r}")
