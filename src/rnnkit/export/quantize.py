@@ -99,6 +99,22 @@ class _OrtModel:
                 feeds[name] = np.zeros((self.rows, B, self.hidden), np.float32)
         return self.session.run(None, feeds)
 
+    def _forecaster_feeds(self, inputs: torch.Tensor) -> dict[str, np.ndarray]:
+        """The model's windows (B, S, F + Ns + Kc) as the graph's inputs: ``x`` (B, S, F), and
+        the static numbers ``static`` (B, Ns) and codes ``static_codes`` (B, Kc) of row 0."""
+        x = inputs.numpy().astype(np.float32)
+        n_static = getattr(self.model, "n_static", 0)
+        n_codes = len(getattr(self.model, "static_categories", ()))
+        if not n_static + n_codes:
+            return {"x": x}
+        F = x.shape[2] - n_static - n_codes
+        feeds = {"x": np.ascontiguousarray(x[..., :F])}
+        if n_static:
+            feeds["static"] = np.ascontiguousarray(x[:, 0, F : F + n_static])
+        if n_codes:
+            feeds["static_codes"] = np.rint(x[:, 0, F + n_static :]).astype(np.int64)
+        return feeds
+
     def _level_columns(self, levels: Any) -> list[int]:
         """Columns of the graph's quantiles output (the model's levels) for ``levels``."""
         trained = [round(q, 10) for q in self.model.quantiles]
@@ -124,7 +140,7 @@ class _OrtModel:
     def predict(self, inputs: torch.Tensor, lengths: torch.Tensor | None = None, *,
                 seed: int = 0, levels: Any = None) -> Any:
         if "lengths" not in self.inputs:  # a forecaster: normalised windows
-            point, quantiles = self._run(x=inputs.numpy().astype(np.float32))[:2]
+            point, quantiles = self._run(**self._forecaster_feeds(inputs))[:2]
             # The graph gives the model's own levels (deterministic: ``seed`` has no use).
             pick = self._level_columns(levels)
             return {"point": torch.from_numpy(point),
