@@ -78,7 +78,8 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         "out. Forecasters are backtested beside the naive baselines.\n\n"
         "Examples:\n  rnnkit evaluate runs/forecast-seattle-weather-20261127-101500\n"
         "  rnnkit evaluate runs/my-run/model.safetensors new_data.csv -o metrics.json\n"
-        "  rnnkit evaluate runs/my-run --json | jq .model",
+        "  rnnkit evaluate runs/my-run --json | jq .model\n"
+        "  rnnkit evaluate runs/stores all_stores.csv --new-series history  # by_group",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=parents,
     )
