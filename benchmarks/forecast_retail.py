@@ -14,10 +14,11 @@ MASE scale fitted on its rows before the validation period), MASE scaled by each
 in-sample seasonal naive (m = 7).
 
 AutoETS and AutoARIMA (``season_length=7``) are fitted once per store on its rows before the
-test period (training and validation rows: the period the network saw or selected on), then
-applied without refitting at every origin of the same windows (statsforecast's ``forward``:
-the fitted model's state updated on the store's values up to the origin). They do not depend
-on the network's seed, so they are computed once.
+validation period (the rows the network's weights were fit on, and the held-back store's
+scalers), then applied without refitting at every origin of the same windows (statsforecast's
+``forward``: the fitted model's state updated on the store's values up to the origin) — the
+protocol of :mod:`rnnkit.eval.stat_baselines`. They do not depend on the network's seed, so
+they are computed once.
 
 Usage:
     python benchmarks/forecast_retail.py --seeds 0,1,2 --max-time 90s --plots docs/img
@@ -111,10 +112,10 @@ def statistical(run_dir: Path, every: Path, held: str) -> dict[str, dict[str, fl
         for sid, rows in table.series_slices().items():
             part = table.frame.iloc[rows]
             y = part["sales"].to_numpy(np.float64)
-            _, test_start = split.rows(part["date"].to_numpy())
+            train_rows, _ = split.rows(part["date"].to_numpy())
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model = make().fit(y[:test_start])
+                model = make().fit(y[:train_rows])
                 for i in np.flatnonzero(windows.series == pre.series_ids.index(sid)):
                     origin = int(windows.origin[i])
                     forecasts[i, :, 0] = model.forward(y=y[: origin + 1], h=h)["mean"]
