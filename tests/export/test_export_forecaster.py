@@ -183,3 +183,17 @@ def test_runner_refuses_static_for_a_model_without(forecasters, tmp_path):
     with pytest.raises(ValueError, match=r"static is for a model trained with "
                                          r"static_covariates; this one has none"):
         model.forecast(np.ones(60), static={"store_size": 1})
+
+
+def test_runner_says_it_cannot_build_future_covariates(tmp_path):
+    frame = retail_panel(3, 90, seed=3).drop(columns=["region"])
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    run = rnnkit.train("forecast", runs_root=tmp_path, data=str(tmp_path / "r.csv"),
+                       time_column="date", targets=["sales"], series_column="store",
+                       future_covariates=["promo"], horizon=3, input_length=14, hidden_size=4,
+                       epochs=1, plots=False, quiet=True).run_dir
+    export(run, tmp_path / "f.onnx")
+    model = runner.load(tmp_path / "f.onnx")
+    with pytest.raises(ValueError, match=r"this runner cannot build the known-future inputs "
+                                         r"\['promo'\] of this model"):
+        model.forecast(np.ones(30), series="s0")

@@ -407,6 +407,15 @@ class Forecaster(Model):
         """The normalised window (1, T + h, F) and its loc, scale (1, C), from the last
         ``input_length`` rows of ``values`` (N, C) (or (N,) for one target)."""
         pre = self.pre
+        unbuilt = [*pre.get("future_covariates", []),
+                   *([f"holidays={pre['holidays']!r}"] if pre.get("holidays") else [])]
+        if unbuilt:
+            # The graph reads them; this runner does not build their columns yet.
+            raise ValueError(
+                f"this runner cannot build the known-future inputs {unbuilt} of this model (its "
+                "graph reads them as columns of x after the calendar features); run the graph "
+                "with Model.run, or forecast with rnnkit predict --future"
+            )
         T, h = self.input_length, self.horizon
         C, P = len(pre["targets"]), len(pre["covariates"])
         y = np.asarray(values, dtype=np.float64)
