@@ -462,11 +462,88 @@ def load_with_task(path: str | os.PathLike[str] | Any) -> tuple[Task, Any]:
     return task, task.load(artifact)
 
 
-def evaluate(path: str | os.PathLike[str] | Any, data: Any = None) -> dict[str, Any]:
+#: Options of the sequence-to-sequence evaluation, passed inside ``data`` (as the CLI does).
+DECODING_OPTIONS = ("target_data", "source_column", "target_column", "beam_size")
+
+
+def evaluate(
+    path: str | os.PathLike[str] | Any,
+    data: Any = None,
+    *,
+    on_bad_rows: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
     """Score a saved model (a run directory, an artifact file or what :func:`load` returned) on
-    labelled ``data`` (None: its own test data)."""
+    labelled ``data`` (None: its own test data), with the options ``rnnkit evaluate`` has.
+
+    ``on_bad_rows`` ('error' or 'skip'; None: the model's own setting) decides what happens to
+    rows the model cannot use, e.g. a series a forecaster was not trained on. ``options``: a
+    translate or summarize model's ``target_data``, ``source_column``, ``target_column`` and
+    ``beam_size``; a forecaster's ``new_series`` ('history': series absent from training are
+    forecast from their own history and scored apart, under ``by_group``), ``part`` and
+    ``stride``. An option left at None is not passed.
+
+    Raises:
+        ValueError: an option the model's task does not take (the message lists those it does).
+    """
     task, loaded = load_with_task(path)
-    return task.evaluate(loaded, data)
+    return evaluate_loaded(task, loaded, data, on_bad_rows=on_bad_rows, **options)
+
+
+def evaluate_loaded(
+    task: Task, loaded: Any, data: Any = None, *, on_bad_rows: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """:func:`evaluate` of a model already loaded by :func:`load_with_task` (the command's
+    path: the artifact is read once)."""
+    loaded = _with_bad_rows(loaded, on_bad_rows)
+    given = {k: v for k, v in options.items() if v is not None}
+    decoding = {k: given.pop(k) for k in DECODING_OPTIONS if k in given}
+    if decoding:
+        if not getattr(task, "decoding_options", False):
+            raise ValueError(
+                f"{', '.join(decoding)}: options for translate and summarize models, got a "
+                f"{task.name!r} model"
+            )
+        data = {**(dict(data) if isinstance(data, dict) else {"data": data}), **decoding}
+    accepted = _keyword_options(task.evaluate)
+    unknown = sorted(set(given) - set(accepted))
+    if unknown:
+        allowed = [*accepted, *(DECODING_OPTIONS if getattr(task, "decoding_options", False)
+                                else ())]
+        raise ValueError(
+            f"options for evaluating a {task.name!r} model must be among {sorted(allowed)}, "
+            f"got {unknown}"
+        )
+    return task.evaluate(loaded, data, **given)
+
+
+def _keyword_options(method: Any) -> list[str]:
+    """The keyword-only parameters of a task's method (its options)."""
+    import inspect
+
+    return [
+        name for name, p in inspect.signature(method).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+
+
+def _with_bad_rows(loaded: Any, on_bad_rows: str | None) -> Any:
+    """``loaded`` with ``config.on_bad_rows`` replaced (None: unchanged)."""
+    if on_bad_rows is None:
+        return loaded
+    from rnnkit.core.checks import check_choice
+    from rnnkit.tasks.file_options import BAD_ROW_POLICIES
+
+    check_choice("on_bad_rows", on_bad_rows, BAD_ROW_POLICIES)
+    if not hasattr(loaded.config, "on_bad_rows"):
+        raise ValueError(
+            f"on_bad_rows is for models that read rows of a table (forecast, classify), "
+            f"got a model whose options are {type(loaded.config).__name__}"
+        )
+    return dataclasses.replace(
+        loaded, config=dataclasses.replace(loaded.config, on_bad_rows=on_bad_rows)
+    )
 
 
 def predict(
@@ -484,15 +561,7 @@ def predict(
     task's predict (a forecaster's ``future``, ``quantiles``, ``new_series``).
     """
     task, loaded = load_with_task(path)
-    if on_bad_rows is not None:
-        from rnnkit.core.checks import check_choice
-        from rnnkit.tasks.file_options import BAD_ROW_POLICIES
-
-        check_choice("on_bad_rows", on_bad_rows, BAD_ROW_POLICIES)
-        loaded = dataclasses.replace(
-            loaded, config=dataclasses.replace(loaded.config, on_bad_rows=on_bad_rows)
-        )
-    return task.predict(loaded, data, **options)
+    return task.predict(_with_bad_rows(loaded, on_bad_rows), data, **options)
 
 
 def generate(

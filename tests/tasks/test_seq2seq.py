@@ -203,6 +203,11 @@ def test_summarize_scores_rouge_beside_the_lead_baseline(tmp_path):
                                            "beam_size": 1})
     for name in ("rouge1", "rouge2", "rougeL"):
         assert 0 <= scores[name] <= 100
+    # the same options as keywords, as rnnkit evaluate's flags give them
+    again = rnnkit.evaluate(out.run_dir, str(tmp_path / "mail.csv"), source_column="body",
+                            target_column="subject,subject2", beam_size=1)
+    assert again.pop("decoding")["tokens"] == scores["decoding"]["tokens"]  # and its timing
+    assert again == {k: v for k, v in scores.items() if k != "decoding"}
     lead = scores["baselines"]["lead"]
     # The lead baseline takes the mean training subject's 2 words: "please see ..." shares no
     # word with the subjects except by chance ('the').

@@ -12,7 +12,7 @@ from rnnkit.runs import jsonable, strict_json
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnkit.api import load_with_task
+    from rnnkit.api import evaluate_loaded, load_with_task
 
     # Checked before the model is loaded: a bad -o fails at once, and never over the run's files
     # or the data.
@@ -30,7 +30,11 @@ def run(args: argparse.Namespace) -> int:
             "--target-data, --source-column, --target-column and --beam-size are for "
             f"translate and summarize models, got a {task.name!r} model"
         )
-    metrics = task.evaluate(loaded, data)
+    if args.new_series is not None and task.name != "forecast":
+        raise ValueError(f"--new-series: for forecasting models, got a {task.name!r} model")
+    # The options go through rnnkit.evaluate, so the command and the API score alike.
+    metrics = evaluate_loaded(task, loaded, data, on_bad_rows=args.on_bad_rows,
+                              new_series=args.new_series)
     to_stdout = out is not None and out.to_stdout  # then stdout holds the JSON and nothing else
     if args.json and not to_stdout:  # standard output holds the JSON object and nothing else
         print(json.dumps(strict_json(metrics), default=_plain, allow_nan=False))
@@ -74,7 +78,8 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         "out. Forecasters are backtested beside the naive baselines.\n\n"
         "Examples:\n  rnnkit evaluate runs/forecast-seattle-weather-20261127-101500\n"
         "  rnnkit evaluate runs/my-run/model.safetensors new_data.csv -o metrics.json\n"
-        "  rnnkit evaluate runs/my-run --json | jq .model",
+        "  rnnkit evaluate runs/my-run --json | jq .model\n"
+        "  rnnkit evaluate runs/stores all_stores.csv --new-series history  # by_group",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=parents,
     )
@@ -93,6 +98,20 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
     p.add_argument("--beam-size", type=int,
                    help="translate, summarize: beams of the search (1: greedy; default: the "
                    "model's)")
+    p.add_argument(
+        "--on-bad-rows",
+        choices=("error", "skip"),
+        help="rows the model cannot use (e.g. a series it was not trained on, or a new series "
+        "too short for --new-series history): 'error' refuses the file, 'skip' leaves them out "
+        "with a warning (default: the model's own setting)",
+    )
+    p.add_argument(
+        "--new-series",
+        choices=("refuse", "history"),
+        help="forecasters: a series the model was not trained on is refused, or forecast from "
+        "its own history (its scalers fitted on its rows before the validation period) and "
+        "scored apart: metrics by_group 'seen' and 'unseen' (default: the model's own setting)",
+    )
     p.add_argument(
         "-o", "--output",
         help="also write the metrics to this JSON file ('-': standard output, then the table "

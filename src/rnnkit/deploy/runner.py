@@ -10,6 +10,7 @@ description: the preprocessing fit on the training split, labels, state sizes) a
     model.predict_proba([array_T_by_F, ...])          # classifier of numeric sequences
     model.tag(["中国人民"])                            # tagger: (tokens, tags, probabilities)
     model.forecast(values, times=..., future_times=...)  # forecaster: point and interval
+    model.forecast(values, series="s3", static={"store_size": 800, "region": "east"})
     model.generate("ROMEO:", 200, temperature=0.8)     # language model: text after a prompt
     model.score("to be or not to be")                  # language model: nats per token
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -405,6 +407,15 @@ class Forecaster(Model):
         """The normalised window (1, T + h, F) and its loc, scale (1, C), from the last
         ``input_length`` rows of ``values`` (N, C) (or (N,) for one target)."""
         pre = self.pre
+        unbuilt = [*pre.get("future_covariates", []),
+                   *([f"holidays={pre['holidays']!r}"] if pre.get("holidays") else [])]
+        if unbuilt:
+            # The graph reads them; this runner does not build their columns yet.
+            raise ValueError(
+                f"this runner cannot build the known-future inputs {unbuilt} of this model (its "
+                "graph reads them as columns of x after the calendar features); run the graph "
+                "with Model.run, or forecast with rnnkit predict --future"
+            )
         T, h = self.input_length, self.horizon
         C, P = len(pre["targets"]), len(pre["covariates"])
         y = np.asarray(values, dtype=np.float64)
@@ -467,7 +478,62 @@ class Forecaster(Model):
         x = np.concatenate([past, future])[None].astype(np.float32)
         return x, loc[None].astype(np.float64), scale[None].astype(np.float64)
 
-    def forecast(self, values: Any, **options: Any) -> dict[str, Any]:
+    @property
+    def static_columns(self) -> list[str]:
+        """The static covariates the model reads (numeric ones first), or []."""
+        st = self.pre.get("static")
+        return [] if not st else [*st["numeric"], *st["categorical"]]
+
+    def static_inputs(self, static: Any) -> dict[str, np.ndarray]:
+        """The graph's static inputs for one series from its raw values ``static`` (a mapping
+        column → value): ``static`` (1, Ns) numbers standardised with the training mean and
+        spread, ``static_codes`` (1, Kc) category numbers (1 … V; 0, with a warning, for a
+        category not seen in training), as ``rnnkit.data.static_inputs.StaticEncoder``."""
+        st = self.pre.get("static")
+        if not st:
+            if static is not None:
+                raise ValueError(
+                    "static is for a model trained with static_covariates; this one has none, "
+                    f"got static={static!r}"
+                )
+            return {}
+        columns = self.static_columns
+        if not isinstance(static, dict) or any(c not in static for c in columns):
+            given = sorted(static) if isinstance(static, dict) else type(static).__name__
+            raise ValueError(
+                f"static must map every static covariate {columns} to the series' value, "
+                f"got {given}"
+            )
+        feeds: dict[str, np.ndarray] = {}
+        if st["numeric"]:
+            numbers = []
+            for c, m, sd in zip(st["numeric"], st["mean"], st["scale"], strict=True):
+                try:
+                    v = float(static[c])
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"static[{c!r}] must be a number (numeric in training), got "
+                        f"{static[c]!r}"
+                    ) from None
+                numbers.append((v - m) / sd)
+            feeds["static"] = np.asarray([numbers], np.float32)
+        if st["categorical"]:
+            codes, unknown = [], []
+            for c, vocab in zip(st["categorical"], st["vocab"], strict=True):
+                v = str(static[c])
+                codes.append(vocab.index(v) + 1 if v in vocab else 0)
+                if v not in vocab:
+                    unknown.append(f"{c}={v!r}")
+            if unknown:
+                warnings.warn(
+                    f"{len(unknown)} static categories were not seen in training and get the "
+                    f"unknown embedding: {', '.join(unknown)}",
+                    stacklevel=3,
+                )
+            feeds["static_codes"] = np.asarray([codes], np.int64)
+        return feeds
+
+    def forecast(self, values: Any, *, static: Any = None, **options: Any) -> dict[str, Any]:
         """Point forecast (h, C) and, unless the model is a point model, the interval bounds
         (h, C) and all quantiles (h, C, Q) in data units, for one series.
 
@@ -477,10 +543,13 @@ class Forecaster(Model):
             times: (N,) timestamps of the rows and future_times: (h,) of the horizon, if the
                 model reads calendar features.
             series: the series name, for a model trained on several.
+            static: the series' static covariates, column → value (e.g. ``{'store_size':
+                800, 'region': 'east'}``), if the model has any (:meth:`static_inputs`).
         """
         self._need_sequence_graph()
+        feeds = self.static_inputs(static)
         x, loc, scale = self.window(values, **options)
-        out = self.run(x=x)
+        out = self.run(x=x, **feeds)
         levels = list(self.meta.get("quantiles", []))
         i = self.series.index("" if options.get("series") is None else str(options["series"]))
         offset = np.zeros((self.horizon, loc.shape[1]))

@@ -10,18 +10,23 @@ is one more subclass and one more entry. Two graphs per model:
     → probabilities (B, C), h_n [, c_n];
   - tagger: the same inputs → probabilities (B, T, C) (past a length: the head of a zero output,
     as in rnnkit), h_n [, c_n];
-  - forecaster: a normalised window x (B, T + h, F) (windows start from a zero state)
-    → point (B, h, C), quantiles (B, h, C, Q) in normalised units, h_n [, c_n] of the encoder;
+  - forecaster: a normalised window x (B, T + h, F) (windows start from a zero state, or with
+    static covariates from the static initial state of ``static`` (B, Ns) standardised numbers
+    and ``static_codes`` (B, Kc) int64 category numbers) → point (B, h, C), quantiles
+    (B, h, C, Q) in normalised units, h_n [, c_n] of the encoder;
   - language model: token ids x (B, T), h0 [, c0] (L, B, H) → logits (B, T, V), h_n [, c_n].
 
 * **streaming** — one step, state in and state out, for a caller's loop (unidirectional
   models): x_t (B, F) or token ids (B,), h [, c] (L, B, H) → the step's result and h_n [, c_n].
   The classifier's result is the probabilities of the sequence read so far (pooling 'last'),
   the tagger's the step's tag probabilities, the forecaster's the horizon forecast from the
-  state so far given the horizon's known features ``known`` (B, h, K).
+  state so far given the horizon's known features ``known`` (B, h, K) (with static covariates
+  also ``static``, ``static_codes`` and ``start`` (B,): 1 where a series starts from its static
+  initial state).
 
 Shape legend: B batch, T steps, F features, H hidden, L layers, D directions, C classes / tags /
-targets, h horizon, K known-future features, Q quantile levels, V vocabulary.
+targets, h horizon, K known-future features, Ns numeric and Kc categorical static covariates,
+Q quantile levels, V vocabulary.
 """
 
 from __future__ import annotations
@@ -318,12 +323,6 @@ def _streaming_graph(model: nn.Module, module: nn.Module, *, classifier: bool) -
 
 
 def _check_forecaster(model: nn.Module) -> None:
-    if getattr(model, "static_width", 0):
-        raise ExportError(
-            f"this forecaster reads static covariates ({model.static_width} columns: an "
-            "embedded initial state), which the ONNX forecaster graphs do not build yet; "
-            "export a model trained without static_covariates"
-        )
     if (
         model.decoder == "autoregressive"
         and model.likelihood == "gaussian"
@@ -358,57 +357,98 @@ class _ForecastHead(nn.Module):
         return point, params[..., :1] + params[..., 1:2] * self.z
 
 
+def _static_names(model: nn.Module) -> list[str]:
+    """The graph inputs of a forecaster's static covariates: ``static`` (B, Ns) standardised
+    numbers and ``static_codes`` (B, Kc) int64 category numbers (0: unknown), where present."""
+    n_static = getattr(model, "n_static", 0)
+    codes = len(getattr(model, "static_categories", ()))
+    return [*(["static"] if n_static else []), *(["static_codes"] if codes else [])]
+
+
+def _with_static(model: nn.Module, x: Tensor, static: list[Tensor]) -> Tensor:
+    """The model's window (B, S, F + W): ``x`` (B, S, F) with the static numbers and codes on
+    every row, the layout :class:`rnnkit.models.forecaster.Forecaster` reads."""
+    if not static:
+        return x
+    B, S = x.shape[0], x.shape[1]
+    columns = [v.to(x.dtype)[:, None, :].expand(B, S, v.shape[1]) for v in static]
+    return torch.cat([x, *columns], dim=2)
+
+
 class _SequenceForecasterGraph(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = exportable_copy(model)
         self.out = _ForecastHead(self.model)
 
-    def forward(self, x: Tensor):
-        params, final = self.model(x)
+    def forward(self, x: Tensor, *static: Tensor):
+        params, final = self.model(_with_static(self.model, x, list(static)))
         point, quantiles = self.out(params[:, -self.model.horizon :])
         return (point, quantiles, *_states_of(final))
 
 
 class _StreamingForecasterGraph(nn.Module):
+    """One step. With static covariates the inputs also hold the static numbers and codes, and
+    ``start`` (B,): 1 where a series starts (its state becomes the static initial state
+    tanh(W e + b), the given state is ignored), 0 where the given state is carried on."""
+
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = exportable_copy(model)
         self.out = _ForecastHead(self.model)
+        self.n_static_inputs = len(_static_names(model))
 
     def forward(self, x_t: Tensor, *rest: Tensor):
         m = self.model
-        if m.n_known:
-            known, states = rest[0], list(rest[1:])
-        else:
-            known, states = x_t.new_zeros(x_t.shape[0], m.horizon, 0), list(rest)
-        out, state = m.encoder(x_t.unsqueeze(1), _pack_state(states))
+        rest = list(rest)
+        known = rest.pop(0) if m.n_known else x_t.new_zeros(x_t.shape[0], m.horizon, 0)
+        e = None
+        if self.n_static_inputs:
+            static = [rest.pop(0) for _ in range(self.n_static_inputs)]
+            start = rest.pop(0)
+            e = m._static(_with_static(m, x_t.unsqueeze(1), static))
+            initial = _states_of(m._initial_state(e))
+            keep = (1.0 - start)[None, :, None]  # (1, B, 1) over (L·D, B, H)
+            rest = [i * start[None, :, None] + s * keep for i, s in zip(initial, rest,
+                                                                        strict=True)]
+        out, state = m.encoder(x_t.unsqueeze(1), _pack_state(rest))
         if m.decoder == "direct":
-            summary = torch.cat([m._summary(state), known.flatten(1)], dim=1)
-            raw = m.head(summary).unflatten(1, (m.horizon, m.n_targets, m.n_params))
+            parts = [m._summary(state), known.flatten(1), *([] if e is None else [e])]
+            raw = m.head(torch.cat(parts, dim=1)).unflatten(1, (m.horizon, m.n_targets,
+                                                                m.n_params))
             params = m._constrain(raw)
         else:
-            params = m._decode_from(out[:, -1], state, known, sample=None)
+            params = m._decode_from(out[:, -1], state, known, sample=None, e=e)
         point, quantiles = self.out(params)
         return (point, quantiles, *_states_of(state))
 
 
 def _forecaster_make_and_reference(model: Any, n: int) -> tuple[Any, Any]:
-    """The forecaster's example inputs ``x`` (B, T + horizon, F) and its torch reference
-    (point, quantiles and the encoder's final states), which its sequence and streaming graphs
-    share."""
+    """The forecaster's example inputs ``x`` (B, T + horizon, F) (and its static covariates,
+    see :func:`_static_names`) and its torch reference (point, quantiles and the encoder's
+    final states), which its sequence and streaming graphs share."""
     h = model.horizon
     F_in = model.n_targets + model.n_covariates + model.n_known
+    names = _static_names(model)
 
     def make(B: int, T: int, seed: int) -> dict[str, Tensor]:
         g = torch.Generator().manual_seed(seed)
-        return {"x": torch.randn(B, T + h, F_in, generator=g)}
+        named = {"x": torch.randn(B, T + h, F_in, generator=g)}
+        if "static" in names:
+            named["static"] = torch.randn(B, model.n_static, generator=g)
+        if "static_codes" in names:
+            # every category number, 0 (unknown) included
+            named["static_codes"] = torch.stack(
+                [torch.randint(0, k, (B,), generator=g) for k in model.static_categories], 1
+            )
+        return named
 
     @torch.no_grad()
     def reference(named: dict[str, Tensor]) -> dict[str, np.ndarray]:
         x = named["x"]
-        out = model.predict(x)
-        _, final = model.encoder(x[:, : x.shape[1] - h])
+        full = _with_static(model, x, [named[k] for k in names])
+        out = model.predict(full)
+        _, final = model._encode(x[:, : x.shape[1] - h], model._static(full))
         outs = {"point": _np(out["point"]), "quantiles": _np(out["quantiles"])}
         finals = map(_np, _states_of(final))
         outs.update(zip(_state_names(n, ("h_n", "c_n")), finals, strict=True))
@@ -428,14 +468,17 @@ class ForecasterGraph(ModelGraph):
 
         make, reference = _forecaster_make_and_reference(model, n)
 
+        static = _static_names(model)
         return Graph(
             module=_SequenceForecasterGraph(model),
-            input_names=["x"],
+            input_names=["x", *static],
             output_names=["point", "quantiles", *_state_names(n, ("h_n", "c_n"))],
             # At least two observed steps (the autoregressive decoder reads one-step pairs).
-            dynamic={"x": {0: ("batch", 1), 1: ("steps", h + 2)}},
+            dynamic={"x": {0: ("batch", 1), 1: ("steps", h + 2)},
+                     **{k: {0: ("batch", 1)} for k in static}},
             make_inputs=make,
             reference=reference,
+            fixed=1 if static else None,  # the static inputs are forward's *static
         )
 
     def streaming(self, loaded: Any) -> Graph:
@@ -450,11 +493,18 @@ class ForecasterGraph(ModelGraph):
 
         make, reference = _forecaster_make_and_reference(model, n)
 
+        static = _static_names(model)
+        # With static covariates, ``start`` marks the first step (the static initial state).
+        extra = [*static, "start"] if static else []
+
         def step_inputs(named: dict[str, Tensor], t: int, carried: list[Any]) -> dict[str, Any]:
             x = named["x"]
             feeds: dict[str, Any] = {"x_t": x[:, t]}
             if K:
                 feeds["known"] = x[:, x.shape[1] - h :, F_in - K :]
+            if static:
+                feeds.update({k: named[k] for k in static})
+                feeds["start"] = torch.full((x.shape[0],), 1.0 if t == 0 else 0.0)
             feeds.update(zip(states, carried, strict=True))
             return feeds
 
@@ -464,11 +514,12 @@ class ForecasterGraph(ModelGraph):
         known = ["known"] if K else []
         graph = Graph(
             module=_StreamingForecasterGraph(model),
-            input_names=["x_t", *known, *states],
+            input_names=["x_t", *known, *extra, *states],
             output_names=["point", "quantiles", *_state_names(n, ("h_n", "c_n"))],
             dynamic={
                 "x_t": {0: ("batch", 1)},
                 **({"known": {0: ("batch", 1)}} if K else {}),
+                **{k: {0: ("batch", 1)} for k in extra},
                 **{s: {1: ("batch", 1)} for s in states},
             },
             make_inputs=make,

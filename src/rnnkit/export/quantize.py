@@ -99,15 +99,52 @@ class _OrtModel:
                 feeds[name] = np.zeros((self.rows, B, self.hidden), np.float32)
         return self.session.run(None, feeds)
 
+    def _forecaster_feeds(self, inputs: torch.Tensor) -> dict[str, np.ndarray]:
+        """The model's windows (B, S, F + Ns + Kc) as the graph's inputs: ``x`` (B, S, F), and
+        the static numbers ``static`` (B, Ns) and codes ``static_codes`` (B, Kc) of row 0."""
+        x = inputs.numpy().astype(np.float32)
+        n_static = getattr(self.model, "n_static", 0)
+        n_codes = len(getattr(self.model, "static_categories", ()))
+        if not n_static + n_codes:
+            return {"x": x}
+        F = x.shape[2] - n_static - n_codes
+        feeds = {"x": np.ascontiguousarray(x[..., :F])}
+        if n_static:
+            feeds["static"] = np.ascontiguousarray(x[:, 0, F : F + n_static])
+        if n_codes:
+            feeds["static_codes"] = np.rint(x[:, 0, F + n_static :]).astype(np.int64)
+        return feeds
+
+    def _level_columns(self, levels: Any) -> list[int]:
+        """Columns of the graph's quantiles output (the model's levels) for ``levels``."""
+        trained = [round(q, 10) for q in self.model.quantiles]
+        if self.model.likelihood == "point":
+            return []
+        wanted = [round(q, 10) for q in self.check_levels(levels)]
+        other = [q for q in wanted if q not in trained]
+        if other:
+            raise ExportError(
+                f"the exported forecaster gives the quantile levels it was trained with "
+                f"({trained}); the int8 comparison asked for {other}"
+            )
+        return [trained.index(q) for q in wanted]
+
     def predict_proba(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         out = self._run(x=inputs.numpy(), lengths=lengths.numpy().astype(np.int64))
         return torch.from_numpy(out[0])
 
+    def check_levels(self, levels: Any) -> tuple[float, ...]:
+        """A forecaster's quantile levels, checked as the model checks them."""
+        return self.model.check_levels(levels)
+
     def predict(self, inputs: torch.Tensor, lengths: torch.Tensor | None = None, *,
-                seed: int = 0) -> Any:
+                seed: int = 0, levels: Any = None) -> Any:
         if "lengths" not in self.inputs:  # a forecaster: normalised windows
-            point, quantiles = self._run(x=inputs.numpy().astype(np.float32))[:2]
-            return {"point": torch.from_numpy(point), "quantiles": torch.from_numpy(quantiles)}
+            point, quantiles = self._run(**self._forecaster_feeds(inputs))[:2]
+            # The graph gives the model's own levels (deterministic: ``seed`` has no use).
+            pick = self._level_columns(levels)
+            return {"point": torch.from_numpy(point),
+                    "quantiles": torch.from_numpy(quantiles[..., pick])}
         lens = lengths.numpy().astype(np.int64)
         probs = torch.from_numpy(self._run(x=inputs.numpy(), lengths=lens)[0])
         mask = torch.arange(probs.shape[1])[None, :] < lengths[:, None]

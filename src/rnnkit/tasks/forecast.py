@@ -483,20 +483,31 @@ class ForecastTask(Task):
         *,
         part: Literal["test", "all"] = "test",
         stride: int = 1,
+        new_series: str | None = None,
     ) -> dict[str, Any]:
+        from rnnkit.core.checks import check_choice
         from rnnkit.eval.backtest import backtest
 
         if part not in ("test", "all"):
             raise ValueError(f"part must be 'test' or 'all', got {part!r}")
+        if new_series is not None:
+            check_choice("new_series", new_series, ("refuse", "history"))
         # None: the recorded file or dataset (checked unchanged), split at the stored point.
         source = stored_source(loaded.test_data) if data is None else data
         table = _read_for(loaded, source)
-        pre = _with_static(loaded, loaded.preprocessor, source)
         split = loaded.split
         if part == "all":
             first = _plain(table.frame[table.time_column].min())
-            split = TimeSplit.from_dict({"val_start": first, "test_start": first}, pre.frequency)
+            split = TimeSplit.from_dict(
+                {"val_start": first, "test_start": first}, loaded.preprocessor.frequency
+            )
+        table, pre, unseen = _series_to_score(
+            table, loaded.preprocessor, split, loaded.config.on_bad_rows,
+            new_series or loaded.config.new_series, part,
+        )
+        pre = _with_static(loaded, pre, source)
         season = _season_of(loaded)
+        scales = _scales_with_new(loaded, table, split, pre, season)
         result = backtest(
             loaded.model,
             pre,
@@ -505,10 +516,10 @@ class ForecastTask(Task):
             part="test",
             season=season,
             stride=stride,
-            scales=loaded.mase_scale,
+            scales=scales,
             calibration=loaded.calibration,
         )
-        return {
+        metrics = {
             **result.metrics,
             "per_target": result.per_target,
             "windows": len(result.forecasts.windows),
@@ -516,6 +527,26 @@ class ForecastTask(Task):
             # what predict uses: the network, or the baseline shipped in its place
             "shipped": "model" if loaded.fallback is None else loaded.fallback["method"],
         }
+        if unseen:
+            metrics["by_group"] = _by_group(result, scales, loaded, pre, unseen)
+        return metrics
+
+    def format_evaluation(self, metrics: dict[str, Any]) -> str:
+        """The metrics as JSON, then (series absent from training scored) MASE by group."""
+        text = super().format_evaluation(metrics)
+        groups = metrics.get("by_group")
+        if not groups:
+            return text
+        methods = ["model", *BASELINES]
+        lines = ["", "MASE by group (seen: series in training; unseen: forecast from their own "
+                 "history)",
+                 "| group | series | windows | " + " | ".join(methods) + " |",
+                 "|---" * (3 + len(methods)) + "|"]
+        for name, g in groups.items():
+            cells = [f"{g[m]['mase']:.3f}" if m in g else "" for m in methods]
+            lines.append(f"| {name} | {len(g['series'])} | {g['windows']} | "
+                         + " | ".join(cells) + " |")
+        return text + "\n" + "\n".join(lines)
 
     def predict(
         self,
@@ -925,6 +956,109 @@ def _known_series(
     return _without(table, unseen), pre
 
 
+def _series_to_score(
+    table: SeriesTable,
+    pre: ForecastPreprocessor,
+    split: TimeSplit,
+    on_bad_rows: str,
+    new_series: str,
+    part: str,
+) -> tuple[SeriesTable, ForecastPreprocessor, list[str]]:
+    """``table``, the preprocessor to backtest it with, and the series absent from training
+    that are scored. With ``new_series='history'`` such a series is forecast from its own
+    history: its scalers are fitted on its rows before ``split``'s validation period (never on
+    the period scored), so it needs at least input_length of them — fewer is a bad row
+    (refused, or skipped with a warning under ``on_bad_rows='skip'``). With 'refuse' the
+    series are refused or skipped as :func:`_known_series` does."""
+    if table.series_column is None:
+        return table, pre, []
+    known = set(pre.series_ids)
+    unseen = [s for s in table.series_ids if s not in known]
+    if not unseen or new_series != "history":
+        table, pre = _known_series(table, pre, on_bad_rows, "refuse")
+        return table, pre, []
+    if part == "all":
+        raise ValueError(
+            f"new_series='history' fits a new series' scalers on its rows before the period "
+            f"scored, but part='all' scores every window, leaving none; use part='test', got "
+            f"{len(unseen)} series the model was not trained on"
+        )
+    need = max(pre.input_length, 2)
+    history = {}
+    for sid, rows in table.series_slices().items():
+        if sid in unseen:
+            times = table.frame[table.time_column].iloc[rows].to_numpy()
+            history[sid] = split.rows(times)[0]
+    short = [sid for sid in unseen if history[sid] < need]
+    if short:
+        shown = ", ".join(f"{s!r} ({history[s]} rows)" for s in short[:5])
+        shown += " ..." if len(short) > 5 else ""
+        what = (
+            f"{len(short)} series the model was not trained on with fewer than input_length="
+            f"{pre.input_length} rows before the validation period, the fewest a new series "
+            f"needs (its scalers are fitted on those rows)"
+        )
+        if on_bad_rows != "skip" or len(short) == len(table.series_ids):
+            raise ValueError(
+                f"data has {what}: {shown}; give those series more history, or pass "
+                "on_bad_rows='skip' (--on-bad-rows skip) to score the others"
+            )
+        warnings.warn(f"skipped {what}: {shown}", stacklevel=4)
+        table = _without(table, short)
+        unseen = [s for s in unseen if s not in short]
+    return table, pre.adopt(table, split), unseen
+
+
+def _scales_with_new(
+    loaded: LoadedForecaster,
+    table: SeriesTable,
+    split: TimeSplit,
+    pre: ForecastPreprocessor,
+    season: int,
+) -> np.ndarray:
+    """MASE scales (S, C) in ``pre``'s series order: the training run's for its series, and for
+    a series forecast from its own history the seasonal-naive MAE of its rows before the
+    validation period (:func:`rnnkit.eval.backtest.mase_scales`)."""
+    trained = loaded.mase_scale
+    if len(pre.series_ids) == len(trained):
+        return trained
+    from rnnkit.eval.backtest import mase_scales
+
+    scales = mase_scales(table, split, pre, season)
+    scales[: len(trained)] = trained  # adopt() puts the new series after the trained ones
+    return scales
+
+
+def _by_group(result: Any, scales: np.ndarray, loaded: LoadedForecaster,
+              pre: ForecastPreprocessor, unseen: list[str]) -> dict[str, dict[str, Any]]:
+    """The backtest's pooled metrics of the series in training ('seen') and of those forecast
+    from their own history ('unseen'), each with its series and number of windows."""
+    from rnnkit.data.forecast_inputs import _STACKED
+    from rnnkit.eval.backtest import score
+
+    forecasts = result.forecasts
+    w = forecasts.windows
+    n_trained = len(loaded.preprocessor.series_ids)
+    scored = {pre.series_ids[i] for i in np.unique(w.series)}
+    groups = {}
+    for name, mask in (("seen", w.series < n_trained), ("unseen", w.series >= n_trained)):
+        ids = [sid for sid in (pre.series_ids[:n_trained] if name == "seen" else unseen)
+               if sid in scored]
+        group: dict[str, Any] = {"series": ids, "windows": int(mask.sum())}
+        if mask.any():
+            part = dataclasses.replace(
+                forecasts,
+                point=forecasts.point[mask],
+                quantiles=forecasts.quantiles[mask],
+                windows=dataclasses.replace(w, **{k: getattr(w, k)[mask] for k in _STACKED}),
+            )
+            baselines = {k: v[mask] for k, v in result.baselines.items()}
+            pooled, _ = score(part, baselines, scales, pre.targets)
+            group.update(pooled)
+        groups[name] = group
+    return groups
+
+
 def _plain(t: Any) -> Any:
     return pd.Timestamp(t).isoformat() if isinstance(t, (pd.Timestamp, np.datetime64)) else t
 
@@ -971,6 +1105,7 @@ def evaluate(
     *,
     part: Literal["test", "all"] = "test",
     stride: int = 1,
+    new_series: Literal["refuse", "history"] | None = None,
 ) -> dict[str, Any]:
     """Rolling-origin backtest of a saved forecaster beside the baselines.
 
@@ -983,14 +1118,20 @@ def evaluate(
             or later (all of them for data that follows the training data); 'all' scores every
             window of ``data``.
         stride: steps between backtest origins.
+        new_series: what happens to a series of ``data`` the model was not trained on
+            ('refuse' or 'history'; None: the model's ``new_series``). 'history' forecasts it
+            from its own history (scalers and MASE scale fitted on its rows before the
+            validation period, at least input_length of them) and scores it apart.
 
     Returns:
         ``{'model': {...}, 'naive': {...}, 'seasonal_naive': {...}, 'drift': {...},
         'per_target': {...}, 'windows': n, 'season_length': m}``; MASE uses the training
-        run's scales.
+        run's scales. When series absent from training are scored, also ``'by_group'``:
+        ``{'seen': {...}, 'unseen': {...}}``, each with its ``series``, ``windows`` and the
+        pooled metrics of every method over its windows.
     """
     loaded = TASK.loaded(artifact, LoadedForecaster)
-    return TASK.evaluate(loaded, data, part=part, stride=stride)
+    return TASK.evaluate(loaded, data, part=part, stride=stride, new_series=new_series)
 
 
 def predict(
