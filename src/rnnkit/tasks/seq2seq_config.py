@@ -81,6 +81,11 @@ class Seq2SeqConfig(TaskConfig):
     max_extra: see max_ratio.
     no_repeat_ngram: forbid repeating an n-gram in an output (0: off).
     lead_words: words of the lead baseline for summaries (None: the mean training target).
+    copy: the pointer-generator (See et al. 2017): outputs may copy source words, also words
+        outside the target vocabulary (word or char tokens; with bpe, copying works over
+        in-vocabulary pieces only).
+    coverage_weight: lambda of the coverage loss, and coverage in the attention when > 0
+        (None: 1.0 with copy, 0 without; needs copy).
     """
 
     data: str = "multi30k-de-en"
@@ -116,6 +121,8 @@ class Seq2SeqConfig(TaskConfig):
     max_extra: int = 10
     no_repeat_ngram: int = 0
     lead_words: int | None = None
+    copy: bool = False
+    coverage_weight: float | None = None
 
     def problems(self) -> list[str]:
         problems = choice_problems(self, (("tokenizer", TOKENIZERS), ("cell", model_cells()),
@@ -137,7 +144,15 @@ class Seq2SeqConfig(TaskConfig):
                                high_open=high_open)
             if p:
                 problems.append(p)
-        for name in ("lowercase", "shared_vocab", "bidirectional", "tie_output"):
+        if self.coverage_weight is not None:
+            p = number_problem("coverage_weight", self.coverage_weight, 0.0, 100.0,
+                               low_open=False, high_open=False)
+            if p:
+                problems.append(p)
+            elif self.coverage_weight > 0 and self.copy is False:
+                problems.append(f"coverage_weight > 0 needs copy=true (coverage is part of the "
+                                f"pointer-generator), got coverage_weight={self.coverage_weight}")
+        for name in ("lowercase", "shared_vocab", "bidirectional", "tie_output", "copy"):
             if not isinstance(getattr(self, name), bool):
                 problems.append(f"{name} must be a bool, got {getattr(self, name)!r}")
         if not isinstance(self.data, str) or not self.data:
@@ -152,6 +167,12 @@ class Seq2SeqConfig(TaskConfig):
             problems.append(f"hidden_size must be even with bidirectional=true (half per "
                             f"direction), got {self.hidden_size}")
         return problems
+
+    def resolved_coverage_weight(self) -> float:
+        """coverage_weight, None resolved: 1.0 with copy, 0 without."""
+        if self.coverage_weight is None:
+            return 1.0 if self.copy else 0.0
+        return float(self.coverage_weight)
 
     def resolved_tokenizer(self) -> str:
         """The tokenizer, 'auto' resolved for the data."""
