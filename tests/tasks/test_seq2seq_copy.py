@@ -144,6 +144,14 @@ def test_copy_artifact_round_trip(names_data, copy_run, tmp_path):
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_export_refuses_a_copy_model_with_the_reason(copy_run, tmp_path):
+    from rnnkit.export import ExportError, export
+
+    with pytest.raises(ExportError, match="export does not support copy models"):
+        export(copy_run.run_dir, tmp_path / "copy.onnx")
+    assert not (tmp_path / "copy.onnx").exists()
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
