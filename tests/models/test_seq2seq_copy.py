@@ -128,6 +128,19 @@ def test_coverage_loss_by_hand_and_in_the_loss(attention):
     assert float(model.loss(outputs, b)) == pytest.approx((nll + 0.7 * cov) / n, rel=1e-5)
     metrics = model.metrics(outputs, b)
     assert metrics["nll"][0] == pytest.approx(nll, rel=1e-5) and metrics["nll"][1] == n
+    correct = sum(int(out.logits[row, t].argmax()) == int(b.targets[row, t])
+                  for row in range(2) for t in range(int(b.lengths[row])))
+    assert metrics["token_accuracy"] == (correct, n)
+    # Training: label smoothing ε on the generator's distribution P_vocab.
+    model.label_smoothing = 0.2
+    model.train()
+    with torch.no_grad():
+        smooth = 0.0
+        for row in range(2):
+            for t in range(int(b.lengths[row])):
+                smooth -= float(torch.log_softmax(outputs[row, t, :V], -1).mean())
+        expected = (0.8 * nll + 0.2 * smooth + 0.7 * cov) / n
+        assert float(model.loss(outputs, b)) == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("attention", ATTENTIONS)

@@ -475,6 +475,23 @@ class Seq2Seq(nn.Module):
         if source.shape[0] != target_in.shape[0]:
             raise ValueError(f"Seq2Seq: source and target_in must have the same batch size, "
                              f"got {source.shape[0]} and {target_in.shape[0]}")
+        parts = self._teacher_parts(source, source_lengths, target_in, lengths, source_ext)
+        logits, weights, gate, coverage_loss, final, step_mask, encoded = parts
+        if not self.copy:
+            weights = weights * step_mask[:, :, None]  # no attention at padded target steps
+            return Seq2SeqOutput(logits, weights, final)
+        # Mixed with every step's weights, so each row of P sums to 1, padded steps too.
+        log_probs = self._mix(logits, weights, gate, encoded)
+        weights = weights * step_mask[:, :, None]
+        return Seq2SeqOutput(log_probs, weights, final, torch.sigmoid(gate[..., 0]),
+                             coverage_loss)
+
+    def _teacher_parts(self, source: Tensor, source_lengths: Tensor | None, target_in: Tensor,
+                       lengths: Tensor, source_ext: Tensor | None) -> tuple[Any, ...]:
+        """The teacher-forced pass before any mixing: vocabulary logits (B, T, V_t), attention
+        (B, T, S) (also at padded target steps), the gate's pre-activation (B, T, 1) (None
+        without copy), coverage losses (B, T) (zero at padded steps), the final state, the
+        step mask (B, T) and the encoder's result."""
         encoded = self.encode(source, source_lengths, source_ext)
         y = F.dropout(self.target_embedding(target_in), self.dropout, self.training)  # (B,T,E)
         coverage_loss = None
@@ -489,17 +506,10 @@ class Seq2Seq(nn.Module):
             h, weights, context, final, coverage_loss = self._bahdanau_loop(y, encoded, lengths)
         step_mask = (torch.arange(target_in.shape[1]) < lengths[:, None]).to(h.device)
         logits = self._logits(h, context)
-        if not self.copy:
-            weights = weights * step_mask[:, :, None]  # no attention at padded target steps
-            return Seq2SeqOutput(logits, weights, final)
-        gate = self._gate(context, h, y)  # (B, T, 1)
-        # Mixed with every step's weights, so each row of P sums to 1, padded steps too.
-        log_probs = self._mix(logits, weights, gate, encoded)
-        weights = weights * step_mask[:, :, None]
+        gate = self._gate(context, h, y) if self.copy else None  # (B, T, 1)
         if coverage_loss is None:
             coverage_loss = h.new_zeros(h.shape[:2])
-        return Seq2SeqOutput(log_probs, weights, final,
-                             torch.sigmoid(gate[..., 0]), coverage_loss * step_mask)
+        return (logits, weights, gate, coverage_loss * step_mask, final, step_mask, encoded)
 
     def _bahdanau_loop(self, y: Tensor, encoded: Encoded, lengths: Tensor
                        ) -> tuple[Tensor, Tensor, Tensor, Any, Tensor | None]:
@@ -534,35 +544,77 @@ class Seq2Seq(nn.Module):
         """The trainer's call: ``inputs`` is the shifted target (B, T), ``lengths`` its lengths;
         ``source``, ``source_lengths`` (and a copy model's ``source_ext``) come from the batch
         (:class:`rnnkit.data.seq2seq_batching.Seq2SeqBatch`). Returns logits (B, T, V_t) —
-        a copy model: (B, T, V_ext + 1), the extended log-probabilities then each step's
-        coverage loss — and the decoder's final state."""
+        a copy model: (B, T, V_t + 2 + S), per step the vocabulary logits, the gate's
+        pre-activation, the coverage loss and the attention weights, from which :meth:`loss`
+        mixes only the target's probability (the full (B, T, V_ext) mixture would cost
+        several passes over the largest tensor of the step, forward and backward) — and the
+        decoder's final state."""
         if state is not None:
             raise ValueError("Seq2Seq: state must be None (a sequence-to-sequence model is "
                              "trained with full BPTT from the encoder's state), got a state")
         if source is None:
             raise ValueError("Seq2Seq: source must be given (a (B, S) tensor of source ids), "
                              "got None; the batch must be a Seq2SeqBatch")
-        out = self.teacher_forced(source, source_lengths, inputs, lengths, source_ext)
         if not self.copy:
+            out = self.teacher_forced(source, source_lengths, inputs, lengths, source_ext)
             return out.logits, out.state
-        return torch.cat([out.logits, out.coverage_loss[..., None].float()], -1), out.state
+        inputs = _ids("inputs", inputs)
+        lengths = _lengths("lengths", lengths, inputs)
+        inputs = inputs.masked_fill(inputs >= self.target_vocab, UNK_ID)
+        logits, weights, gate, covered, final, _, _ = self._teacher_parts(
+            source, source_lengths, inputs, lengths, source_ext)
+        packed = torch.cat([logits.float(), gate.float(), covered[..., None].float(),
+                            weights.float()], -1)
+        return packed, final
+
+    def _copy_parts(self, outputs: Tensor, batch: Any
+                    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """The real target tokens' (M rows) parts of a copy model's packed outputs: logits
+        (M, V_t), gate pre-activation (M,), coverage loss (M,), attention (M, S), the
+        extended source ids (M, S) and the targets (M,)."""
+        V, mask = self.target_vocab, batch.mask
+        rows = outputs[mask]
+        ext = batch.source_ext if getattr(batch, "source_ext", None) is not None \
+            else batch.source
+        source = ext[:, None, :].expand(*mask.shape, ext.shape[1])[mask]  # (M, S)
+        return (rows[:, :V], rows[:, V], rows[:, V + 1], rows[:, V + 2:], source,
+                batch.targets[mask])
+
+    def _target_log_prob(self, logits: Tensor, gate: Tensor, attention: Tensor,
+                         source: Tensor, targets: Tensor) -> Tensor:
+        """log P(y) (M,) of the targets under the mixture, without building it over V_ext:
+        logaddexp(log p_gen + log P_vocab(y), log(1 − p_gen) + log Σ_{i: w_i = y} α_i)."""
+        V = self.target_vocab
+        in_vocab = targets < V
+        lse = torch.logsumexp(logits, 1)
+        picked = logits.gather(1, targets.clamp(max=V - 1)[:, None])[:, 0] - lse
+        log_vocab = torch.where(in_vocab, picked, torch.full_like(picked, float("-inf")))
+        hits = source == targets[:, None]  # (M, S); padding holds 0, never a target
+        present = hits.any(1)
+        if bool((~in_vocab & ~present).any()):
+            raise ValueError("Seq2Seq: a target holds an extended id that its source lacks "
+                             "(extended ids must come from the row's own source_ext)")
+        copied = (attention * hits).sum(1)
+        log_copy = torch.where(present, copied.clamp_min(TINY).log(),
+                               torch.full_like(copied, float("-inf")))
+        return torch.logaddexp(F.logsigmoid(gate) + log_vocab, F.logsigmoid(-gate) + log_copy)
 
     def loss(self, outputs: Tensor, batch: Any) -> Tensor:
         """Mean cross-entropy over the real target tokens (label-smoothed in training).
 
-        A copy model: the mean over real target tokens of ``(1 − ε) (−log P(y_t)) + ε mean_w
-        (−log P(w)) + λ Σ_s min(α_{t,s}, cov_{t,s})``, the smoothing over the V_t fixed ids
-        (an extended id absent from a row has P = 0), targets in extended ids."""
+        A copy model: the mean over real target tokens (in extended ids) of
+        ``(1 − ε) (−log P(y_t)) + ε mean_w (−log P_vocab(w)) + λ Σ_s min(α_{t,s}, cov_{t,s})``:
+        the smoothing acts on the generator's vocabulary distribution."""
         mask = batch.mask
         smoothing = self.label_smoothing if self.training else 0.0
         if not self.copy:
             return F.cross_entropy(outputs[mask], batch.targets[mask],
                                    label_smoothing=smoothing)
-        rows = outputs[mask]  # (M, V_ext + 1)
-        log_probs, covered = rows[:, :-1], rows[:, -1]
-        nll = -log_probs.gather(1, batch.targets[mask][:, None])[:, 0]
+        logits, gate, covered, attention, source, targets = self._copy_parts(outputs, batch)
+        nll = -self._target_log_prob(logits, gate, attention, source, targets)
         if smoothing:
-            nll = (1 - smoothing) * nll - smoothing * log_probs[:, :self.target_vocab].mean(1)
+            uniform = torch.logsumexp(logits, 1) - logits.mean(1)  # mean_w −log P_vocab(w)
+            nll = (1 - smoothing) * nll + smoothing * uniform
         return (nll + self.coverage_weight * covered).mean()
 
     def metrics(self, outputs: Tensor, batch: Any) -> dict[str, tuple[float, int]]:
@@ -570,13 +622,20 @@ class Seq2Seq(nn.Module):
         copy model: also the mean coverage loss)."""
         mask = batch.mask
         if self.copy:
-            rows, targets = outputs[mask].detach().float(), batch.targets[mask]
-            n = int(mask.sum())
-            log_probs = rows[:, :-1]
-            nll = -float(log_probs.gather(1, targets[:, None]).sum())
-            correct = float((log_probs.argmax(-1) == targets).sum())
+            with torch.no_grad():
+                logits, gate, covered, attention, source, targets = self._copy_parts(
+                    outputs.detach().float(), batch)
+                n = int(mask.sum())
+                nll = -float(self._target_log_prob(logits, gate, attention, source,
+                                                   targets).sum())
+                p_gen = torch.sigmoid(gate)[:, None]
+                extended = max(self.target_vocab, int(source.max()) + 1)
+                probs = F.pad(torch.softmax(logits, 1) * p_gen,
+                              (0, extended - self.target_vocab))
+                probs.scatter_add_(1, source, attention * (1 - p_gen))
+                correct = float((probs.argmax(-1) == targets).sum())
             return {"token_accuracy": (correct, n), "nll": (nll, n),
-                    "coverage": (float(rows[:, -1].sum()), n)}
+                    "coverage": (float(covered.sum()), n)}
         logits, targets = outputs[mask].detach().float(), batch.targets[mask]
         n = int(mask.sum())
         nll = float(F.cross_entropy(logits, targets, reduction="sum"))
