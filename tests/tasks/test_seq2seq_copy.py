@@ -99,13 +99,13 @@ def names_data(tmp_path_factory):
     return root
 
 
-def train_names(root, copy: bool, name: str):
+def train_names(root, copy: bool, name: str, **options):
     return rnnkit.train(
         "translate", data=str(root / "train.csv"), val_data=str(root / "val.csv"),
         source_column="body", target_column="subject", tokenizer="word", hidden_size=32,
         embedding_dim=16, epochs=6, lr=0.01, batch_size=32, dropout=0.0, label_smoothing=0.0,
         beam_size=2, early_stopping=None, plateau_patience=None, seed=0, copy=copy,
-        runs_root=str(root / "runs"), name=name, quiet=True)
+        runs_root=str(root / "runs"), name=name, quiet=True, **options)
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +124,17 @@ def test_copying_names_outside_the_vocabulary_small_twin(names_data, copy_run):
     assert plain["model"]["exact_match"] == 0.0
     vocabulary = rnnkit.load(copy_run.run_dir).preprocessing.target_tokenizer.vocabulary
     assert not any(s["reference"].split()[1] in vocabulary for s in val["samples"])
+
+
+def test_scheduled_sampling_through_the_task(names_data):
+    """The trainer's callback drives the sampling probability (up to 0.25 over 20 updates of
+    the 60); the copy model still learns the names."""
+    out = train_names(names_data, True, "sampled", scheduled_sampling=0.25,
+                      sampling_updates=20, sampling_schedule="linear")
+    assert out.metrics["val"]["model"]["exact_match"] >= 90
+    loaded = rnnkit.load(out.run_dir)
+    assert loaded.config.scheduled_sampling == 0.25
+    assert loaded.model.sampling_probability == 0.0
 
 
 def test_copy_artifact_round_trip(names_data, copy_run, tmp_path):

@@ -47,12 +47,21 @@ per target token. Then the attention of step t depends on the steps before it, s
 as a loop over t (Luong's decoder is still one fused layer call; only the (B, S) attention
 arithmetic loops). Padding of source and target is masked in all of it.
 
+Scheduled sampling (Bengio et al. 2015): while training, with probability
+``sampling_probability`` (an attribute the trainer's :class:`rnnkit.tasks.seq2seq.
+ScheduledSampling` callback raises over the updates, see :func:`sampling_probability`; 0 at
+construction and never saved) each step's input is a token drawn from the model's own
+distribution of the step before instead of the true previous token. The decoder then runs step
+by step (each input depends on the step before); with probability 0, and always in
+evaluation, it is the teacher-forced pass above.
+
 Decoding (:mod:`rnnkit.text.beam`) uses :meth:`Seq2Seq.encode`, :meth:`Seq2Seq.start` and
 :meth:`Seq2Seq.step`, which give exactly the teacher-forced log-probabilities step by step.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +113,40 @@ def _lengths(name: str, value: Tensor | None, ids: Tensor) -> Tensor:
     if bool(((lengths < 1) | (lengths > T)).any()):
         raise ValueError(f"Seq2Seq: {name} must be in [1, {T}], got {lengths.tolist()}")
     return lengths
+
+
+SAMPLING_SCHEDULES = ("linear", "inverse_sigmoid")
+
+
+def sampling_probability(update: int, final: float, updates: int,
+                         schedule: str = "inverse_sigmoid") -> float:
+    """The probability of feeding the model's own token at optimiser update ``update``.
+
+    ``final · (1 − ε_i)`` with ε_i the teacher-forcing probability of Bengio et al. (2015):
+    'linear' ε_i = max(0, 1 − i / K); 'inverse_sigmoid' ε_i = k / (k + exp(i / k)) with k
+    such that ε = 1/2 at i = K / 2 (k ln k = K / 2); K = ``updates``.
+    """
+    if schedule not in SAMPLING_SCHEDULES:
+        raise ValueError(f"schedule must be one of {list(SAMPLING_SCHEDULES)}, got {schedule!r}")
+    if isinstance(updates, bool) or not isinstance(updates, int) or updates < 1:
+        raise ValueError(f"updates must be an int >= 1, got {updates!r}")
+    if isinstance(final, bool) or not isinstance(final, (int, float)) or not 0 <= final <= 1:
+        raise ValueError(f"final must be a probability in [0, 1], got {final!r}")
+    if schedule == "linear":
+        teacher = max(0.0, 1.0 - update / updates)
+    else:
+        k = _inverse_sigmoid_k(updates)
+        teacher = k / (k + math.exp(min(update / k, 700.0)))
+    return float(final) * (1.0 - teacher)
+
+
+def _inverse_sigmoid_k(updates: int) -> float:
+    """k >= 1 with k ln k = K / 2 (bisection; k ln k grows monotonically for k >= 1)."""
+    low, high = 1.0, max(2.0, float(updates))
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if mid * math.log(mid) < updates / 2 else (low, mid)
+    return (low + high) / 2
 
 
 def masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
@@ -266,6 +309,8 @@ class Seq2Seq(nn.Module):
         self.bos_id, self.eos_id, self.backend = bos_id, eos_id, backend
         self.copy, self.coverage_weight = copy, float(coverage_weight)
         self.coverage = self.coverage_weight > 0
+        #: Scheduled sampling's current probability (training only; set by the trainer).
+        self.sampling_probability = 0.0
 
         E, H = self.embedding_dim, self.hidden_size
         self.target_embedding = nn.Embedding(self.target_vocab, E, padding_idx=PAD_ID)
@@ -492,6 +537,8 @@ class Seq2Seq(nn.Module):
         (B, T, S) (also at padded target steps), the gate's pre-activation (B, T, 1) (None
         without copy), coverage losses (B, T) (zero at padded steps), the final state, the
         step mask (B, T) and the encoder's result."""
+        if self.training and self.sampling_probability > 0:
+            return self._sampled_parts(source, source_lengths, target_in, lengths, source_ext)
         encoded = self.encode(source, source_lengths, source_ext)
         y = F.dropout(self.target_embedding(target_in), self.dropout, self.training)  # (B,T,E)
         coverage_loss = None
@@ -510,6 +557,57 @@ class Seq2Seq(nn.Module):
         if coverage_loss is None:
             coverage_loss = h.new_zeros(h.shape[:2])
         return (logits, weights, gate, coverage_loss * step_mask, final, step_mask, encoded)
+
+    def _sampled_parts(self, source: Tensor, source_lengths: Tensor | None, target_in: Tensor,
+                       lengths: Tensor, source_ext: Tensor | None) -> tuple[Any, ...]:
+        """:meth:`_teacher_parts` with scheduled sampling: step by step, each row's input at
+        step t > 0 is, with probability ``sampling_probability``, a token drawn from the
+        model's distribution at step t − 1 (detached; an extended id is fed as ``<unk>``)."""
+        encoded = self.encode(source, source_lengths, source_ext)
+        B, T = target_in.shape
+        state = final = encoded.state
+        coverage = encoded.memory.new_zeros(encoded.mask.shape) if self.coverage else None
+        outs: dict[str, list[Tensor]] = {"logits": [], "weights": [], "gate": [], "cov": []}
+        previous = drawn = target_in[:, 0]
+        for t in range(T):
+            if t > 0:
+                own = torch.rand(B, device=previous.device) < self.sampling_probability
+                previous = torch.where(own, drawn, target_in[:, t])
+            y = F.dropout(self.target_embedding(previous), self.dropout, self.training)
+            if self.attention != "bahdanau":
+                out, state = self.decoder(y[:, None, :], state)
+                h = out[:, 0]
+                scores = torch.bmm(h[:, None, :], encoded.keys.transpose(1, 2))[:, 0]
+                if coverage is not None:
+                    scores = scores + (h @ self.coverage_vector)[:, None] * coverage
+                weights = masked_softmax(scores, encoded.mask)
+                context = torch.bmm(weights[:, None, :], encoded.memory)[:, 0]
+            else:
+                weights, context = self._attend_additive(_top(state), encoded, coverage)
+                out, state = self.decoder(torch.cat([y, context], -1)[:, None, :], state)
+                h = out[:, 0]
+            if coverage is not None:
+                outs["cov"].append(torch.minimum(weights, coverage).sum(-1))
+                coverage = coverage + weights
+            logits = self._logits(h, context)
+            gate = self._gate(context, h, y) if self.copy else None
+            with torch.no_grad():
+                log_probs = (self._mix(logits, weights, gate, encoded) if self.copy
+                             else torch.log_softmax(logits.float(), -1))
+                drawn = torch.multinomial(log_probs.exp(), 1)[:, 0]
+                drawn = drawn.masked_fill(drawn >= self.target_vocab, UNK_ID)
+            outs["logits"].append(logits)
+            outs["weights"].append(weights)
+            if gate is not None:
+                outs["gate"].append(gate)
+            done = (lengths == t + 1).to(h.device)
+            final = state if t == 0 else _where_rows(done, state, final)
+        step_mask = (torch.arange(T) < lengths[:, None]).to(encoded.memory.device)
+        covered = (torch.stack(outs["cov"], 1) if outs["cov"]
+                   else encoded.memory.new_zeros(B, T))
+        gate = torch.stack(outs["gate"], 1) if outs["gate"] else None
+        return (torch.stack(outs["logits"], 1), torch.stack(outs["weights"], 1), gate,
+                covered * step_mask, final, step_mask, encoded)
 
     def _bahdanau_loop(self, y: Tensor, encoded: Encoded, lengths: Tensor
                        ) -> tuple[Tensor, Tensor, Tensor, Any, Tensor | None]:
@@ -738,5 +836,6 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["ATTENTIONS", "PAD_ID", "UNK_ID", "Encoded", "Seq2Seq", "Seq2SeqOutput",
-           "count_parameters", "masked_softmax", "select_state"]
+__all__ = ["ATTENTIONS", "PAD_ID", "SAMPLING_SCHEDULES", "UNK_ID", "Encoded", "Seq2Seq",
+           "Seq2SeqOutput", "count_parameters", "masked_softmax", "sampling_probability",
+           "select_state"]

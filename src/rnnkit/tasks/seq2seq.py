@@ -47,7 +47,7 @@ from rnnkit.data.parallel import (
 from rnnkit.data.seq2seq_batching import Seq2SeqLoader
 from rnnkit.data.text import UNK_ID
 from rnnkit.io.artifact import Artifact
-from rnnkit.models.seq2seq import Seq2Seq
+from rnnkit.models.seq2seq import Seq2Seq, sampling_probability
 from rnnkit.tasks.pipeline import TEST_DATA_KEY, Prepared, Say, Scores, Task, training_line
 from rnnkit.tasks.pipeline import run as run_task
 from rnnkit.tasks.seq2seq_config import (
@@ -59,6 +59,7 @@ from rnnkit.tasks.seq2seq_config import (
 from rnnkit.text.beam import Hypothesis, beam_search, greedy_search
 from rnnkit.text.tokenizers import Tokenizer, fit_tokenizer, tokenizer_from_json
 from rnnkit.train import TrainConfig
+from rnnkit.train.callbacks import Callback
 
 #: Sources decoded together.
 DECODE_BATCH = 64
@@ -243,6 +244,29 @@ def fit_preprocessing(config: Seq2SeqConfig, train: ParallelCorpus) -> Seq2SeqPr
     # The text is already lower-cased here when config.lowercase (see prepare).
     return Seq2SeqPreprocessing(source, target, config.shared_vocab, config.lowercase,
                                 config.max_source_length, config.max_target_length)
+
+
+class ScheduledSampling(Callback):
+    """Sets the model's ``sampling_probability`` from the optimiser updates done so far
+    (:func:`rnnkit.models.seq2seq.sampling_probability`), before every batch; back to 0 when
+    training ends. A resumed run continues the schedule from its update count."""
+
+    def __init__(self, final: float, updates: int, schedule: str) -> None:
+        sampling_probability(0, final, updates, schedule)  # checks the options
+        self.final, self.updates, self.schedule = final, updates, schedule
+
+    def _set(self, trainer: Any) -> None:
+        trainer.model.sampling_probability = sampling_probability(
+            trainer.step, self.final, self.updates, self.schedule)
+
+    def on_fit_start(self, trainer: Any) -> None:
+        self._set(trainer)
+
+    def on_batch_end(self, trainer: Any) -> None:
+        self._set(trainer)
+
+    def on_fit_end(self, trainer: Any) -> None:
+        trainer.model.sampling_probability = 0.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -440,6 +464,12 @@ class Seq2SeqTask(Task):
             label_smoothing=c.label_smoothing, bos_id=pre.bos_id, eos_id=pre.eos_id,
             copy=c.copy, coverage_weight=c.resolved_coverage_weight(),
         )
+
+    def callbacks(self, prepared: Prepared, training: TrainConfig) -> list[Any]:
+        c = prepared.config
+        if not c.scheduled_sampling:
+            return []
+        return [ScheduledSampling(c.scheduled_sampling, c.sampling_updates, c.sampling_schedule)]
 
     def score(self, model: Seq2Seq, prepared: Prepared, seed: int) -> Scores:
         c, pre = prepared.config, prepared.preprocessing

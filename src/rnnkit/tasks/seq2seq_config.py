@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from rnnkit.core.checks import choice_problems, int_problems, number_problem
 from rnnkit.models.backbone import model_cells
-from rnnkit.models.seq2seq import ATTENTIONS
+from rnnkit.models.seq2seq import ATTENTIONS, SAMPLING_SCHEDULES
 from rnnkit.tasks.pipeline import TaskConfig
 
 #: Training options that suit an encoder–decoder: full BPTT (the decoder starts from the
@@ -86,6 +86,12 @@ class Seq2SeqConfig(TaskConfig):
         in-vocabulary pieces only).
     coverage_weight: lambda of the coverage loss, and coverage in the attention when > 0
         (None: 1.0 with copy, 0 without; needs copy).
+    scheduled_sampling: the final probability of feeding the model's own previous token
+        instead of the true one while training (Bengio et al. 2015; 0: teacher forcing only).
+    sampling_schedule: how that probability rises over the updates: 'inverse_sigmoid' or
+        'linear'.
+    sampling_updates: the updates over which it rises (linear: reaches the final value there;
+        inverse_sigmoid: half of it at half this many).
     """
 
     data: str = "multi30k-de-en"
@@ -123,10 +129,14 @@ class Seq2SeqConfig(TaskConfig):
     lead_words: int | None = None
     copy: bool = False
     coverage_weight: float | None = None
+    scheduled_sampling: float = 0.0
+    sampling_schedule: Literal["inverse_sigmoid", "linear"] = "inverse_sigmoid"
+    sampling_updates: int = 2000
 
     def problems(self) -> list[str]:
         problems = choice_problems(self, (("tokenizer", TOKENIZERS), ("cell", model_cells()),
-                                          ("attention", ATTENTIONS)))
+                                          ("attention", ATTENTIONS),
+                                          ("sampling_schedule", SAMPLING_SCHEDULES)))
         problems += int_problems(self, (
             ("max_examples", 1, True), ("vocab_size", 260, False), ("min_freq", 1, False),
             ("max_source_length", 1, True), ("max_target_length", 1, True),
@@ -134,11 +144,13 @@ class Seq2SeqConfig(TaskConfig):
             ("encoder_layers", 1, False), ("decoder_layers", 1, False),
             ("batch_size", 1, False), ("beam_size", 1, False), ("max_extra", 0, False),
             ("no_repeat_ngram", 0, False), ("lead_words", 1, True),
+            ("sampling_updates", 1, False),
         ))
         for name, low, high, low_open, high_open in (
             ("val_fraction", 0.0, 1.0, True, True), ("dropout", 0.0, 1.0, False, True),
             ("label_smoothing", 0.0, 1.0, False, True), ("length_alpha", 0.0, 10.0, False, False),
             ("coverage_beta", 0.0, 10.0, False, False), ("max_ratio", 0.0, 100.0, True, False),
+            ("scheduled_sampling", 0.0, 1.0, False, False),
         ):
             p = number_problem(name, getattr(self, name), low, high, low_open=low_open,
                                high_open=high_open)
