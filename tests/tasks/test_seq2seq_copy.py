@@ -3,19 +3,17 @@ the "repeat the name" learning twin (copy vs no copy), the artifact round trip, 
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 import rnnkit
+from rnnkit.data.seq2seq_synthetic import copy_names_splits
 from rnnkit.tasks import seq2seq
 from rnnkit.tasks.seq2seq_config import Seq2SeqConfig, SummarizeConfig
 from rnnkit.text.tokenizers import fit_tokenizer
 
 pytest.importorskip("sacrebleu")
 pytest.importorskip("rouge_score")
-
-FILL = ["please", "tell", "the", "team", "that", "we", "met", "today", "and", "call", "soon"]
 
 
 @pytest.fixture(autouse=True)
@@ -68,22 +66,10 @@ def test_extended_ids_from_characters_and_bpe():
     assert apart.decode_target(ext).startswith("memo")
 
 
-def names(rng: np.random.Generator, n: int) -> list[str]:
-    consonants, vowels = list("bcdfgklmnprstvz"), list("aeiou")
-    out: set[str] = set()
-    while len(out) < n:
-        out.add("".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(2))
-                + rng.choice(consonants))
-    return sorted(out)
-
-
-def name_rows(rng: np.random.Generator, pool: list[str]) -> str:
-    rows = ["body,subject"]
-    for name in pool:
-        before = " ".join(rng.choice(FILL, size=rng.integers(1, 4)))
-        after = " ".join(rng.choice(FILL, size=rng.integers(0, 3)))
-        rows.append(f"{before} name is {name} {after},hello {name}")
-    return "\n".join(rows) + "\n"
+def write_table(path, corpus) -> None:
+    path.write_text("body,subject\n" + "".join(f"{src},{refs[0]}\n" for src, refs in
+                                                zip(corpus.sources, corpus.targets,
+                                                    strict=True)))
 
 
 @pytest.fixture(scope="module")
@@ -91,11 +77,9 @@ def names_data(tmp_path_factory):
     """'… name is X …' -> 'hello X', validation names never seen in training: outside the
     target vocabulary, so only copying can produce them."""
     root = tmp_path_factory.mktemp("names")
-    rng = np.random.default_rng(0)
-    pool = names(rng, 360)
-    rng.shuffle(pool)
-    (root / "train.csv").write_text(name_rows(rng, pool[:300]))
-    (root / "val.csv").write_text(name_rows(rng, pool[300:]))
+    splits = copy_names_splits(300, 60, seed=0)
+    write_table(root / "train.csv", splits.train)
+    write_table(root / "val.csv", splits.val)
     return root
 
 
@@ -103,7 +87,7 @@ def train_names(root, copy: bool, name: str, **options):
     return rnnkit.train(
         "translate", data=str(root / "train.csv"), val_data=str(root / "val.csv"),
         source_column="body", target_column="subject", tokenizer="word", hidden_size=32,
-        embedding_dim=16, epochs=6, lr=0.01, batch_size=32, dropout=0.0, label_smoothing=0.0,
+        embedding_dim=16, epochs=10, lr=0.01, batch_size=32, dropout=0.0, label_smoothing=0.0,
         beam_size=2, early_stopping=None, plateau_patience=None, seed=0, copy=copy,
         runs_root=str(root / "runs"), name=name, quiet=True, **options)
 
@@ -117,7 +101,7 @@ def test_copying_names_outside_the_vocabulary_small_twin(names_data, copy_run):
     """The learning twin (docs/seq2seq.md reports the measured pair): with copy the model
     emits validation names it never saw; without copy it cannot."""
     val = copy_run.metrics["val"]
-    # Seed 0 reaches 100 % (beam 2 and greedy) in 60 updates.
+    # Data seeds 0, 1, 2 reach 100 % (beam 2) in these 100 updates.
     assert val["model"]["exact_match"] >= 90, val["samples"]
     assert val["greedy"]["exact_match"] >= 90
     plain = train_names(names_data, False, "plain").metrics["val"]
@@ -128,7 +112,7 @@ def test_copying_names_outside_the_vocabulary_small_twin(names_data, copy_run):
 
 def test_scheduled_sampling_through_the_task(names_data):
     """The trainer's callback drives the sampling probability (up to 0.25 over 20 updates of
-    the 60); the copy model still learns the names."""
+    the 100); the copy model still learns the names."""
     out = train_names(names_data, True, "sampled", scheduled_sampling=0.25,
                       sampling_updates=20, sampling_schedule="linear")
     assert out.metrics["val"]["model"]["exact_match"] >= 90
@@ -161,6 +145,17 @@ def test_export_refuses_a_copy_model_with_the_reason(copy_run, tmp_path):
     with pytest.raises(ExportError, match="export does not support copy models"):
         export(copy_run.run_dir, tmp_path / "copy.onnx")
     assert not (tmp_path / "copy.onnx").exists()
+
+
+def test_copy_names_task_keeps_validation_names_out_of_training():
+    splits = copy_names_splits(300, 60, seed=3)
+    train_names = {refs[0].split()[1] for refs in splits.train.targets}
+    val_names = [refs[0].split()[1] for refs in splits.val.targets]
+    assert len(train_names) == 300 and len(set(val_names)) == 60
+    assert not train_names & set(val_names)
+    for src, refs in zip(splits.val.sources, splits.val.targets, strict=True):
+        assert f"name is {refs[0].split()[1]}" in src and refs[0].startswith("hello ")
+    assert copy_names_splits(300, 60, seed=3).val.sources == splits.val.sources
 
 
 @pytest.mark.parametrize(
