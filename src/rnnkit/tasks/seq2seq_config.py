@@ -213,6 +213,8 @@ class SummarizeConfig(Seq2SeqConfig):
     max_ratio: the longest output is max_ratio times the source length plus max_extra.
     no_repeat_ngram: forbid repeating an n-gram in an output (0: off).
     shared_vocab: one tokenizer and vocabulary for both sides (then the embeddings are shared).
+    copy: the pointer-generator with coverage (on for summaries: on AESLC it beat the same
+        model without copying, see docs/seq2seq.md).
     """
 
     data: str = "aeslc"
@@ -222,3 +224,4 @@ class SummarizeConfig(Seq2SeqConfig):
     max_ratio: float = 0.1
     max_extra: int = 15
     no_repeat_ngram: int = 3
+    copy: bool = True
