@@ -139,6 +139,14 @@ def test_copy_artifact_round_trip(names_data, copy_run, tmp_path):
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_an_artifact_saved_before_copying_existed_does_not_copy(copy_run):
+    from rnnkit.io.artifact import load_artifact
+
+    artifact = load_artifact(copy_run.run_dir / "model.safetensors")
+    del artifact.config["task"]["copy"]  # as written before the option existed
+    assert seq2seq.SUMMARIZE_TASK.restore(artifact).config.copy is False
+
+
 def test_export_refuses_a_copy_model_with_the_reason(copy_run, tmp_path):
     from rnnkit.export import ExportError, export
 

@@ -543,8 +543,11 @@ class Seq2SeqTask(Task):
 
     def restore(self, artifact: Artifact) -> LoadedSeq2Seq:
         model = self.rebuild_model(Seq2Seq, artifact)
+        task_config = dict(artifact.config["task"])
+        # Saved before copying existed: such a model does not copy (summarize now defaults on).
+        task_config.setdefault("copy", False)
         return self.loaded_class(model, Seq2SeqPreprocessing.from_json(artifact.preprocessing),
-                                 self.config_class.from_dict(artifact.config["task"]),
+                                 self.config_class.from_dict(task_config),
                                  artifact.preprocessing.get(TEST_DATA_KEY))
 
     def evaluate(self, loaded: LoadedSeq2Seq, data: Any = None) -> dict[str, Any]:
