@@ -36,11 +36,14 @@ class Seq2SeqBatch(SequenceBatch):
         source: (B, S) int64 source ids, padded with 0.
         source_lengths: (B,) int64 real source steps.
         index: (B,) which pairs of the data set the rows are (to put outputs back in order).
+        source_ext: (B, S) a copy model's source ids in the extended target vocabulary
+            (None without copy; see :class:`rnnkit.models.Seq2Seq`).
     """
 
     source: Tensor | None = None
     source_lengths: Tensor | None = None
     index: Tensor | None = None
+    source_ext: Tensor | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -63,7 +66,10 @@ class Seq2SeqBatch(SequenceBatch):
 
     def forward_kwargs(self) -> dict[str, Tensor]:
         """What the model's forward takes besides the shifted target and its lengths."""
-        return {"source": self.source, "source_lengths": self.source_lengths}
+        extra = {"source": self.source, "source_lengths": self.source_lengths}
+        if self.source_ext is not None:
+            extra["source_ext"] = self.source_ext
+        return extra
 
     def time_slice(self, start: int, stop: int) -> SequenceBatch:
         raise ValueError(
@@ -77,20 +83,30 @@ class Seq2SeqBatch(SequenceBatch):
             inputs=self.inputs.to(device), targets=self.targets.to(device),
             mask=self.mask.to(device), lengths=self.lengths, reset=None,
             source=self.source.to(device), source_lengths=self.source_lengths, index=self.index,
+            source_ext=None if self.source_ext is None else self.source_ext.to(device),
         )
 
 
 def make_batch(sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]],
-               bos_id: int, eos_id: int, index: Sequence[int] | None = None) -> Seq2SeqBatch:
+               bos_id: int, eos_id: int, index: Sequence[int] | None = None,
+               source_ext: Sequence[Sequence[int]] | None = None) -> Seq2SeqBatch:
     """The padded batch of ``sources`` and ``targets`` (id lists without ``<bos>``/``<eos>``):
-    inputs ``<bos> y``, targets ``y <eos>``."""
+    inputs ``<bos> y``, targets ``y <eos>``. ``source_ext``: a copy model's extended source
+    ids, one list per source of the same length (the targets are then extended ids too)."""
     source, source_lengths = pad_sequences([list(s) for s in sources], dtype=torch.int64)
     inputs, lengths = pad_sequences([[bos_id, *t] for t in targets], dtype=torch.int64)
     shifted, _ = pad_sequences([[*t, eos_id] for t in targets], dtype=torch.int64)
     idx = torch.as_tensor(np.asarray(range(len(sources)) if index is None else index,
                                      dtype=np.int64))
+    ext = None
+    if source_ext is not None:
+        if [len(e) for e in source_ext] != [len(s) for s in sources]:
+            raise ValueError("make_batch: source_ext must hold one id per source token, got "
+                             f"lengths {[len(e) for e in source_ext]} for sources of "
+                             f"{[len(s) for s in sources]}")
+        ext, _ = pad_sequences([list(e) for e in source_ext], dtype=torch.int64)
     return Seq2SeqBatch(inputs, shifted, lengths=lengths, source=source,
-                        source_lengths=source_lengths, index=idx)
+                        source_lengths=source_lengths, index=idx, source_ext=ext)
 
 
 class Seq2SeqLoader:
@@ -104,11 +120,13 @@ class Seq2SeqLoader:
         shuffle: a new bucketed order every epoch from ``(seed, epoch)``; otherwise sorted by
             length (evaluation).
         seed: the order's seed.
+        source_ext: a copy model's extended source ids (one list per source, same lengths;
+            the targets are then in extended ids).
     """
 
     def __init__(self, sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]], *,
                  bos_id: int, eos_id: int, batch_size: int = 64, shuffle: bool = True,
-                 seed: int = 0) -> None:
+                 seed: int = 0, source_ext: Sequence[Sequence[int]] | None = None) -> None:
         if len(sources) != len(targets):
             raise ValueError(f"Seq2SeqLoader: sources and targets must pair up, got "
                              f"{len(sources)} sources and {len(targets)} targets")
@@ -120,7 +138,11 @@ class Seq2SeqLoader:
         if empty:
             raise ValueError(f"Seq2SeqLoader: every source must hold at least one token; "
                              f"pair {empty[0]} has none")
+        if source_ext is not None and len(source_ext) != len(sources):
+            raise ValueError(f"Seq2SeqLoader: source_ext must have one list per source, got "
+                             f"{len(source_ext)} for {len(sources)} sources")
         self.sources, self.targets = list(sources), list(targets)
+        self.source_ext = None if source_ext is None else list(source_ext)
         self.bos_id, self.eos_id = bos_id, eos_id
         self.batch_size, self.shuffle, self.seed = batch_size, bool(shuffle), int(seed)
         # Bucket by the longer side: both the encoder and the decoder run over padding.
@@ -152,8 +174,9 @@ class Seq2SeqLoader:
     def batches(self, epoch: int, start: int = 0) -> Iterator[Seq2SeqBatch]:
         """The batches of ``epoch`` from batch index ``start`` on."""
         for index in self._order(epoch)[start:]:
+            ext = None if self.source_ext is None else [self.source_ext[i] for i in index]
             yield make_batch([self.sources[i] for i in index], [self.targets[i] for i in index],
-                             self.bos_id, self.eos_id, index)
+                             self.bos_id, self.eos_id, index, ext)
 
     def __iter__(self) -> Iterator[Seq2SeqBatch]:
         return self.batches(0)

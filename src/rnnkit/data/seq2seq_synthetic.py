@@ -18,6 +18,10 @@ dataset have distinct sources, so no validation or test source is seen in traini
 
 From Python: ``synthetic_pairs('addition', 100, seed=1)`` or ``synthetic_splits('dates')``;
 through :func:`rnnkit.data.parallel.read_parallel` with the task's name.
+
+:func:`copy_names_splits` makes the copy task of the pointer-generator's learning test and
+measurement (not a bundled name): ``'… name is X …' -> 'hello X'`` with every name used once and
+the validation names never in training, so only copying can produce them.
 """
 
 from __future__ import annotations
@@ -153,3 +157,37 @@ def synthetic_splits(name: str, *, seed: int = 0,
         ))
         start += size
     return ParallelSplits(*parts)
+
+
+#: Words around the name in the copy task's sources.
+NAME_FILLERS = ("please", "tell", "the", "team", "that", "we", "met", "today", "and", "call",
+                "soon")
+_CONSONANTS, _VOWELS = "bcdfgklmnprstvz", "aeiou"
+
+
+def copy_names_splits(train: int = 300, val: int = 60, *, seed: int = 0) -> ParallelSplits:
+    """The 'repeat the name' copy task: ``'<1–3 fillers> name is X <0–2 fillers>'`` ->
+    ``'hello X'``, X a random pronounceable 5-letter name (CVCVC; 84,375 possible), each name
+    used in one example only, so no validation name occurs in training (a word vocabulary
+    fitted on training lacks them all). Words are separated by single spaces: use a word
+    tokenizer. No test split."""
+    for name, value in (("train", train), ("val", val)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    rng = np.random.default_rng(seed)
+    names: dict[str, None] = {}
+    while len(names) < train + val:
+        letters = [_CONSONANTS, _VOWELS, _CONSONANTS, _VOWELS, _CONSONANTS]
+        names.setdefault("".join(str(rng.choice(list(pool))) for pool in letters))
+    pool = list(names)
+    parts = []
+    for split, chosen in (("train", pool[:train]), ("val", pool[train:])):
+        sources, targets = [], []
+        for x in chosen:
+            before = " ".join(rng.choice(NAME_FILLERS, size=int(rng.integers(1, 4))))
+            after = " ".join(rng.choice(NAME_FILLERS, size=int(rng.integers(0, 3))))
+            sources.append(f"{before} name is {x} {after}".strip())
+            targets.append((f"hello {x}",))
+        parts.append(ParallelCorpus(sources, targets, f"synthetic copy names/{split} "
+                                                      f"(seed {seed})"))
+    return ParallelSplits(parts[0], parts[1], None)

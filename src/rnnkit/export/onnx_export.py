@@ -387,6 +387,14 @@ def export(
             f"fallback='none' (the default) to export the network"
         )
     kind = _kind_of(loaded)
+    if getattr(getattr(loaded, "model", None), "copy", False) is True:
+        raise ExportError(
+            f"export does not support copy models (a {kind!r} trained with copy=True, the "
+            "pointer-generator): its output space is the vocabulary plus each source's own "
+            "out-of-vocabulary words, and mixing the attention into it is a per-example "
+            "scatter inside the decoding loop, which the graphs here do not lower; use the "
+            "run with rnnkit predict"
+        )
     spec = graph_for(kind)
     if int8:
         from rnnkit.export.quantize import METRICS

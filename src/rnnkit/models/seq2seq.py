@@ -29,12 +29,39 @@ weight exactly 0), ``c_t = Σ_s α_{t,s} m_s``. The loss is the mean cross-entro
 real target tokens, with optional label smoothing (Szegedy et al. 2016); padding is masked out
 of the loss and of the token accuracy.
 
+Copying with coverage (``copy=True``; See, Liu & Manning 2017, "Get To The Point"): a
+generation gate ``p_gen = σ(w_c·c_t + w_s·s_t + w_x·x_t + b)`` (c_t the context, s_t the decoder
+output, x_t the embedded previous token) mixes generating and pointing,
+
+    P(w) = p_gen P_vocab(w) + (1 − p_gen) Σ_{i: w_i = w} α_{t,i},
+
+over an *extended vocabulary*: the V_t target ids, then the source's own out-of-vocabulary
+words, ids V_t, V_t + 1, … per example (``source_ext`` (B, S): each source position's id in
+that space; see :mod:`rnnkit.tasks.seq2seq`). An extended id fed back to the decoder becomes
+``<unk>``. The mixture is computed in log space (``logaddexp`` of the two log terms), and a word
+absent from the source gets no copy term at all (−inf, not a clamped log 0). With
+``coverage_weight`` λ > 0 the coverage ``cov_t = Σ_{t'<t} α_{t'}`` (B, S) enters the
+attention score — Bahdanau: ``vᵀ tanh(W_q s + W_k m_s + w_cov cov_{t,s})``; Luong:
+``h_tᵀ (W_a m_s + w_cov cov_{t,s})`` — and the loss gains ``λ Σ_s min(α_{t,s}, cov_{t,s})``
+per target token. Then the attention of step t depends on the steps before it, so it runs
+as a loop over t (Luong's decoder is still one fused layer call; only the (B, S) attention
+arithmetic loops). Padding of source and target is masked in all of it.
+
+Scheduled sampling (Bengio et al. 2015): while training, with probability
+``sampling_probability`` (an attribute the trainer's :class:`rnnkit.tasks.seq2seq.
+ScheduledSampling` callback raises over the updates, see :func:`sampling_probability`; 0 at
+construction and never saved) each step's input is a token drawn from the model's own
+distribution of the step before instead of the true previous token. The decoder then runs step
+by step (each input depends on the step before); with probability 0, and always in
+evaluation, it is the teacher-forced pass above.
+
 Decoding (:mod:`rnnkit.text.beam`) uses :meth:`Seq2Seq.encode`, :meth:`Seq2Seq.start` and
 :meth:`Seq2Seq.step`, which give exactly the teacher-forced log-probabilities step by step.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +76,10 @@ ATTENTIONS = ("dot", "general", "bahdanau")
 STEP_ROWS = 8
 #: The padding id of source and target (the data layer's ``Vocabulary`` convention).
 PAD_ID = 0
+#: The unknown id: what an extended (copied) id becomes when fed back to the decoder.
+UNK_ID = 1
+#: Copy probabilities below this are clamped before the log (float32 underflow of α only).
+TINY = 1e-30
 
 
 def _size(name: str, value: object, low: int = 1) -> int:
@@ -84,6 +115,40 @@ def _lengths(name: str, value: Tensor | None, ids: Tensor) -> Tensor:
     return lengths
 
 
+SAMPLING_SCHEDULES = ("linear", "inverse_sigmoid")
+
+
+def sampling_probability(update: int, final: float, updates: int,
+                         schedule: str = "inverse_sigmoid") -> float:
+    """The probability of feeding the model's own token at optimiser update ``update``.
+
+    ``final · (1 − ε_i)`` with ε_i the teacher-forcing probability of Bengio et al. (2015):
+    'linear' ε_i = max(0, 1 − i / K); 'inverse_sigmoid' ε_i = k / (k + exp(i / k)) with k
+    such that ε = 1/2 at i = K / 2 (k ln k = K / 2); K = ``updates``.
+    """
+    if schedule not in SAMPLING_SCHEDULES:
+        raise ValueError(f"schedule must be one of {list(SAMPLING_SCHEDULES)}, got {schedule!r}")
+    if isinstance(updates, bool) or not isinstance(updates, int) or updates < 1:
+        raise ValueError(f"updates must be an int >= 1, got {updates!r}")
+    if isinstance(final, bool) or not isinstance(final, (int, float)) or not 0 <= final <= 1:
+        raise ValueError(f"final must be a probability in [0, 1], got {final!r}")
+    if schedule == "linear":
+        teacher = max(0.0, 1.0 - update / updates)
+    else:
+        k = _inverse_sigmoid_k(updates)
+        teacher = k / (k + math.exp(min(update / k, 700.0)))
+    return float(final) * (1.0 - teacher)
+
+
+def _inverse_sigmoid_k(updates: int) -> float:
+    """k >= 1 with k ln k = K / 2 (bisection; k ln k grows monotonically for k >= 1)."""
+    low, high = 1.0, max(2.0, float(updates))
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if mid * math.log(mid) < updates / 2 else (low, mid)
+    return (low + high) / 2
+
+
 def masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
     """softmax over the last axis where ``mask`` (broadcastable, True = real) holds; exact
     zeros elsewhere."""
@@ -102,6 +167,9 @@ class Encoded:
             'bahdanau', m itself for 'dot').
         state: the decoder's initial state (the encoder's final states, directions joined).
         source: (N, S) the source ids (for copying and plots).
+        source_ext: (N, S) a copy model's source ids in the extended vocabulary (None
+            without copy).
+        extended: V_ext = V_t + the most source OOVs of any row (V_t without copy).
     """
 
     memory: Tensor
@@ -109,12 +177,15 @@ class Encoded:
     keys: Tensor
     state: Any
     source: Tensor
+    source_ext: Tensor | None = None
+    extended: int = 0
 
     def select(self, index: Tensor) -> Encoded:
         """Rows ``index`` (N',) of everything (e.g. each source repeated for K beams)."""
+        ext = None if self.source_ext is None else self.source_ext.index_select(0, index)
         return Encoded(self.memory.index_select(0, index), self.mask.index_select(0, index),
                        self.keys.index_select(0, index), select_state(self.state, index),
-                       self.source.index_select(0, index))
+                       self.source.index_select(0, index), ext, self.extended)
 
 
 def select_state(state: Any, index: Tensor) -> Any:
@@ -127,11 +198,16 @@ def select_state(state: Any, index: Tensor) -> Any:
 @dataclass
 class Seq2SeqOutput:
     """The teacher-forced pass: logits (B, T, V_t), attention (B, T, S) and the decoder's
-    final state."""
+    final state. A copy model's ``logits`` are log-probabilities over the extended vocabulary
+    (B, T, V_ext) (−inf for extended ids its row lacks; a log-softmax leaves them unchanged),
+    with ``p_gen`` (B, T) and ``coverage_loss`` (B, T): Σ_s min(α_{t,s}, cov_{t,s}) (zeros
+    without coverage)."""
 
     logits: Tensor
     attention: Tensor
     state: Any
+    p_gen: Tensor | None = None
+    coverage_loss: Tensor | None = None
 
 
 class Seq2Seq(nn.Module):
@@ -157,6 +233,11 @@ class Seq2Seq(nn.Module):
         label_smoothing: ε of the training loss (0: plain cross-entropy).
         bos_id, eos_id: the target's start and end tokens.
         backend: the recurrent layers' kernel backend ('auto': numba on the CPU when it serves).
+        copy: the pointer-generator (see the module docstring); ``forward`` then takes
+            ``source_ext`` and returns (B, T, V_ext + 1): the extended log-probabilities, then
+            each step's coverage loss.
+        coverage_weight: λ of the coverage loss; > 0 also feeds the coverage into the
+            attention score (needs ``copy``).
     """
 
     def __init__(
@@ -177,6 +258,8 @@ class Seq2Seq(nn.Module):
         bos_id: int = 2,
         eos_id: int = 3,
         backend: str = "auto",
+        copy: bool = False,
+        coverage_weight: float = 0.0,
     ) -> None:
         super().__init__()
         self.source_vocab = _size("source_vocab", source_vocab, 2)
@@ -191,7 +274,8 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"Seq2Seq: attention must be one of {list(ATTENTIONS)}, "
                              f"got {attention!r}")
         for name, value in (("bidirectional", bidirectional),
-                            ("share_embeddings", share_embeddings), ("tie_output", tie_output)):
+                            ("share_embeddings", share_embeddings), ("tie_output", tie_output),
+                            ("copy", copy)):
             if not isinstance(value, bool):
                 raise TypeError(f"Seq2Seq: {name} must be a bool, got {value!r}")
         self.directions = 2 if bidirectional else 1
@@ -201,6 +285,13 @@ class Seq2Seq(nn.Module):
         for name, value in (("dropout", dropout), ("label_smoothing", label_smoothing)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise ValueError(f"Seq2Seq: {name} must be a number in [0, 1), got {value!r}")
+        if (isinstance(coverage_weight, bool) or not isinstance(coverage_weight, (int, float))
+                or not 0 <= coverage_weight < float("inf")):
+            raise ValueError(f"Seq2Seq: coverage_weight must be a finite number >= 0, got "
+                             f"{coverage_weight!r}")
+        if coverage_weight > 0 and not copy:
+            raise ValueError(f"Seq2Seq: coverage_weight > 0 needs copy=True (coverage is part "
+                             f"of the pointer-generator), got coverage_weight={coverage_weight}")
         if share_embeddings and source_vocab != target_vocab:
             raise ValueError(
                 "Seq2Seq: share_embeddings=True needs one vocabulary for both sides, got "
@@ -216,6 +307,10 @@ class Seq2Seq(nn.Module):
         self.tie_output = tie_output
         self.dropout, self.label_smoothing = float(dropout), float(label_smoothing)
         self.bos_id, self.eos_id, self.backend = bos_id, eos_id, backend
+        self.copy, self.coverage_weight = copy, float(coverage_weight)
+        self.coverage = self.coverage_weight > 0
+        #: Scheduled sampling's current probability (training only; set by the trainer).
+        self.sampling_probability = 0.0
 
         E, H = self.embedding_dim, self.hidden_size
         self.target_embedding = nn.Embedding(self.target_vocab, E, padding_idx=PAD_ID)
@@ -243,6 +338,10 @@ class Seq2Seq(nn.Module):
         self.combine = nn.Linear(2 * H, out, bias=False)  # W_c
         self.output = None if tie_output else nn.Linear(H, self.target_vocab, bias=False)
         self.output_bias = nn.Parameter(torch.zeros(self.target_vocab))
+        if copy:
+            self.generate_gate = nn.Linear(2 * H + E, 1)  # [w_c; w_s; w_x] and b of p_gen
+        if self.coverage:
+            self.coverage_vector = nn.Parameter(torch.zeros(H))  # w_cov
         if tie_output:
             # The target embedding is also the output layer: small so that the first logits
             # are near uniform.
@@ -267,13 +366,19 @@ class Seq2Seq(nn.Module):
             "dropout": self.dropout, "attention": self.attention,
             "share_embeddings": self.share_embeddings, "tie_output": self.tie_output,
             "label_smoothing": self.label_smoothing, "bos_id": self.bos_id,
-            "eos_id": self.eos_id, "backend": self.backend,
+            "eos_id": self.eos_id, "backend": self.backend, "copy": self.copy,
+            "coverage_weight": self.coverage_weight,
         }
 
     # ---- encoder ---------------------------------------------------------------------------
 
-    def encode(self, source: Tensor, source_lengths: Tensor | None = None) -> Encoded:
-        """Run the encoder over ``source`` (B, S) with ``source_lengths`` (B,) (None: full)."""
+    def encode(self, source: Tensor, source_lengths: Tensor | None = None,
+               source_ext: Tensor | None = None) -> Encoded:
+        """Run the encoder over ``source`` (B, S) with ``source_lengths`` (B,) (None: full).
+
+        ``source_ext`` (B, S): a copy model's source ids in the extended vocabulary (ids below
+        V_t are target ids, V_t + j the row's j-th out-of-vocabulary word). None: the source
+        ids themselves, which needs a shared vocabulary (``share_embeddings``)."""
         source = _ids("source", source)
         lengths = _lengths("source_lengths", source_lengths, source)
         if int(source.max()) >= self.source_vocab or int(source.min()) < 0:
@@ -289,7 +394,27 @@ class Seq2Seq(nn.Module):
             keys = self.key_weight(memory)
         else:
             keys = memory
-        return Encoded(memory, mask, keys, self._bridge(final), source)
+        ext, extended = self._source_ext(source, source_ext, mask) if self.copy else (None, 0)
+        return Encoded(memory, mask, keys, self._bridge(final), source, ext, extended)
+
+    def _source_ext(self, source: Tensor, source_ext: Tensor | None, mask: Tensor
+                    ) -> tuple[Tensor, int]:
+        """The checked (B, S) extended source ids (0 on padding) and V_ext."""
+        if source_ext is None:
+            if not self.share_embeddings:
+                raise ValueError("Seq2Seq: a copy model with separate vocabularies needs "
+                                 "source_ext (the source ids in the target's extended "
+                                 "vocabulary), got None")
+            source_ext = source
+        source_ext = _ids("source_ext", source_ext)
+        if tuple(source_ext.shape) != tuple(source.shape):
+            raise ValueError(f"Seq2Seq: source_ext must have the source's shape "
+                             f"{tuple(source.shape)}, got {tuple(source_ext.shape)}")
+        source_ext = source_ext.masked_fill(~mask.to(source_ext.device), PAD_ID)
+        if int(source_ext.min()) < 0:
+            raise ValueError(f"Seq2Seq: source_ext ids must be >= 0, got "
+                             f"{int(source_ext.min())}")
+        return source_ext, max(self.target_vocab, int(source_ext.max()) + 1)
 
     def _bridge(self, final: Any) -> Any:
         """The encoder's final state (L_e·D, B, H/D) as the decoder's (L_d, B, H): the
@@ -312,9 +437,30 @@ class Seq2Seq(nn.Module):
         weights = masked_softmax(scores, encoded.mask[:, None, :])
         return weights, torch.bmm(weights, encoded.memory)
 
-    def _attend_additive(self, query: Tensor, encoded: Encoded) -> tuple[Tensor, Tensor]:
-        """Bahdanau attention of one query (N, H): weights (N, S) and context (N, H)."""
-        energy = torch.tanh(encoded.keys + self.query_weight(query)[:, None, :])  # (N, S, H)
+    def _attend_covered(self, query: Tensor, encoded: Encoded
+                        ) -> tuple[Tensor, Tensor, Tensor]:
+        """Luong attention with coverage of queries (N, T, H), step by step: weights
+        (N, T, S), contexts (N, T, H) and the coverage losses (N, T)."""
+        base = torch.bmm(query, encoded.keys.transpose(1, 2))  # (N, T, S): h_tᵀ W_a m_s
+        gain = query @ self.coverage_vector  # (N, T): h_tᵀ w_cov
+        coverage = torch.zeros_like(base[:, 0])  # (N, S)
+        ws, losses = [], []
+        for t in range(base.shape[1]):
+            w = masked_softmax(base[:, t] + gain[:, t, None] * coverage, encoded.mask)
+            losses.append(torch.minimum(w, coverage).sum(-1))
+            coverage = coverage + w
+            ws.append(w)
+        weights = torch.stack(ws, 1)
+        return weights, torch.bmm(weights, encoded.memory), torch.stack(losses, 1)
+
+    def _attend_additive(self, query: Tensor, encoded: Encoded,
+                         coverage: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Bahdanau attention of one query (N, H) (with the coverage (N, S) when the model has
+        it): weights (N, S) and context (N, H)."""
+        energy = encoded.keys + self.query_weight(query)[:, None, :]  # (N, S, H)
+        if coverage is not None:
+            energy = energy + coverage[..., None] * self.coverage_vector
+        energy = torch.tanh(energy)
         scores = self.score_vector(energy).squeeze(-1)  # (N, S)
         weights = masked_softmax(scores, encoded.mask)
         return weights, torch.bmm(weights[:, None, :], encoded.memory).squeeze(1)
@@ -326,46 +472,157 @@ class Seq2Seq(nn.Module):
         weight = self.target_embedding.weight if self.tie_output else self.output.weight
         return F.linear(attentional, weight, self.output_bias)
 
+    def _mix(self, logits: Tensor, weights: Tensor, gate: Tensor, encoded: Encoded) -> Tensor:
+        """The pointer-generator's log P(w) (…, V_ext) from the vocabulary logits (…, V_t),
+        the attention (…, S) and the gate's pre-activation (…, 1), over rows (N, …)."""
+        log_vocab = torch.log_softmax(logits.float(), dim=-1)
+        weights = weights.float()
+        lead = weights.shape[:-1]
+        index = encoded.source_ext.view(lead[0], *([1] * (len(lead) - 1)), -1).expand_as(weights)
+        copied = weights.new_zeros(*lead, encoded.extended).scatter_add_(-1, index, weights)
+        # Which extended ids occur in the row's real source: the others get no copy term.
+        present = torch.zeros(lead[0], encoded.extended, dtype=torch.bool,
+                              device=weights.device)
+        present.scatter_(1, encoded.source_ext, encoded.mask)
+        present = present.view(lead[0], *([1] * (len(lead) - 1)), -1)
+        log_copy = torch.where(present, copied.clamp_min(TINY).log(),
+                               torch.full_like(copied, float("-inf")))
+        gate = gate.float()
+        log_gen, log_point = F.logsigmoid(gate), F.logsigmoid(-gate)  # log p_gen, log(1−p_gen)
+        V = self.target_vocab
+        in_vocab = torch.logaddexp(log_gen + log_vocab, log_point + log_copy[..., :V])
+        return torch.cat([in_vocab, log_point + log_copy[..., V:]], dim=-1)
+
+    def _gate(self, context: Tensor, h: Tensor, x: Tensor) -> Tensor:
+        """The generation gate's pre-activation w_c·c + w_s·s + w_x·x + b: (…, 1)."""
+        return self.generate_gate(torch.cat([context, h, x], dim=-1))
+
     # ---- teacher forcing (training) --------------------------------------------------------
 
     def teacher_forced(self, source: Tensor, source_lengths: Tensor | None, target_in: Tensor,
-                       target_lengths: Tensor | None = None) -> Seq2SeqOutput:
+                       target_lengths: Tensor | None = None,
+                       source_ext: Tensor | None = None) -> Seq2SeqOutput:
         """Logits of every target token given the source and the true previous tokens.
 
         Args:
             source: (B, S) ids; source_lengths (B,) or None.
             target_in: (B, T) the target shifted right (``bos_id`` first); target_lengths
-                (B,) or None.
+                (B,) or None. A copy model reads extended ids in it as ``<unk>``.
+            source_ext: (B, S) a copy model's extended source ids (see :meth:`encode`).
         """
         target_in = _ids("target_in", target_in)
         lengths = _lengths("target_lengths", target_lengths, target_in)
+        if self.copy and int(target_in.min()) >= 0:
+            target_in = target_in.masked_fill(target_in >= self.target_vocab, UNK_ID)
         if int(target_in.max()) >= self.target_vocab or int(target_in.min()) < 0:
             raise ValueError(f"Seq2Seq: target ids must be in [0, {self.target_vocab}), got "
                              f"ids from {int(target_in.min())} to {int(target_in.max())}")
         if source.shape[0] != target_in.shape[0]:
             raise ValueError(f"Seq2Seq: source and target_in must have the same batch size, "
                              f"got {source.shape[0]} and {target_in.shape[0]}")
-        encoded = self.encode(source, source_lengths)
+        parts = self._teacher_parts(source, source_lengths, target_in, lengths, source_ext)
+        logits, weights, gate, coverage_loss, final, step_mask, encoded = parts
+        if not self.copy:
+            weights = weights * step_mask[:, :, None]  # no attention at padded target steps
+            return Seq2SeqOutput(logits, weights, final)
+        # Mixed with every step's weights, so each row of P sums to 1, padded steps too.
+        log_probs = self._mix(logits, weights, gate, encoded)
+        weights = weights * step_mask[:, :, None]
+        return Seq2SeqOutput(log_probs, weights, final, torch.sigmoid(gate[..., 0]),
+                             coverage_loss)
+
+    def _teacher_parts(self, source: Tensor, source_lengths: Tensor | None, target_in: Tensor,
+                       lengths: Tensor, source_ext: Tensor | None) -> tuple[Any, ...]:
+        """The teacher-forced pass before any mixing: vocabulary logits (B, T, V_t), attention
+        (B, T, S) (also at padded target steps), the gate's pre-activation (B, T, 1) (None
+        without copy), coverage losses (B, T) (zero at padded steps), the final state, the
+        step mask (B, T) and the encoder's result."""
+        if self.training and self.sampling_probability > 0:
+            return self._sampled_parts(source, source_lengths, target_in, lengths, source_ext)
+        encoded = self.encode(source, source_lengths, source_ext)
         y = F.dropout(self.target_embedding(target_in), self.dropout, self.training)  # (B,T,E)
+        coverage_loss = None
         if self.attention != "bahdanau":
             # One fused recurrent call over all T steps, then attention as matrix products.
             h, final = self.decoder(y, encoded.state, lengths=lengths)  # (B, T, H)
-            weights, context = self._attend(h, encoded)
+            if self.coverage:
+                weights, context, coverage_loss = self._attend_covered(h, encoded)
+            else:
+                weights, context = self._attend(h, encoded)
         else:
-            h, weights, context, final = self._bahdanau_loop(y, encoded, lengths)
+            h, weights, context, final, coverage_loss = self._bahdanau_loop(y, encoded, lengths)
         step_mask = (torch.arange(target_in.shape[1]) < lengths[:, None]).to(h.device)
-        weights = weights * step_mask[:, :, None]  # no attention at padded target steps
-        return Seq2SeqOutput(self._logits(h, context), weights, final)
+        logits = self._logits(h, context)
+        gate = self._gate(context, h, y) if self.copy else None  # (B, T, 1)
+        if coverage_loss is None:
+            coverage_loss = h.new_zeros(h.shape[:2])
+        return (logits, weights, gate, coverage_loss * step_mask, final, step_mask, encoded)
+
+    def _sampled_parts(self, source: Tensor, source_lengths: Tensor | None, target_in: Tensor,
+                       lengths: Tensor, source_ext: Tensor | None) -> tuple[Any, ...]:
+        """:meth:`_teacher_parts` with scheduled sampling: step by step, each row's input at
+        step t > 0 is, with probability ``sampling_probability``, a token drawn from the
+        model's distribution at step t − 1 (detached; an extended id is fed as ``<unk>``)."""
+        encoded = self.encode(source, source_lengths, source_ext)
+        B, T = target_in.shape
+        state = final = encoded.state
+        coverage = encoded.memory.new_zeros(encoded.mask.shape) if self.coverage else None
+        outs: dict[str, list[Tensor]] = {"logits": [], "weights": [], "gate": [], "cov": []}
+        previous = drawn = target_in[:, 0]
+        for t in range(T):
+            if t > 0:
+                own = torch.rand(B, device=previous.device) < self.sampling_probability
+                previous = torch.where(own, drawn, target_in[:, t])
+            y = F.dropout(self.target_embedding(previous), self.dropout, self.training)
+            if self.attention != "bahdanau":
+                out, state = self.decoder(y[:, None, :], state)
+                h = out[:, 0]
+                scores = torch.bmm(h[:, None, :], encoded.keys.transpose(1, 2))[:, 0]
+                if coverage is not None:
+                    scores = scores + (h @ self.coverage_vector)[:, None] * coverage
+                weights = masked_softmax(scores, encoded.mask)
+                context = torch.bmm(weights[:, None, :], encoded.memory)[:, 0]
+            else:
+                weights, context = self._attend_additive(_top(state), encoded, coverage)
+                out, state = self.decoder(torch.cat([y, context], -1)[:, None, :], state)
+                h = out[:, 0]
+            if coverage is not None:
+                outs["cov"].append(torch.minimum(weights, coverage).sum(-1))
+                coverage = coverage + weights
+            logits = self._logits(h, context)
+            gate = self._gate(context, h, y) if self.copy else None
+            with torch.no_grad():
+                log_probs = (self._mix(logits, weights, gate, encoded) if self.copy
+                             else torch.log_softmax(logits.float(), -1))
+                drawn = torch.multinomial(log_probs.exp(), 1)[:, 0]
+                drawn = drawn.masked_fill(drawn >= self.target_vocab, UNK_ID)
+            outs["logits"].append(logits)
+            outs["weights"].append(weights)
+            if gate is not None:
+                outs["gate"].append(gate)
+            done = (lengths == t + 1).to(h.device)
+            final = state if t == 0 else _where_rows(done, state, final)
+        step_mask = (torch.arange(T) < lengths[:, None]).to(encoded.memory.device)
+        covered = (torch.stack(outs["cov"], 1) if outs["cov"]
+                   else encoded.memory.new_zeros(B, T))
+        gate = torch.stack(outs["gate"], 1) if outs["gate"] else None
+        return (torch.stack(outs["logits"], 1), torch.stack(outs["weights"], 1), gate,
+                covered * step_mask, final, step_mask, encoded)
 
     def _bahdanau_loop(self, y: Tensor, encoded: Encoded, lengths: Tensor
-                       ) -> tuple[Tensor, Tensor, Tensor, Any]:
-        """The per-step decoder: (B, T, E) embeddings -> h, weights, contexts, final state."""
+                       ) -> tuple[Tensor, Tensor, Tensor, Any, Tensor | None]:
+        """The per-step decoder: (B, T, E) embeddings -> h, weights, contexts, final state
+        and the coverage losses (B, T) (None without coverage)."""
         state = encoded.state
-        hs, ws, cs = [], [], []
+        hs, ws, cs, losses = [], [], [], []
         T = y.shape[1]
         final = state
+        coverage = encoded.memory.new_zeros(encoded.mask.shape) if self.coverage else None
         for t in range(T):
-            weights, context = self._attend_additive(_top(state), encoded)
+            weights, context = self._attend_additive(_top(state), encoded, coverage)
+            if coverage is not None:
+                losses.append(torch.minimum(weights, coverage).sum(-1))
+                coverage = coverage + weights
             x = torch.cat([y[:, t], context], dim=-1)[:, None, :]  # (B, 1, E + H)
             h, state = self.decoder(x, state)
             hs.append(h[:, 0])
@@ -374,35 +631,109 @@ class Seq2Seq(nn.Module):
             # The final state of each row is the one after its last real step.
             done = (lengths == t + 1).to(h.device)
             final = state if t == 0 else _where_rows(done, state, final)
-        return torch.stack(hs, 1), torch.stack(ws, 1), torch.stack(cs, 1), final
+        covered = torch.stack(losses, 1) if losses else None
+        return torch.stack(hs, 1), torch.stack(ws, 1), torch.stack(cs, 1), final, covered
 
     # ---- the task-model protocol -----------------------------------------------------------
 
     def forward(self, inputs: Tensor, state: Any = None, *, lengths: Tensor | None = None,
-                source: Tensor | None = None, source_lengths: Tensor | None = None
-                ) -> tuple[Tensor, Any]:
+                source: Tensor | None = None, source_lengths: Tensor | None = None,
+                source_ext: Tensor | None = None) -> tuple[Tensor, Any]:
         """The trainer's call: ``inputs`` is the shifted target (B, T), ``lengths`` its lengths;
-        ``source`` and ``source_lengths`` come from the batch
-        (:class:`rnnkit.data.seq2seq_batching.Seq2SeqBatch`). Returns logits (B, T, V_t) and
-        the decoder's final state."""
+        ``source``, ``source_lengths`` (and a copy model's ``source_ext``) come from the batch
+        (:class:`rnnkit.data.seq2seq_batching.Seq2SeqBatch`). Returns logits (B, T, V_t) —
+        a copy model: (B, T, V_t + 2 + S), per step the vocabulary logits, the gate's
+        pre-activation, the coverage loss and the attention weights, from which :meth:`loss`
+        mixes only the target's probability (the full (B, T, V_ext) mixture would cost
+        several passes over the largest tensor of the step, forward and backward) — and the
+        decoder's final state."""
         if state is not None:
             raise ValueError("Seq2Seq: state must be None (a sequence-to-sequence model is "
                              "trained with full BPTT from the encoder's state), got a state")
         if source is None:
             raise ValueError("Seq2Seq: source must be given (a (B, S) tensor of source ids), "
                              "got None; the batch must be a Seq2SeqBatch")
-        out = self.teacher_forced(source, source_lengths, inputs, lengths)
-        return out.logits, out.state
+        if not self.copy:
+            out = self.teacher_forced(source, source_lengths, inputs, lengths, source_ext)
+            return out.logits, out.state
+        inputs = _ids("inputs", inputs)
+        lengths = _lengths("lengths", lengths, inputs)
+        inputs = inputs.masked_fill(inputs >= self.target_vocab, UNK_ID)
+        logits, weights, gate, covered, final, _, _ = self._teacher_parts(
+            source, source_lengths, inputs, lengths, source_ext)
+        packed = torch.cat([logits.float(), gate.float(), covered[..., None].float(),
+                            weights.float()], -1)
+        return packed, final
+
+    def _copy_parts(self, outputs: Tensor, batch: Any
+                    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """The real target tokens' (M rows) parts of a copy model's packed outputs: logits
+        (M, V_t), gate pre-activation (M,), coverage loss (M,), attention (M, S), the
+        extended source ids (M, S) and the targets (M,)."""
+        V, mask = self.target_vocab, batch.mask
+        rows = outputs[mask]
+        ext = batch.source_ext if getattr(batch, "source_ext", None) is not None \
+            else batch.source
+        source = ext[:, None, :].expand(*mask.shape, ext.shape[1])[mask]  # (M, S)
+        return (rows[:, :V], rows[:, V], rows[:, V + 1], rows[:, V + 2:], source,
+                batch.targets[mask])
+
+    def _target_log_prob(self, logits: Tensor, gate: Tensor, attention: Tensor,
+                         source: Tensor, targets: Tensor) -> Tensor:
+        """log P(y) (M,) of the targets under the mixture, without building it over V_ext:
+        logaddexp(log p_gen + log P_vocab(y), log(1 − p_gen) + log Σ_{i: w_i = y} α_i)."""
+        V = self.target_vocab
+        in_vocab = targets < V
+        lse = torch.logsumexp(logits, 1)
+        picked = logits.gather(1, targets.clamp(max=V - 1)[:, None])[:, 0] - lse
+        log_vocab = torch.where(in_vocab, picked, torch.full_like(picked, float("-inf")))
+        hits = source == targets[:, None]  # (M, S); padding holds 0, never a target
+        present = hits.any(1)
+        if bool((~in_vocab & ~present).any()):
+            raise ValueError("Seq2Seq: a target holds an extended id that its source lacks "
+                             "(extended ids must come from the row's own source_ext)")
+        copied = (attention * hits).sum(1)
+        log_copy = torch.where(present, copied.clamp_min(TINY).log(),
+                               torch.full_like(copied, float("-inf")))
+        return torch.logaddexp(F.logsigmoid(gate) + log_vocab, F.logsigmoid(-gate) + log_copy)
 
     def loss(self, outputs: Tensor, batch: Any) -> Tensor:
-        """Mean cross-entropy over the real target tokens (label-smoothed in training)."""
+        """Mean cross-entropy over the real target tokens (label-smoothed in training).
+
+        A copy model: the mean over real target tokens (in extended ids) of
+        ``(1 − ε) (−log P(y_t)) + ε mean_w (−log P_vocab(w)) + λ Σ_s min(α_{t,s}, cov_{t,s})``:
+        the smoothing acts on the generator's vocabulary distribution."""
         mask = batch.mask
         smoothing = self.label_smoothing if self.training else 0.0
-        return F.cross_entropy(outputs[mask], batch.targets[mask], label_smoothing=smoothing)
+        if not self.copy:
+            return F.cross_entropy(outputs[mask], batch.targets[mask],
+                                   label_smoothing=smoothing)
+        logits, gate, covered, attention, source, targets = self._copy_parts(outputs, batch)
+        nll = -self._target_log_prob(logits, gate, attention, source, targets)
+        if smoothing:
+            uniform = torch.logsumexp(logits, 1) - logits.mean(1)  # mean_w −log P_vocab(w)
+            nll = (1 - smoothing) * nll + smoothing * uniform
+        return (nll + self.coverage_weight * covered).mean()
 
     def metrics(self, outputs: Tensor, batch: Any) -> dict[str, tuple[float, int]]:
-        """Token accuracy and negative log-likelihood (nats) over the real target tokens."""
+        """Token accuracy and negative log-likelihood (nats) over the real target tokens (a
+        copy model: also the mean coverage loss)."""
         mask = batch.mask
+        if self.copy:
+            with torch.no_grad():
+                logits, gate, covered, attention, source, targets = self._copy_parts(
+                    outputs.detach().float(), batch)
+                n = int(mask.sum())
+                nll = -float(self._target_log_prob(logits, gate, attention, source,
+                                                   targets).sum())
+                p_gen = torch.sigmoid(gate)[:, None]
+                extended = max(self.target_vocab, int(source.max()) + 1)
+                probs = F.pad(torch.softmax(logits, 1) * p_gen,
+                              (0, extended - self.target_vocab))
+                probs.scatter_add_(1, source, attention * (1 - p_gen))
+                correct = float((probs.argmax(-1) == targets).sum())
+            return {"token_accuracy": (correct, n), "nll": (nll, n),
+                    "coverage": (float(covered.sum()), n)}
         logits, targets = outputs[mask].detach().float(), batch.targets[mask]
         n = int(mask.sum())
         nll = float(F.cross_entropy(logits, targets, reduction="sum"))
@@ -412,7 +743,10 @@ class Seq2Seq(nn.Module):
     # ---- step-by-step decoding -------------------------------------------------------------
 
     def start(self, encoded: Encoded) -> Any:
-        """The decoder state before the first target token (the bridged encoder state)."""
+        """The decoder state before the first target token (the bridged encoder state; with
+        coverage, beside it the zero coverage (1, N, S), batch on dim 1 like every state)."""
+        if self.coverage:
+            return (encoded.state, encoded.memory.new_zeros(1, *encoded.mask.shape))
         return encoded.state
 
     def step(self, previous: Tensor, state: Any, encoded: Encoded
@@ -425,17 +759,36 @@ class Seq2Seq(nn.Module):
             encoded: the encoder's result for the same N rows.
 
         Returns:
-            log_probs (N, V_t), the new state, attention weights (N, S).
+            log_probs (N, V_t) — a copy model's (N, V_ext), where an extended ``previous`` is
+            read as ``<unk>`` — the new state, attention weights (N, S).
         """
+        if self.copy:
+            previous = previous.masked_fill(previous >= self.target_vocab, UNK_ID)
+        coverage = None
+        if self.coverage:
+            state, cov = state
+            coverage = cov[0]  # (N, S)
         y = self.target_embedding(previous)  # (N, E)
         if self.attention != "bahdanau":
             h, state = self._decoder_step(y, state)  # (N, H)
-            weights, context = self._attend(h[:, None, :], encoded)
-            weights, context = weights[:, 0], context[:, 0]
+            if coverage is None:
+                weights, context = self._attend(h[:, None, :], encoded)
+                weights, context = weights[:, 0], context[:, 0]
+            else:
+                scores = torch.bmm(h[:, None, :], encoded.keys.transpose(1, 2))[:, 0]
+                scores = scores + (h @ self.coverage_vector)[:, None] * coverage
+                weights = masked_softmax(scores, encoded.mask)
+                context = torch.bmm(weights[:, None, :], encoded.memory)[:, 0]
         else:
-            weights, context = self._attend_additive(_top(state), encoded)
+            weights, context = self._attend_additive(_top(state), encoded, coverage)
             h, state = self._decoder_step(torch.cat([y, context], dim=-1), state)
-        return torch.log_softmax(self._logits(h, context).float(), dim=-1), state, weights
+        logits = self._logits(h, context)
+        if not self.copy:
+            return torch.log_softmax(logits.float(), dim=-1), state, weights
+        log_probs = self._mix(logits, weights, self._gate(context, h, y), encoded)
+        if coverage is not None:
+            state = (state, (coverage + weights)[None])
+        return log_probs, state, weights
 
     def _decoder_step(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:
         """One decoder step of x (N, F): the layers' compiled streaming step for a few rows,
@@ -452,13 +805,15 @@ class Seq2Seq(nn.Module):
         return select_state(state, index)
 
     def sequence_log_prob(self, source: Tensor, source_lengths: Tensor | None,
-                          target: Tensor) -> Tensor:
+                          target: Tensor, source_ext: Tensor | None = None) -> Tensor:
         """log p(target | source) (B,) of complete targets (B, T) that end with ``eos_id``
-        (padded with 0 after it), by one teacher-forced pass."""
+        (padded with 0 after it; a copy model's may hold extended ids), by one teacher-forced
+        pass."""
         lengths = (target != PAD_ID).sum(1)
         bos = torch.full((target.shape[0], 1), self.bos_id, dtype=target.dtype)
         target_in = torch.cat([bos, target[:, :-1]], dim=1).masked_fill(target == PAD_ID, 0)
-        logits = self.teacher_forced(source, source_lengths, target_in, lengths).logits
+        logits = self.teacher_forced(source, source_lengths, target_in, lengths,
+                                     source_ext).logits
         logp = torch.log_softmax(logits.float(), -1).gather(-1, target[..., None])[..., 0]
         return (logp * (target != PAD_ID)).sum(1)
 
@@ -481,5 +836,6 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["ATTENTIONS", "PAD_ID", "Encoded", "Seq2Seq", "Seq2SeqOutput", "count_parameters",
-           "masked_softmax", "select_state"]
+__all__ = ["ATTENTIONS", "PAD_ID", "SAMPLING_SCHEDULES", "UNK_ID", "Encoded", "Seq2Seq",
+           "Seq2SeqOutput", "count_parameters", "masked_softmax", "sampling_probability",
+           "select_state"]

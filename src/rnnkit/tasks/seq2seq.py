@@ -48,7 +48,7 @@ from rnnkit.data.parallel import (
 from rnnkit.data.seq2seq_batching import Seq2SeqLoader
 from rnnkit.data.text import UNK_ID
 from rnnkit.io.artifact import Artifact
-from rnnkit.models.seq2seq import Seq2Seq
+from rnnkit.models.seq2seq import Seq2Seq, sampling_probability
 from rnnkit.tasks.pipeline import TEST_DATA_KEY, Prepared, Say, Scores, Task, training_line
 from rnnkit.tasks.pipeline import run as run_task
 from rnnkit.tasks.seq2seq_config import (
@@ -60,6 +60,7 @@ from rnnkit.tasks.seq2seq_config import (
 from rnnkit.text.beam import Hypothesis, beam_search, greedy_search
 from rnnkit.text.tokenizers import Tokenizer, fit_tokenizer, tokenizer_from_json
 from rnnkit.train import TrainConfig
+from rnnkit.train.callbacks import Callback
 
 #: Sources decoded together.
 DECODE_BATCH = 64
@@ -123,9 +124,62 @@ class Seq2SeqPreprocessing:
             ids = ids[: self.max_target_length]
         return ids
 
-    def decode_target(self, ids: Sequence[int]) -> str:
-        """The text of target ids (``<bos>``/``<eos>`` dropped)."""
-        return self.target_tokenizer.decode([i for i in ids if i < self.bos_id])
+    def decode_target(self, ids: Sequence[int], oovs: Sequence[str] = ()) -> str:
+        """The text of target ids (``<bos>``/``<eos>`` dropped); a copy model's extended ids
+        (>= target_vocab) are the source's out-of-vocabulary words ``oovs``."""
+        V = self.target_vocab
+        if not oovs or all(i < V for i in ids):
+            return self.target_tokenizer.decode([i for i in ids if i < self.bos_id])
+        tok = self.target_tokenizer  # only word/char tokenisers have extended ids
+        known = tok.vocabulary.tokens
+        return tok.join([oovs[i - V] if i >= V else known[i] for i in ids
+                         if i >= V or i < self.bos_id])
+
+    # ---- the copy model's extended vocabulary -----------------------------------------------
+
+    def extend_source(self, text: str) -> tuple[list[int], list[str]]:
+        """A copy model's source ids in the extended target vocabulary, and the source's
+        out-of-vocabulary words (extended id ``target_vocab + j`` is ``oovs[j]``).
+
+        With word or character tokens, a source token absent from the target vocabulary
+        gets an extended id (the same one wherever it recurs). Byte-level BPE has no unknown
+        pieces: with a shared vocabulary the ids are the source ids; with separate ones a
+        source piece maps to the target piece with the same bytes, or to ``<unk>`` when the
+        target vocabulary lacks it (copying works over in-vocabulary ids only).
+        """
+        ids = self.encode_source(text)
+        target = self.target_tokenizer
+        if target.kind == "bpe":
+            if self.shared:
+                return ids, []
+            source = self.source_tokenizer
+            found = [target.token_to_id(source.id_to_token(i) or "") for i in ids]
+            return [UNK_ID if i is None else i for i in found], []
+        tokens = self.source_tokenizer.tokens(self.clean(text))
+        if self.max_source_length is not None:
+            tokens = tokens[: self.max_source_length]
+        if not tokens:
+            return ids, []
+        oovs: list[str] = []
+        out = []
+        for token in tokens:
+            if token in target.vocabulary:
+                out.append(target.vocabulary.encode([token])[0])
+                continue
+            if token not in oovs:
+                oovs.append(token)
+            out.append(self.target_vocab + oovs.index(token))
+        return out, oovs
+
+    def encode_target_extended(self, text: str, oovs: Sequence[str]) -> list[int]:
+        """Target ids where a word outside the target vocabulary that the source holds has
+        its extended id (other unknown words stay ``<unk>``)."""
+        ids = self.encode_target(text)
+        if not oovs or self.target_tokenizer.kind == "bpe":
+            return ids
+        tokens = self.target_tokenizer.tokens(self.clean(text))[: len(ids)]
+        return [self.target_vocab + oovs.index(t) if i == UNK_ID and t in oovs else i
+                for i, t in zip(ids, tokens, strict=True)]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -193,6 +247,29 @@ def fit_preprocessing(config: Seq2SeqConfig, train: ParallelCorpus) -> Seq2SeqPr
                                 config.max_source_length, config.max_target_length)
 
 
+class ScheduledSampling(Callback):
+    """Sets the model's ``sampling_probability`` from the optimiser updates done so far
+    (:func:`rnnkit.models.seq2seq.sampling_probability`), before every batch; back to 0 when
+    training ends. A resumed run continues the schedule from its update count."""
+
+    def __init__(self, final: float, updates: int, schedule: str) -> None:
+        sampling_probability(0, final, updates, schedule)  # checks the options
+        self.final, self.updates, self.schedule = final, updates, schedule
+
+    def _set(self, trainer: Any) -> None:
+        trainer.model.sampling_probability = sampling_probability(
+            trainer.step, self.final, self.updates, self.schedule)
+
+    def on_fit_start(self, trainer: Any) -> None:
+        self._set(trainer)
+
+    def on_batch_end(self, trainer: Any) -> None:
+        self._set(trainer)
+
+    def on_fit_end(self, trainer: Any) -> None:
+        trainer.model.sampling_probability = 0.0
+
+
 # --------------------------------------------------------------------------------------------
 # Decoding
 # --------------------------------------------------------------------------------------------
@@ -206,6 +283,7 @@ class Decoded:
     hypotheses: list[Hypothesis]
     source_ids: list[list[int]]
     seconds: float
+    oovs: list[list[str]] | None = None
 
     @property
     def tokens(self) -> int:
@@ -222,6 +300,8 @@ def decode(model: Seq2Seq, pre: Seq2SeqPreprocessing, config: Seq2SeqConfig,
         raise ValueError(f"beam_size must be an int >= 1, got {k!r}")
     model.eval()
     ids = [pre.encode_source(s) for s in sources]
+    copy = getattr(model, "copy", False)
+    extended = [pre.extend_source(s) for s in sources] if copy else []
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     hyps: list[Hypothesis | None] = [None] * len(ids)
     options = {"bos_id": pre.bos_id, "eos_id": pre.eos_id, "max_ratio": config.max_ratio,
@@ -230,7 +310,9 @@ def decode(model: Seq2Seq, pre: Seq2SeqPreprocessing, config: Seq2SeqConfig,
     for start in range(0, len(order), DECODE_BATCH):
         chunk = order[start:start + DECODE_BATCH]
         source, lengths = pad_sequences([ids[i] for i in chunk], dtype=torch.int64)
-        encoded = model.encode(source, lengths)
+        source_ext = (pad_sequences([extended[i][0] for i in chunk], dtype=torch.int64)[0]
+                      if copy else None)
+        encoded = model.encode(source, lengths, source_ext)
         if k == 1:
             found = greedy_search(model, encoded, lengths, **options)
         else:
@@ -241,7 +323,9 @@ def decode(model: Seq2Seq, pre: Seq2SeqPreprocessing, config: Seq2SeqConfig,
             hyps[i] = h
     seconds = time.perf_counter() - started
     done = [h for h in hyps if h is not None]
-    return Decoded([pre.decode_target(h.tokens) for h in done], done, ids, seconds)
+    oovs = [e[1] for e in extended] if copy else [[] for _ in done]
+    texts = [pre.decode_target(h.tokens, o) for h, o in zip(done, oovs, strict=True)]
+    return Decoded(texts, done, ids, seconds, oovs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,11 +443,19 @@ class Seq2SeqTask(Task):
         pre = fit_preprocessing(config, splits.train)
 
         def loader(corpus: ParallelCorpus, shuffle: bool) -> Seq2SeqLoader:
+            sources = [pre.encode_source(s) for s in corpus.sources]
+            if not config.copy:
+                targets = [pre.encode_target(r[0]) for r in corpus.targets]
+                extended = None
+            else:  # targets in extended ids: copied words are learnt as copies
+                pairs = [pre.extend_source(s) for s in corpus.sources]
+                extended = [p[0] for p in pairs]
+                targets = [pre.encode_target_extended(r[0], p[1])
+                           for r, p in zip(corpus.targets, pairs, strict=True)]
             return Seq2SeqLoader(
-                [pre.encode_source(s) for s in corpus.sources],
-                [pre.encode_target(r[0]) for r in corpus.targets],
-                bos_id=pre.bos_id, eos_id=pre.eos_id, batch_size=config.batch_size,
-                shuffle=shuffle, seed=training.seed,
+                sources, targets, bos_id=pre.bos_id, eos_id=pre.eos_id,
+                batch_size=config.batch_size, shuffle=shuffle, seed=training.seed,
+                source_ext=extended,
             )
 
         train_batches = loader(splits.train, True)
@@ -392,7 +484,14 @@ class Seq2SeqTask(Task):
             decoder_layers=c.decoder_layers, bidirectional=c.bidirectional, dropout=c.dropout,
             attention=c.attention, share_embeddings=c.shared_vocab, tie_output=c.tie_output,
             label_smoothing=c.label_smoothing, bos_id=pre.bos_id, eos_id=pre.eos_id,
+            copy=c.copy, coverage_weight=c.resolved_coverage_weight(),
         )
+
+    def callbacks(self, prepared: Prepared, training: TrainConfig) -> list[Any]:
+        c = prepared.config
+        if not c.scheduled_sampling:
+            return []
+        return [ScheduledSampling(c.scheduled_sampling, c.sampling_updates, c.sampling_schedule)]
 
     def score(self, model: Seq2Seq, prepared: Prepared, seed: int) -> Scores:
         c, pre = prepared.config, prepared.preprocessing
@@ -466,8 +565,11 @@ class Seq2SeqTask(Task):
 
     def restore(self, artifact: Artifact) -> LoadedSeq2Seq:
         model = self.rebuild_model(Seq2Seq, artifact)
+        task_config = dict(artifact.config["task"])
+        # Saved before copying existed: such a model does not copy (summarize now defaults on).
+        task_config.setdefault("copy", False)
         return self.loaded_class(model, Seq2SeqPreprocessing.from_json(artifact.preprocessing),
-                                 self.config_class.from_dict(artifact.config["task"]),
+                                 self.config_class.from_dict(task_config),
                                  artifact.preprocessing.get(TEST_DATA_KEY))
 
     def evaluate(self, loaded: LoadedSeq2Seq, data: Any = None) -> dict[str, Any]:
@@ -669,7 +771,8 @@ def attention_plot(model: Seq2Seq, pre: Seq2SeqPreprocessing, config: Seq2SeqCon
         h = decoded.hypotheses[k]
         weights = h.attention.numpy()
         src = [pre.source_tokenizer.decode([i]) for i in decoded.source_ids[k]]
-        out = [pre.decode_target([i]) if i < pre.bos_id else "<eos>" for i in h.tokens]
+        oovs = decoded.oovs[k] if decoded.oovs else []
+        out = ["<eos>" if i == pre.eos_id else pre.decode_target([i], oovs) for i in h.tokens]
         ax.imshow(weights, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0)
         ax.set_xticks(range(len(src)))
         ax.set_xticklabels(src, rotation=90, fontsize=7)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from rnnkit.core.checks import choice_problems, int_problems, number_problem
 from rnnkit.models.backbone import model_cells
-from rnnkit.models.seq2seq import ATTENTIONS
+from rnnkit.models.seq2seq import ATTENTIONS, SAMPLING_SCHEDULES
 from rnnkit.tasks.pipeline import TaskConfig
 
 #: Training options that suit an encoder–decoder: full BPTT (the decoder starts from the
@@ -81,6 +81,17 @@ class Seq2SeqConfig(TaskConfig):
     max_extra: see max_ratio.
     no_repeat_ngram: forbid repeating an n-gram in an output (0: off).
     lead_words: words of the lead baseline for summaries (None: the mean training target).
+    copy: the pointer-generator (See et al. 2017): outputs may copy source words, also words
+        outside the target vocabulary (word or char tokens; with bpe, copying works over
+        in-vocabulary pieces only).
+    coverage_weight: lambda of the coverage loss, and coverage in the attention when > 0
+        (None: 1.0 with copy, 0 without; needs copy).
+    scheduled_sampling: the final probability of feeding the model's own previous token
+        instead of the true one while training (Bengio et al. 2015; 0: teacher forcing only).
+    sampling_schedule: how that probability rises over the updates: 'inverse_sigmoid' or
+        'linear'.
+    sampling_updates: the updates over which it rises (linear: reaches the final value there;
+        inverse_sigmoid: half of it at half this many).
     """
 
     data: str = "multi30k-de-en"
@@ -116,10 +127,16 @@ class Seq2SeqConfig(TaskConfig):
     max_extra: int = 10
     no_repeat_ngram: int = 0
     lead_words: int | None = None
+    copy: bool = False
+    coverage_weight: float | None = None
+    scheduled_sampling: float = 0.0
+    sampling_schedule: Literal["inverse_sigmoid", "linear"] = "inverse_sigmoid"
+    sampling_updates: int = 2000
 
     def problems(self) -> list[str]:
         problems = choice_problems(self, (("tokenizer", TOKENIZERS), ("cell", model_cells()),
-                                          ("attention", ATTENTIONS)))
+                                          ("attention", ATTENTIONS),
+                                          ("sampling_schedule", SAMPLING_SCHEDULES)))
         problems += int_problems(self, (
             ("max_examples", 1, True), ("vocab_size", 260, False), ("min_freq", 1, False),
             ("max_source_length", 1, True), ("max_target_length", 1, True),
@@ -127,17 +144,27 @@ class Seq2SeqConfig(TaskConfig):
             ("encoder_layers", 1, False), ("decoder_layers", 1, False),
             ("batch_size", 1, False), ("beam_size", 1, False), ("max_extra", 0, False),
             ("no_repeat_ngram", 0, False), ("lead_words", 1, True),
+            ("sampling_updates", 1, False),
         ))
         for name, low, high, low_open, high_open in (
             ("val_fraction", 0.0, 1.0, True, True), ("dropout", 0.0, 1.0, False, True),
             ("label_smoothing", 0.0, 1.0, False, True), ("length_alpha", 0.0, 10.0, False, False),
             ("coverage_beta", 0.0, 10.0, False, False), ("max_ratio", 0.0, 100.0, True, False),
+            ("scheduled_sampling", 0.0, 1.0, False, False),
         ):
             p = number_problem(name, getattr(self, name), low, high, low_open=low_open,
                                high_open=high_open)
             if p:
                 problems.append(p)
-        for name in ("lowercase", "shared_vocab", "bidirectional", "tie_output"):
+        if self.coverage_weight is not None:
+            p = number_problem("coverage_weight", self.coverage_weight, 0.0, 100.0,
+                               low_open=False, high_open=False)
+            if p:
+                problems.append(p)
+            elif self.coverage_weight > 0 and self.copy is False:
+                problems.append(f"coverage_weight > 0 needs copy=true (coverage is part of the "
+                                f"pointer-generator), got coverage_weight={self.coverage_weight}")
+        for name in ("lowercase", "shared_vocab", "bidirectional", "tie_output", "copy"):
             if not isinstance(getattr(self, name), bool):
                 problems.append(f"{name} must be a bool, got {getattr(self, name)!r}")
         if not isinstance(self.data, str) or not self.data:
@@ -152,6 +179,12 @@ class Seq2SeqConfig(TaskConfig):
             problems.append(f"hidden_size must be even with bidirectional=true (half per "
                             f"direction), got {self.hidden_size}")
         return problems
+
+    def resolved_coverage_weight(self) -> float:
+        """coverage_weight, None resolved: 1.0 with copy, 0 without."""
+        if self.coverage_weight is None:
+            return 1.0 if self.copy else 0.0
+        return float(self.coverage_weight)
 
     def resolved_tokenizer(self) -> str:
         """The tokenizer, 'auto' resolved for the data."""
@@ -180,6 +213,8 @@ class SummarizeConfig(Seq2SeqConfig):
     max_ratio: the longest output is max_ratio times the source length plus max_extra.
     no_repeat_ngram: forbid repeating an n-gram in an output (0: off).
     shared_vocab: one tokenizer and vocabulary for both sides (then the embeddings are shared).
+    copy: the pointer-generator with coverage (on for summaries: on AESLC it beat the same
+        model without copying, see docs/seq2seq.md).
     """
 
     data: str = "aeslc"
@@ -189,3 +224,4 @@ class SummarizeConfig(Seq2SeqConfig):
     max_ratio: float = 0.1
     max_extra: int = 15
     no_repeat_ngram: int = 3
+    copy: bool = True

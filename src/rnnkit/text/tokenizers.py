@@ -92,7 +92,11 @@ class CharTokenizer(_VocabularyTokenizer):
 
     def decode(self, ids: Any) -> str:
         """The text of ``ids``; padding decodes to nothing, the unknown id to U+FFFD."""
-        return "".join(_show(t, "\ufffd") for t in self.vocabulary.decode(ids))
+        return self.join(self.vocabulary.decode(ids))
+
+    def join(self, tokens: list[str]) -> str:
+        """The text of token strings (e.g. known tokens mixed with copied unknown ones)."""
+        return "".join(_show(t, "\ufffd") for t in tokens)
 
 
 class WordTokenizer(_VocabularyTokenizer):
@@ -126,8 +130,12 @@ class WordTokenizer(_VocabularyTokenizer):
 
     def decode(self, ids: Any) -> str:
         """Words joined by one space, ``<eos>`` as a line end."""
+        return self.join(self.vocabulary.decode(ids))
+
+    def join(self, tokens: list[str]) -> str:
+        """The text of token strings (e.g. known words mixed with copied unknown ones)."""
         lines: list[list[str]] = [[]]
-        for token in self.vocabulary.decode(ids):
+        for token in tokens:
             if token == EOS_TOKEN:
                 lines.append([])
             elif token != PAD_TOKEN:
@@ -203,6 +211,14 @@ class BPETokenizer:
 
     def decode(self, ids: Any) -> str:
         return str(self._tok.decode([int(i) for i in ids], skip_special_tokens=True))
+
+    def id_to_token(self, index: int) -> str | None:
+        """The (byte-level) piece of an id; None outside the vocabulary."""
+        return self._tok.id_to_token(int(index))
+
+    def token_to_id(self, token: str) -> int | None:
+        """The id of a (byte-level) piece; None when the vocabulary lacks it."""
+        return self._tok.token_to_id(token)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "tokenizer": self._tok.to_str()}
