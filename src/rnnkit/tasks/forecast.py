@@ -901,21 +901,31 @@ def _new_series(
     rows = {sid: r.stop - r.start for sid, r in table.series_slices().items()}
     short = [sid for sid in unseen if rows[sid] < max(pre.input_length, 2)]
     if short:
-        shown = ", ".join(f"{s!r} ({rows[s]} rows)" for s in short[:5])
-        shown += " ..." if len(short) > 5 else ""
-        what = (
-            f"{len(short)} series the model was not trained on with fewer than input_length="
-            f"{pre.input_length} rows, the fewest a new series needs (its scaler is fitted on "
-            f"its own history)"
-        )
-        if on_bad_rows != "skip" or len(short) == len(rows):
-            raise ValueError(
-                f"data has {what}: {shown}; give those series more rows, or pass "
-                "on_bad_rows='skip' (--on-bad-rows skip) to forecast the others"
-            )
-        warnings.warn(f"skipped {what}: {shown}", stacklevel=4)
+        _refuse_or_skip_short(short, rows, len(rows), pre.input_length, on_bad_rows,
+                              "rows", "its scaler is fitted on its own history", "forecast")
         table = _without(table, short)
     return table, pre.adopt(table)
+
+
+def _refuse_or_skip_short(
+    short: list[str], rows: dict[str, int], total: int, input_length: int, on_bad_rows: str,
+    where: str, why: str, verb: str,
+) -> None:
+    """New series with too little history (``rows`` per series, counted ``where``): refused,
+    or skipped with a warning naming them when ``on_bad_rows`` is 'skip' and others are left
+    (the caller then leaves them out of its table)."""
+    shown = ", ".join(f"{s!r} ({rows[s]} rows)" for s in short[:5])
+    shown += " ..." if len(short) > 5 else ""
+    what = (
+        f"{len(short)} series the model was not trained on with fewer than input_length="
+        f"{input_length} {where}, the fewest a new series needs ({why})"
+    )
+    if on_bad_rows != "skip" or len(short) == total:
+        raise ValueError(
+            f"data has {what}: {shown}; give those series more history, or pass "
+            f"on_bad_rows='skip' (--on-bad-rows skip) to {verb} the others"
+        )
+    warnings.warn(f"skipped {what}: {shown}", stacklevel=5)
 
 
 def _known_series(
@@ -991,19 +1001,9 @@ def _series_to_score(
             history[sid] = split.rows(times)[0]
     short = [sid for sid in unseen if history[sid] < need]
     if short:
-        shown = ", ".join(f"{s!r} ({history[s]} rows)" for s in short[:5])
-        shown += " ..." if len(short) > 5 else ""
-        what = (
-            f"{len(short)} series the model was not trained on with fewer than input_length="
-            f"{pre.input_length} rows before the validation period, the fewest a new series "
-            f"needs (its scalers are fitted on those rows)"
-        )
-        if on_bad_rows != "skip" or len(short) == len(table.series_ids):
-            raise ValueError(
-                f"data has {what}: {shown}; give those series more history, or pass "
-                "on_bad_rows='skip' (--on-bad-rows skip) to score the others"
-            )
-        warnings.warn(f"skipped {what}: {shown}", stacklevel=4)
+        _refuse_or_skip_short(short, history, len(table.series_ids), pre.input_length,
+                              on_bad_rows, "rows before the validation period",
+                              "its scalers are fitted on those rows", "score")
         table = _without(table, short)
         unseen = [s for s in unseen if s not in short]
     return table, pre.adopt(table, split), unseen
