@@ -33,3 +33,14 @@ def _seed_everything() -> None:
 def library_baselines(monkeypatch: pytest.MonkeyPatch) -> None:
     """Turn the 'auto' library baselines back on for one test (see the module docstring)."""
     monkeypatch.delenv("RNNKIT_LIBRARY_BASELINES", raising=False)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run one test on one torch thread: its models are tiny, so intra-op threads only add
+    overhead, and on a busy 2-core machine oversubscribed threads made tests 5-40x slower.
+    Use it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

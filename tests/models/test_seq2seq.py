@@ -12,13 +12,7 @@ ATTENTIONS = ["dot", "general", "bahdanau"]
 BOS, EOS = 2, 3
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models: one thread is faster, and far faster on a machine shared with other jobs.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models (tests/conftest.py)
 
 
 def small(attention="general", cell="gru", **kw):

@@ -20,12 +20,7 @@ SOURCE_EXT = [[4, 12, 5, 13, 12], [6, 12, 7]]
 TARGETS = [[12, 5, 13], [6, 12]]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models (tests/conftest.py)
 
 
 def copy_model(attention="general", coverage_weight=1.0, seed=0, **kw):

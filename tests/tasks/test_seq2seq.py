@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import rnnkit
 from rnnkit.tasks import seq2seq
@@ -26,13 +25,7 @@ SMALL = ["--hidden-size", "32", "--embedding-dim", "16", "--dropout", "0",
          "--label-smoothing", "0", "--batch-size", "32", "--quiet"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models: one thread is faster, and far faster on a machine shared with other jobs.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models (tests/conftest.py)
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

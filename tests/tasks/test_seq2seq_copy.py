@@ -4,7 +4,6 @@ the "repeat the name" learning twin (copy vs no copy), the artifact round trip, 
 from __future__ import annotations
 
 import pytest
-import torch
 
 import rnnkit
 from rnnkit.data.seq2seq_synthetic import copy_names_splits
@@ -16,12 +15,7 @@ pytest.importorskip("sacrebleu")
 pytest.importorskip("rouge_score")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models (tests/conftest.py)
 
 
 def preprocessing(kind: str, sources: str, targets: str, shared: bool = False

@@ -8,12 +8,8 @@ One thread also keeps float results identical to the subprocess runs, which pin 
 from __future__ import annotations
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):  # the shared fixture of tests/conftest.py, for every test here
     yield
-    torch.set_num_threads(before)
