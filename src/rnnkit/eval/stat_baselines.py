@@ -67,14 +67,22 @@ def library_baselines_enabled() -> bool:
     return os.environ.get(ENV, "").strip().lower() != "off"
 
 
-def statsforecast_makers() -> tuple[Makers | None, str | None]:
-    """``(makers, None)``, or ``(None, why)`` when statsforecast cannot be imported."""
+def optional(package: str) -> tuple[Any, str | None]:
+    """``(module, None)``, or ``(None, why)`` when ``package`` (an optional baseline library)
+    cannot be imported; ``why`` names the extra to install."""
     try:
         with warnings.catch_warnings():  # a library's import-time warnings are not ours
             warnings.simplefilter("ignore")
-            models = importlib.import_module("statsforecast.models")
+            return importlib.import_module(package), None
     except ImportError as err:
-        return None, f"statsforecast is not installed ({err}); {INSTALL}"
+        return None, f"{package} is not installed ({err}); {INSTALL}"
+
+
+def statsforecast_makers() -> tuple[Makers | None, str | None]:
+    """``(makers, None)``, or ``(None, why)`` when statsforecast cannot be imported."""
+    models, why = optional("statsforecast.models")
+    if models is None:
+        return None, why
     return {
         "AutoETS": lambda m: models.AutoETS(season_length=m),
         "AutoTheta": lambda m: models.AutoTheta(season_length=m),

@@ -19,7 +19,6 @@ A missing optional package skips its baselines with a note instead of failing th
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -27,20 +26,9 @@ from typing import Any
 import numpy as np
 
 from rnnkit.eval.baselines import baseline_forecasts
+from rnnkit.eval.stat_baselines import STAT_BASELINES, optional, statsforecast_makers
 
-STATSFORECAST_MODELS = ("AutoETS", "AutoTheta", "AutoARIMA")
 AEON_MODELS = ("1-NN DTW", "MiniRocket")
-INSTALL = "pip install 'rnnkit[bench]'"
-
-
-def optional(package: str) -> tuple[Any, str | None]:
-    """``(module, None)``, or ``(None, why)`` when ``package`` cannot be imported."""
-    try:
-        with warnings.catch_warnings():  # a library's import-time warnings are not ours
-            warnings.simplefilter("ignore")
-            return importlib.import_module(package), None
-    except ImportError as err:
-        return None, f"{package} is not installed ({err}); {INSTALL}"
 
 
 def seasonal_naive(train: np.ndarray, horizon: int, season: int) -> np.ndarray:
@@ -49,16 +37,6 @@ def seasonal_naive(train: np.ndarray, horizon: int, season: int) -> np.ndarray:
     y = np.asarray(train, dtype=np.float64)[:, None]
     out = baseline_forecasts(y, np.array([len(y) - 1]), horizon, m)
     return out["seasonal_naive"][0, :, 0]
-
-
-def _statsforecast_models(season: int) -> dict[str, Callable[[], Any]]:
-    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta
-
-    return {
-        "AutoETS": lambda: AutoETS(season_length=season),
-        "AutoTheta": lambda: AutoTheta(season_length=season),
-        "AutoARIMA": lambda: AutoARIMA(season_length=season),
-    }
 
 
 def forecast_baselines(
@@ -73,18 +51,18 @@ def forecast_baselines(
         "seasonal naive": [seasonal_naive(y, h, season) for y, h in series]
     }
     notes: list[str] = []
-    module, why = optional("statsforecast.models")
-    if module is None:
-        notes.append(f"{', '.join(STATSFORECAST_MODELS)} skipped: {why}")
+    makers, why = statsforecast_makers()
+    if makers is None:
+        notes.append(f"{', '.join(STAT_BASELINES)} skipped: {why}")
         return out, notes
-    for name in STATSFORECAST_MODELS:
+    for name in STAT_BASELINES:
         forecasts: list[np.ndarray | None] = []
         for i, (y, h) in enumerate(series):
             m = season if len(y) > 2 * season else 1  # under two seasons: a non-seasonal fit
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    model = _statsforecast_models(m)[name]().fit(np.asarray(y, dtype=float))
+                    model = makers[name](m).fit(np.asarray(y, dtype=float))
                     forecasts.append(np.asarray(model.predict(h)["mean"], dtype=np.float64))
             except Exception as err:  # a library's fit failing on one series is a result
                 notes.append(f"{name} failed on series {i}: {type(err).__name__}: {err}")
