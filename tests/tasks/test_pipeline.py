@@ -234,3 +234,15 @@ def test_prediction_never_advises_an_option_it_does_not_have(tmp_path) -> None:
         forecast.predict(LEGACY / "forecaster.safetensors", tmp_path / "gappy.csv")
     assert "the model applies its own missing='error' to new data" in str(info.value)
     assert "pass missing='drop'" not in str(info.value)
+
+
+def test_without_baselines_turns_off_every_kind_a_config_has():
+    from rnnkit.tasks.classify_config import ClassifyConfig
+    from rnnkit.tasks.forecast_config import ForecastConfig
+    from rnnkit.tasks.pipeline import without_baselines
+
+    forecast = without_baselines(ForecastConfig(data="sunspots"))
+    assert forecast.stat_baselines == "off" and forecast.data == "sunspots"
+    classify = ClassifyConfig(data="basic-motions")
+    off = without_baselines(classify)
+    assert off.baselines is False and classify.baselines is True  # a copy; the original kept

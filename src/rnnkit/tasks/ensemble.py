@@ -238,9 +238,7 @@ class Members:
 def fit_members(task: Any, prepared: Any, training: Any, run_dir: Path, say: Any) -> Members:
     """Train ``training.ensemble`` members of ``task``'s model on ``prepared``, member i with
     seed ``training.seed + i`` and its trainer files in ``run_dir/member-<i>/``."""
-    from rnnkit.tasks.pipeline import fit_model
-    from rnnkit.train import seed_everything
-    from rnnkit.train.memory import build_model_within_memory
+    from rnnkit.tasks.pipeline import build_seeded_model, fit_model
 
     n = training.ensemble
     members: list[nn.Module] = []
@@ -254,10 +252,7 @@ def fit_members(task: Any, prepared: Any, training: Any, run_dir: Path, say: Any
         own.out_dir = str(out)
         say(f"ensemble member {i + 1}/{n} (seed {seed}), files in {out.name}/")
         started = time.perf_counter()
-        seed_everything(seed)
-        model = build_model_within_memory(
-            lambda: task.build_model(prepared), optimizer=own.optimizer, device=own.device
-        )
+        model = build_seeded_model(task, prepared, own)  # own.seed is this member's
         fitted = fit_model(model, prepared.train_batches, prepared.val_batches, own,
                            extra_callbacks=task.callbacks(prepared, own))
         if fitted.stopped_by:
@@ -302,13 +297,14 @@ def _scalars(values: dict[str, Any]) -> dict[str, float]:
 
 def score_members(task: Any, members: Ensemble, prepared: Any) -> list[dict[str, dict[str, float]]]:
     """Each member's own ``val``/``test`` metrics (the model's row of :meth:`Task.score`; the
-    baselines are not fit again), as ``[{'val': {metric: value}, 'test': {...}}, ...]``.
+    baselines, statsforecast's too, are not fit again per member), as
+    ``[{'val': {metric: value}, 'test': {...}}, ...]``.
 
     Scored on a copy of ``prepared`` so that what the ensemble's scoring leaves there (plots,
     calibration) is the ensemble's."""
-    config = prepared.config
-    if isinstance(getattr(config, "baselines", None), bool):
-        config = dataclasses.replace(config, baselines=False)
+    from rnnkit.tasks.pipeline import without_baselines
+
+    config = without_baselines(prepared.config)
     out = []
     for model, seed in zip(members.members, members.seeds, strict=True):
         alone = dataclasses.replace(prepared, config=config, parts=dict(prepared.parts))

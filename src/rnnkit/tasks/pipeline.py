@@ -684,13 +684,7 @@ def _run(
                    "training": ens.training_summary(members, time.perf_counter() - started),
                    "ensemble": ens.ensemble_section(task, members, scores.metrics, each)}
     else:
-        seed_everything(training.seed)
-        # Sized on the meta device first: a model too large for memory is a clear error, not an
-        # allocator traceback (the random state is restored, so the weights are as without it).
-        model = build_model_within_memory(
-            lambda: task.build_model(prepared), optimizer=training.optimizer,
-            device=training.device,
-        )
+        model = build_seeded_model(task, prepared, training)
         diagnostics = _diagnostics_callback(task, model, prepared, training)
         fitted = fit_model(
             model, prepared.train_batches, prepared.val_batches, training, resume=resume,
@@ -793,6 +787,26 @@ def _jsonable(value: Any) -> Any:
     """``value`` as plain JSON types (numpy and torch scalars and arrays become numbers)."""
     return json.loads(json.dumps(value, default=jsonable))
 
+
+
+def build_seeded_model(task: Task, prepared: Prepared, training: Any) -> nn.Module:
+    """The task's model with fresh weights drawn from ``training.seed`` (every RNG seeded),
+    on ``training.device``. Sized on the meta device first: a model too large for memory is a
+    clear error, not an allocator traceback (the random state is restored, so the weights are
+    as without it)."""
+    seed_everything(training.seed)
+    return build_model_within_memory(
+        lambda: task.build_model(prepared), optimizer=training.optimizer, device=training.device
+    )
+
+
+def without_baselines(config: Any) -> Any:
+    """A copy of a task config that fits no baselines: for scoring where they are not
+    reported (a tuning fold, an ensemble member), since they do not depend on the model and the
+    library ones (statsforecast, 1-NN DTW) cost seconds a fit."""
+    off = {name: value for name, value in (("baselines", False), ("stat_baselines", "off"))
+           if hasattr(config, name)}
+    return dataclasses.replace(config, **off) if off else config
 
 
 def compare_with_baselines(task: Task, metrics: dict[str, Any]) -> dict[str, Any] | None:

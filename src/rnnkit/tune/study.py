@@ -240,23 +240,15 @@ def run_fold(
     """
     from rnnkit.api import build_task_configs, get_task
     from rnnkit.data.folds import Fold
-    from rnnkit.tasks.pipeline import fit_model
-    from rnnkit.train import seed_everything
-    from rnnkit.train.memory import build_model_within_memory
+    from rnnkit.tasks.pipeline import build_seeded_model, fit_model, without_baselines
 
     task = get_task(spec.task)
     config, training = build_task_configs(task, None, {**spec.options, **params})
     training.quiet, training.plots, training.out_dir = True, False, None
-    if hasattr(config, "baselines"):
-        config.baselines = False
-    if hasattr(config, "stat_baselines"):  # forecasting's statsforecast fits: not per fold
-        config.stat_baselines = "off"
+    config = without_baselines(config)  # they do not depend on the setting: not per fold
     fold = Fold(spec.cv, fold_index, spec.seed, spec.group_column)
     prepared = task.prepare(config, training, lambda text: None, fold=fold)
-    seed_everything(training.seed)
-    model = build_model_within_memory(
-        lambda: task.build_model(prepared), optimizer=training.optimizer, device=training.device
-    )
+    model = build_seeded_model(task, prepared, training)
     report = None
     if trial is not None and prepared.val_batches is not None:
         same = (training.monitor_mode == "max") == spec.higher_is_better
