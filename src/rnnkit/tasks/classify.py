@@ -242,7 +242,9 @@ class ClassifyTask(Task):
                 metrics[part] = {"model": reports[part].to_dict(), "baselines": {}}
         fitted: dict[str, Any] = {}
         if c.baselines:
-            dtw, metrics["dtw_baseline"] = dtw_baseline(c, pre, inputs)
+            dtw, record = dtw_baseline(c, pre, inputs)
+            if record:  # nothing to say for text, or with dtw_baseline='off'
+                metrics["dtw_baseline"] = record
             for name, (by_part, model_of) in baselines(pre, parts, inputs, dtw).items():
                 fitted[name] = model_of
                 for part, report in by_part.items():
@@ -255,8 +257,6 @@ class ClassifyTask(Task):
             for part in ("val", "test")
             if part in metrics
         }
-        if not metrics.get("dtw_baseline"):
-            metrics.pop("dtw_baseline", None)
         return Scores(metrics, summary, {"reports": reports, "baselines": fitted})
 
     def fallback_tensors(self, scores: Scores, method: str) -> dict[str, np.ndarray]:
@@ -430,9 +430,14 @@ def adapt_training(
 VIDEO_OPTIONS = {"frames": None, "frame_stride": 1, "flip": False, "crop": 0}
 
 
+def video_options_used(c: ClassifyConfig) -> list[str]:
+    """The frame-sampling and video-augmentation options ``c`` turns on."""
+    return [k for k, off in VIDEO_OPTIONS.items() if getattr(c, k) != off]
+
+
 def check_video_options(c: ClassifyConfig, data: ClassificationData) -> None:
     """Refuse frame sampling or video augmentation on data that are not videos (frames)."""
-    used = [k for k, off in VIDEO_OPTIONS.items() if getattr(c, k) != off]
+    used = video_options_used(c)
     shape = () if data.kind == "text" else tuple(data.sequences[0].shape[1:])
     if used and len(shape) < 2:
         got = "text" if data.kind == "text" else f"numeric steps of shape {shape}"
@@ -441,11 +446,6 @@ def check_video_options(c: ClassifyConfig, data: ClassificationData) -> None:
             f"(H, W, C)), got {got}; leave them at "
             f"{', '.join(f'{k}={VIDEO_OPTIONS[k]!r}' for k in used)}"
         )
-
-
-def sampling_clips(c: ClassifyConfig) -> bool:
-    """Whether training draws each video's frames and augmentation anew every epoch."""
-    return any(getattr(c, k) != off for k, off in VIDEO_OPTIONS.items())
 
 
 def rotating(c: ClassifyConfig) -> bool:
@@ -466,7 +466,7 @@ def training_loader(
     about the vertical axis before normalisation, a new angle per sequence and epoch; videos
     with frame sampling or augmentation get their frames, flip and crop drawn every epoch."""
     options = {"batch_size": c.batch_size, "seed": seed, "class_balanced": balanced}
-    if sampling_clips(c):
+    if video_options_used(c):  # frames, flip and crop drawn anew every epoch
         return VideoClipLoader(
             inputs,
             targets,
