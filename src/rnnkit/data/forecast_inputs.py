@@ -92,6 +92,11 @@ class WindowSet:
     def input_length(self) -> int:
         return self.inputs.shape[1] - self.horizon
 
+    def subset(self, rows: np.ndarray) -> WindowSet:
+        """The windows at ``rows`` (a boolean mask (B,) or indices), every per-window array
+        cut alike."""
+        return replace(self, **{k: getattr(self, k)[rows] for k in _STACKED})
+
 
 _STACKED = ("inputs", "target", "loc", "scale", "series", "origin", "actual", "times", "offset")
 

@@ -1033,7 +1033,6 @@ def _by_group(result: Any, scales: np.ndarray, loaded: LoadedForecaster,
               pre: ForecastPreprocessor, unseen: list[str]) -> dict[str, dict[str, Any]]:
     """The backtest's pooled metrics of the series in training ('seen') and of those forecast
     from their own history ('unseen'), each with its series and number of windows."""
-    from rnnkit.data.forecast_inputs import _STACKED
     from rnnkit.eval.backtest import score
 
     forecasts = result.forecasts
@@ -1050,7 +1049,7 @@ def _by_group(result: Any, scales: np.ndarray, loaded: LoadedForecaster,
                 forecasts,
                 point=forecasts.point[mask],
                 quantiles=forecasts.quantiles[mask],
-                windows=dataclasses.replace(w, **{k: getattr(w, k)[mask] for k in _STACKED}),
+                windows=w.subset(mask),
             )
             baselines = {k: v[mask] for k, v in result.baselines.items()}
             pooled, _ = score(part, baselines, scales, pre.targets)
