@@ -49,12 +49,18 @@ def teacher(model, b):
     return model.teacher_forced(b.source, b.source_lengths, b.inputs, b.lengths, b.source_ext)
 
 
-@pytest.mark.parametrize("attention", ATTENTIONS)
-def test_copy_distribution_by_hand_sums_to_one_over_the_extended_vocabulary(attention):
-    model = copy_model(attention, coverage_weight=0.0)
+def plain_twin(model):
+    """The same network without copying: every weight but the generation gate's."""
     plain = Seq2Seq(**{**model.config, "copy": False, "coverage_weight": 0.0}).eval()
     plain.load_state_dict({k: v for k, v in model.state_dict().items()
                            if not k.startswith("generate_gate")})
+    return plain
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_copy_distribution_by_hand_sums_to_one_over_the_extended_vocabulary(attention):
+    model = copy_model(attention, coverage_weight=0.0)
+    plain = plain_twin(model)
     b = batch()
     with torch.no_grad():
         out = teacher(model, b)
@@ -81,9 +87,7 @@ def test_p_gen_one_is_the_plain_decoder(attention):
     with torch.no_grad():
         model.generate_gate.weight.zero_()
         model.generate_gate.bias.fill_(60.0)  # σ(60) = 1 in float32
-    plain = Seq2Seq(**{**model.config, "copy": False, "coverage_weight": 0.0}).eval()
-    plain.load_state_dict({k: v for k, v in model.state_dict().items()
-                           if not k.startswith("generate_gate")})
+    plain = plain_twin(model)
     b = batch()
     with torch.no_grad():
         out = teacher(model, b)
