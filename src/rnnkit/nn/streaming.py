@@ -52,24 +52,30 @@ class _Runner:
     ``run`` is the backend runner's own ``run`` (no extra Python frame per step).
     """
 
-    __slots__ = ("dtype", "hidden", "in_size", "layers", "num_states", "out_size", "run",
-                 "sources", "versions")
+    __slots__ = ("checks", "dtype", "hidden", "in_size", "layers", "num_states", "out_size",
+                 "plans", "run")
 
     def __init__(self, module: torch.nn.Module, backend, cell, weights, names) -> None:
         step = backend.step_runner(cell, weights)
         self.run = step.run
-        # What the layout was copied from: parameter objects, data pointers and versions.
-        self.sources = [(name, module._parameters[name]) for name in names]
-        self.versions = [(p.data_ptr(), p._version) for _, p in self.sources]
+        # What the layout was copied from: (name, parameter object, data pointer, version).
+        # One flat tuple per parameter, because ``current`` runs on every streamed step.
+        self.checks = tuple(
+            (name, p, p.data_ptr(), p._version)
+            for name, p in ((name, module._parameters[name]) for name in names)
+        )
         self.dtype = step.dtype
         self.in_size, self.out_size = step.input_size, step.out_size
         self.hidden, self.layers = step.hidden_size, step.num_layers
         self.num_states = step.num_states
+        # x_t's shape -> (B, h shape, c shape or None, y shape or None) for ``step``; filled by
+        # _Streaming._step_plan so that a step does no shape arithmetic in Python.
+        self.plans: dict[tuple[int, ...], tuple | None] = {}
 
     def current(self, module: torch.nn.Module) -> bool:
         """Whether the module's parameters are still the ones (and values) the layout copies."""
         params = module._parameters
-        for (name, p), (ptr, version) in zip(self.sources, self.versions, strict=True):
+        for name, p, ptr, version in self.checks:
             if params[name] is not p or p._version != version or p.data_ptr() != ptr:
                 return False
         return True
@@ -141,39 +147,48 @@ class _Streaming:
         rows = () if batch is None else (batch,)
         return (*lead, *rows, runner.out_size), (*lead, *rows, runner.hidden)
 
+    def _step_plan(self, runner: _Runner, x_shape: tuple[int, ...]) -> tuple | None:
+        """(B, h shape, c shape or None, y shape or None) for inputs of ``x_shape``, or None
+        when the compiled step cannot take them (the ordinary path then raises its error)."""
+        if len(x_shape) == 1 and x_shape[0] == runner.in_size:
+            batch, rows = 1, None
+        elif len(x_shape) == 2 and x_shape[1] == runner.in_size:
+            batch = rows = x_shape[0]
+        else:
+            return None
+        h_shape, c_shape = self._state_shapes_for(runner, rows)
+        y_shape = h_shape[1:] if self._STATE_HAS_LAYERS else None  # a cell's output is h
+        return batch, h_shape, c_shape if runner.num_states == 2 else None, y_shape
+
     def _fast_step(self, x_t, state):
         """The compiled step, or None when this call must take the ordinary path."""
         runner = self._stream_runner()
         if runner is None or type(x_t) is not Tensor:
             return None
-        if x_t.dtype != runner.dtype or not x_t.is_cpu or not x_t.is_contiguous():
+        dtype = runner.dtype
+        if x_t.dtype != dtype or not x_t.is_cpu or not x_t.is_contiguous():
             return None
-        dim = x_t.dim()
-        if dim == 1 and x_t.shape[0] == runner.in_size:
-            batch, rows = 1, None
-        elif dim == 2 and x_t.shape[1] == runner.in_size:
-            batch = rows = x_t.shape[0]
-        else:
-            return None  # the ordinary path raises its precise error
-        h_shape, c_shape = self._state_shapes_for(runner, rows)
-        two = runner.num_states == 2  # (h, c)
+        x_shape = x_t.shape
+        plan = runner.plans.get(x_shape, False)
+        if plan is False:
+            plan = runner.plans[x_shape] = self._step_plan(runner, x_shape)
+        if plan is None:
+            return None
+        batch, h_shape, c_shape, y_shape = plan
         h_addr = c_addr = 0
         if state is not None:
-            h, c = state if two and isinstance(state, tuple) else (state, None)
-            if not _state_ok(h, h_shape, runner.dtype):
+            h, c = state if c_shape is not None and isinstance(state, tuple) else (state, None)
+            if not _state_ok(h, h_shape, dtype):
                 return None
             h_addr = h.data_ptr()
-            if two:
-                if not _state_ok(c, c_shape, runner.dtype):
+            if c_shape is not None:
+                if not _state_ok(c, c_shape, dtype):
                     return None
                 c_addr = c.data_ptr()
-        # Varargs shapes: torch.empty parses them faster than a tuple (~1 µs per call here).
-        h_new = torch.empty(*h_shape, dtype=runner.dtype)
-        c_new = torch.empty(*c_shape, dtype=runner.dtype) if two else None
-        if self._STATE_HAS_LAYERS:
-            y = torch.empty(*h_shape[1:], dtype=runner.dtype)
-        else:
-            y = h_new  # a cell's output is its new state
+        # Varargs shapes: torch.empty parses them faster than a tuple (~0.4 µs per call here).
+        h_new = torch.empty(*h_shape, dtype=dtype)
+        c_new = None if c_shape is None else torch.empty(*c_shape, dtype=dtype)
+        y = h_new if y_shape is None else torch.empty(*y_shape, dtype=dtype)
         runner.run(batch, x_t.data_ptr(), h_addr, c_addr, y.data_ptr(), h_new.data_ptr(),
                    0 if c_new is None else c_new.data_ptr())
         return self._stream_result(y, h_new, c_new)
