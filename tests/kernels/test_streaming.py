@@ -255,3 +255,40 @@ def test_stream_on_other_modules_equals_step(module) -> None:
 def test_bidirectional_cannot_open_a_stream() -> None:
     with pytest.raises(ValueError, match="cannot stream"):
         rnn.LSTM(F, H, bidirectional=True).stream()
+
+
+def test_the_compiled_step_is_called_without_numba_dispatch() -> None:
+    """The runner calls the overload compiled for its dtype; a dispatcher whose internals differ
+    from what this relies on is used as it is."""
+    from rnnkit.kernels.cpu import compile as compiled
+    from rnnkit.kernels.cpu.step import _entry_point
+
+    for dtype in (torch.float32, torch.float64):
+        layer = rnn.GRU(F, H, dtype=dtype).eval()
+        with torch.no_grad():
+            layer.step(torch.randn(B, F, dtype=dtype))
+        dispatcher = compiled.kernels("step", dtype).step
+        run = layer.__dict__[_CACHE].run.func
+        expected = dispatcher.overloads[compiled.signature(dispatcher, compiled._REALS[dtype])]
+        assert run is expected.entry_point
+
+    class Unusual:  # no ``overloads``: a numba whose dispatcher is built differently
+        py_func = compiled.kernels("step", torch.float32).step.py_func
+
+    unusual = Unusual()
+    assert _entry_point(unusual, torch.float32) is unusual
+
+
+def test_a_stream_after_a_parameter_is_replaced_uses_the_new_one() -> None:
+    layer = rnn.LSTM(F, H).eval()
+    x = torch.randn(B, F)
+    with torch.no_grad():
+        stream = layer.stream(batch=B)
+        stream.step(x)
+        layer.weight_hh_l0 = torch.nn.Parameter(torch.randn_like(layer.weight_hh_l0))
+        state = stream.state
+        y = stream.step(x).clone()
+        expected, _ = layer.step(x, state)
+        out, _ = layer(x.unsqueeze(0), state)
+    torch.testing.assert_close(y, out[0])
+    torch.testing.assert_close(expected, out[0])
