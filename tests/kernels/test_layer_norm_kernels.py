@@ -18,6 +18,7 @@ import rnnkit.nn as rnn
 from rnnkit.bench.variants import LoopLayerNormGRU, LoopLayerNormLSTM
 from rnnkit.functional import LayerWeights, get_recurrence
 from rnnkit.kernels import LayerCall, explain_step, get_backend, select_backend
+from rnnkit.kernels.cpu import parallel
 from tests.kernels.helpers import assert_results_close, random_state, run_layer
 
 LAYERS = {"lstm_ln": rnn.LSTM, "gru_ln": rnn.GRU}
@@ -180,3 +181,25 @@ def test_step_runs_the_fused_forward_on_one_step(mode) -> None:
         for t in range(5):
             y, state = layer.step(x[t], state)
             torch.testing.assert_close(y, out[t], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", sorted(LAYERS))
+def test_batch_split_across_two_threads_matches_the_reference(mode, monkeypatch) -> None:
+    """Each thread runs its own batch slice with its own scratch rows: two slices, float64."""
+    monkeypatch.setattr(parallel, "MIN_WORK_PER_SLICE", 1)  # split whatever the size
+    kwargs = dict(num_layers=2, bidirectional=True, layer_norm=True, dtype=torch.float64)
+    fast = LAYERS[mode](F, H, backend="numba", **kwargs)
+    _randomise(fast, seed=9)
+    ref = LAYERS[mode](F, H, backend="reference", **kwargs)
+    ref.load_state_dict(fast.state_dict())
+    x = torch.randn(T, B, F, dtype=torch.float64)
+    hx = random_state(fast, B, torch.float64)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert len(parallel.batch_slices(B, 100.0)) == 2
+        got = run_layer(fast, x, hx, LENGTHS)
+    finally:
+        torch.set_num_threads(threads)
+    want = run_layer(ref, x, hx, LENGTHS)
+    assert_results_close(got, want, TOLERANCE[torch.float64], f"{mode} two slices")
