@@ -29,15 +29,15 @@ LENGTHS = torch.tensor([6, 2, 5, 1])  # unsorted, with a length-1 sample and a f
 TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-10}
 
 GRID = list(itertools.product(
-    sorted(LAYERS), (torch.float32, torch.float64), (True, False), (False, True),
+    sorted(LAYERS), (torch.float32, torch.float64), (True, False), ("full", "lengths", "packed"),
     ((False, 1), (True, 2)),  # (bidirectional, layers): the reverse direction and layer 2 input
 ))
 
 
 def _ids(case) -> str:
-    mode, dtype, bias, lengths, (bidir, layers) = case
+    mode, dtype, bias, lens, (bidir, layers) = case
     return "-".join([mode, str(dtype).removeprefix("torch."), "bias" if bias else "nobias",
-                     "lengths" if lengths else "full", "bi" if bidir else "uni", f"L{layers}"])
+                     lens, "bi" if bidir else "uni", f"L{layers}"])
 
 
 def _randomise(layer: torch.nn.Module, seed: int) -> None:
@@ -52,7 +52,7 @@ def _randomise(layer: torch.nn.Module, seed: int) -> None:
 
 @pytest.mark.parametrize("case", GRID, ids=[_ids(c) for c in GRID])
 def test_numba_matches_reference(case) -> None:
-    mode, dtype, bias, with_lengths, (bidir, layers) = case
+    mode, dtype, bias, lens, (bidir, layers) = case
     kwargs = dict(num_layers=layers, bias=bias, bidirectional=bidir, layer_norm=True,
                   dtype=dtype)
     fast = LAYERS[mode](F, H, backend="numba", **kwargs)
@@ -61,12 +61,12 @@ def test_numba_matches_reference(case) -> None:
     ref.load_state_dict(fast.state_dict())
     x = torch.randn(T, B, F, dtype=dtype)
     hx = random_state(fast, B, dtype)
-    lengths = LENGTHS if with_lengths else None
+    lengths = None if lens == "full" else LENGTHS
 
-    got = run_layer(fast, x, hx, lengths)
-    want = run_layer(ref, x, hx, lengths)
+    got = run_layer(fast, x, hx, lengths, packed=lens == "packed")
+    want = run_layer(ref, x, hx, lengths, packed=lens == "packed")
     assert_results_close(got, want, TOLERANCE[dtype], f"numba vs reference ({_ids(case)})")
-    if with_lengths:
+    if lengths is not None:
         padding = torch.arange(T).unsqueeze(1) >= LENGTHS.unsqueeze(0)  # (T, B)
         assert got.output[padding].abs().max().item() == 0.0, "outputs past lengths must be zero"
     # Every gain and shift receives a gradient that is not zero (each one is used).
