@@ -30,6 +30,21 @@ def test_the_loops_compute_what_the_layers_compute() -> None:
     out_o.sum().backward()
     assert_close(ours.ln_weight_c_l0.grad, loop.norm_c.weight.grad, torch.float32, "gain grad")
     assert_close(ours.weight_hh_l0.grad, loop.hh.weight.grad, torch.float32, "W_hh grad")
+    loop, ours = pairs["layer-norm GRU"]
+    with torch.no_grad():
+        for module in (loop.norm_ih, loop.norm_hh):
+            module.weight.uniform_(0.5, 1.5)
+            module.bias.uniform_(-0.5, 0.5)
+    loop.copy_into(ours)
+    (out_l, h_l), (out_o, h_o) = loop(x), ours(x)
+    assert_close(out_o, out_l, torch.float32, "layer-norm GRU output")
+    assert_close(h_o[0], h_l, torch.float32, "layer-norm GRU h_T")
+    out_l.sum().backward()
+    out_o.sum().backward()
+    assert_close(ours.ln_weight_hh_l0.grad, loop.norm_hh.weight.grad, torch.float32,
+                 "GRU gain grad")
+    assert_close(ours.bias_ih_l0.grad, loop.norm_ih.bias.grad, torch.float32, "GRU shift grad")
+    assert_close(ours.weight_hh_l0.grad, loop.hh.weight.grad, torch.float32, "GRU W_hh grad")
     loop, ours = pairs[f"zoneout {variants.ZONEOUT} LSTM"]
     loop.eval(), ours.eval()
     (out_l, (h_l, _)), (out_o, (h_o, _)) = loop(x), ours(x)
@@ -44,13 +59,13 @@ def test_variants_bench_on_a_tiny_shape(monkeypatch, tmp_path, capsys) -> None:
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "**B=2 T=4 F=3 H=4, float32, median ms**"
     assert out[2] == ("| variant | task | torch.nn loop ms | rnnkit ms | loop / rnnkit | "
-                      "torch.nn.LSTM (plain, fused) ms |")
-    names = ["layer-norm LSTM", "zoneout 0.1 LSTM"]
-    assert [line.split(" | ")[:2] for line in out[4:8]] == [
+                      "torch.nn.LSTM/GRU (plain, fused) ms |")
+    names = ["layer-norm LSTM", "layer-norm GRU", "zoneout 0.1 LSTM"]
+    assert [line.split(" | ")[:2] for line in out[4:10]] == [
         [f"| {name}", task] for task in ("inference", "training") for name in names]
-    assert out[8].startswith("load average before ")
+    assert out[10].startswith("load average before ")
     data = json.loads(path.read_text())
     assert data["shape"] == [2, 4, 3, 4]
     for row in data["results"]:
-        assert row["loop_ms"] > 0 and row["rnnkit_ms"] > 0 and row["fused_lstm_ms"] > 0
+        assert row["loop_ms"] > 0 and row["rnnkit_ms"] > 0 and row["fused_ms"] > 0
         assert row["ratio"] == pytest.approx(row["loop_ms"] / row["rnnkit_ms"])

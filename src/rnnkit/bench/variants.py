@@ -1,12 +1,14 @@
-"""LSTM variants against the same cell written with ``torch.nn`` modules in a Python loop
+"""LSTM and GRU variants against the same cell written with ``torch.nn`` modules in a Python loop
 (``rnnkit bench --variants``).
 
-torch's fused LSTM has neither layer normalisation inside the cell nor recurrent dropout or
-zoneout, so today a user writes these variants as a loop over ``nn.Linear``/``nn.LayerNorm`` or
-``nn.LSTMCell`` (:class:`LoopLayerNormLSTM`, :class:`LoopZoneoutLSTM` below, each the textbook
-version). This compares rnnkit's layer options — ``LSTM(layer_norm=True)`` and
+torch's fused LSTM and GRU have neither layer normalisation inside the cell nor recurrent
+dropout or zoneout, so today a user writes these variants as a loop over
+``nn.Linear``/``nn.LayerNorm`` or ``nn.LSTMCell`` (:class:`LoopLayerNormLSTM`,
+:class:`LoopLayerNormGRU`, :class:`LoopZoneoutLSTM` below, each the textbook version). This
+compares rnnkit's layer options — ``LSTM(layer_norm=True)``, ``GRU(layer_norm=True)`` and
 ``LSTM(zoneout=p)`` — with them, holding the same weights (:func:`variant_pairs`), and shows
-the fused ``torch.nn.LSTM`` without the variant as the speed a user gives up. Contenders run
+the fused ``torch.nn.LSTM``/``torch.nn.GRU`` of the same family without the variant as the
+speed a user gives up. Contenders run
 alternately in one process after a warm-up (:func:`rnnkit.bench.timing.interleaved`); ratio =
 loop ms / rnnkit ms (> 1: rnnkit is faster than the hand-written loop).
 
@@ -72,6 +74,46 @@ class LoopLayerNormLSTM(nn.Module):
                 ours.copy_(theirs)
 
 
+class LoopLayerNormGRU(nn.Module):
+    """Layer-normalised GRU as users write it: ``nn.Linear`` and ``nn.LayerNorm`` in a loop.
+
+    The same math as ``rnnkit.nn.GRU(layer_norm=True)`` (input and recurrent projections
+    normalised separately; the reset gate multiplies the normalised recurrent candidate);
+    time-major x (T, B, F) -> (output (T, B, H), h_T), zero initial state.
+    """
+
+    def __init__(self, features: int, hidden: int) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.ih = nn.Linear(features, 3 * hidden, bias=False)
+        self.hh = nn.Linear(hidden, 3 * hidden, bias=False)
+        self.norm_ih = nn.LayerNorm(3 * hidden)
+        self.norm_hh = nn.LayerNorm(3 * hidden)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = x.new_zeros(x.shape[1], self.hidden)
+        outputs = []
+        for x_t in x:
+            u_r, u_z, u_n = self.norm_ih(self.ih(x_t)).chunk(3, dim=1)
+            v_r, v_z, v_n = self.norm_hh(self.hh(h)).chunk(3, dim=1)
+            r = torch.sigmoid(u_r + v_r)
+            z = torch.sigmoid(u_z + v_z)
+            n = torch.tanh(u_n + r * v_n)
+            h = (1 - z) * n + z * h
+            outputs.append(h)
+        return torch.stack(outputs), h
+
+    def copy_into(self, layer: rnn.GRU) -> None:
+        """Give ``layer`` (``rnnkit.nn.GRU(layer_norm=True)``) this module's weights."""
+        with torch.no_grad():
+            for ours, theirs in (
+                (layer.weight_ih_l0, self.ih.weight), (layer.weight_hh_l0, self.hh.weight),
+                (layer.ln_weight_ih_l0, self.norm_ih.weight), (layer.bias_ih_l0, self.norm_ih.bias),
+                (layer.ln_weight_hh_l0, self.norm_hh.weight), (layer.bias_hh_l0, self.norm_hh.bias),
+            ):
+                ours.copy_(theirs)
+
+
 class LoopZoneoutLSTM(nn.Module):
     """Zoneout LSTM as users write it: ``nn.LSTMCell`` in a loop with a Bernoulli mask per step
     (training) or the expectation (evaluation), on h and c; x (T, B, F) -> (output, (h, c))."""
@@ -107,6 +149,10 @@ def variant_pairs(features: int, hidden: int) -> dict[str, tuple[nn.Module, nn.M
     ours_ln = rnn.LSTM(features, hidden, layer_norm=True)
     loop_ln.copy_into(ours_ln)
     pairs["layer-norm LSTM"] = (loop_ln, ours_ln)
+    loop_gru = LoopLayerNormGRU(features, hidden)
+    ours_gru = rnn.GRU(features, hidden, layer_norm=True)
+    loop_gru.copy_into(ours_gru)
+    pairs["layer-norm GRU"] = (loop_gru, ours_gru)
     loop_zo = LoopZoneoutLSTM(features, hidden, ZONEOUT)
     ours_zo = rnn.LSTM(features, hidden, zoneout=ZONEOUT)
     loop_zo.copy_into(ours_zo)
@@ -116,13 +162,14 @@ def variant_pairs(features: int, hidden: int) -> dict[str, tuple[nn.Module, nn.M
 
 @dataclass
 class VariantTiming:
-    """Median ms of the loop and of rnnkit for one variant and task, and the fused plain LSTM."""
+    """Median ms of the loop and of rnnkit for one variant and task, and of torch's fused plain
+    cell of the same family (``torch.nn.LSTM`` or ``torch.nn.GRU``, without the variant)."""
 
     variant: str
     task: str  # 'inference' (evaluation mode) or 'training' (training mode, forward + backward)
     loop_ms: float
     rnnkit_ms: float
-    fused_lstm_ms: float
+    fused_ms: float
 
     @property
     def ratio(self) -> float:
@@ -133,21 +180,21 @@ class VariantTiming:
 def time_variants(shape: tuple[int, int, int, int] = VARIANT_SHAPE,
                   repeats: int = 7) -> list[VariantTiming]:
     """Interleaved medians of every variant's loop and rnnkit layer (and torch's fused plain
-    LSTM), inference and training, at ``shape`` (B, T, F, H)."""
+    LSTM and GRU), inference and training, at ``shape`` (B, T, F, H)."""
     batch, steps, features, hidden = shape
     torch.manual_seed(0)
     pairs = variant_pairs(features, hidden)
-    fused = torch.nn.LSTM(features, hidden)
+    fused = {"LSTM": torch.nn.LSTM(features, hidden), "GRU": torch.nn.GRU(features, hidden)}
     x = torch.randn(steps, batch, features)
     results = []
     for task, make in (("inference", inference), ("training", training_step)):
-        fns = {"fused": make(fused.train(task == "training"), x)}
+        fns = {f"fused {k}": make(m.train(task == "training"), x) for k, m in fused.items()}
         for name, (loop, ours) in pairs.items():
             fns[f"{name}/loop"] = make(loop.train(task == "training"), x)
             fns[f"{name}/rnnkit"] = make(ours.train(task == "training"), x)
         ms = interleaved(fns, repeats)
         results += [VariantTiming(name, task, ms[f"{name}/loop"], ms[f"{name}/rnnkit"],
-                                  ms["fused"]) for name in pairs]
+                                  ms[f"fused {name.split()[-1]}"]) for name in pairs]
     return results
 
 
@@ -157,7 +204,7 @@ def format_variants(results: list[VariantTiming], shape: tuple[int, int, int, in
     batch, steps, features, hidden = shape
     title = f"B={batch} T={steps} F={features} H={hidden}, float32, median ms"
     head = ("variant", "task", "torch.nn loop ms", "rnnkit ms", "loop / rnnkit",
-            "torch.nn.LSTM (plain, fused) ms")
+            "torch.nn.LSTM/GRU (plain, fused) ms")
     rows = [(r.variant, r.task, f"{r.loop_ms:.1f}", f"{r.rnnkit_ms:.1f}", f"{r.ratio:.2f}x",
-             f"{r.fused_lstm_ms:.1f}") for r in results]
+             f"{r.fused_ms:.1f}") for r in results]
     return (f"**{title}**\n\n" if markdown else f"{title}\n") + table(head, rows, markdown)

@@ -2,7 +2,8 @@
 
 It serves CPU calls in float32 and float64 for every cell with a registered kernel
 (:func:`register_cell_kernel`, by cell name; the built-in ones register in :mod:`.functions`):
-Elman (tanh, relu, σ), LSTM (with or without a projection) and GRU, with or without biases (or
+Elman (tanh, relu, σ), LSTM (with or without a projection), GRU, minGRU/minLSTM and the
+layer-normalised LSTM/GRU (:mod:`.ln_functions`), with or without biases (or
 with only ``b_ih``, as ``ElmanRNN`` has), with per-sample lengths, reversed, with initial states
 that need gradients; and for streaming, a compiled step runner (:mod:`.step`). It declines, with
 the reason, anything else (CUDA tensors, half precision, cells without a kernel), and the whole
@@ -48,7 +49,8 @@ class CellKernel:
 _CELL_KERNELS: dict[str, CellKernel] = {}
 # The modules that register cell kernels when imported; they need numba, so they load on the
 # first question about a cell once numba and a BLAS are known to work.
-KERNEL_MODULES = ["rnnkit.kernels.cpu.functions", "rnnkit.kernels.cpu.min_functions"]
+KERNEL_MODULES = ["rnnkit.kernels.cpu.functions", "rnnkit.kernels.cpu.min_functions",
+                  "rnnkit.kernels.cpu.ln_functions"]
 
 
 def register_cell_kernel(name: str, kernel: CellKernel) -> None:
@@ -152,9 +154,13 @@ class NumbaBackend:
             return run_sequence(recurrence, x, state, weights, lengths, reverse)
         x = x.contiguous()  # (T, B, F); batch-first inputs arrive as a transposed view
         state = tuple(s.contiguous() for s in state)
-        weights = LayerWeights(*(None if w is None else w.contiguous() for w in weights))
+        # A cell's extra parameters (layer-norm gains and shifts) are one tuple field.
+        extra = None if weights.extra is None else tuple(
+            None if w is None else w.contiguous() for w in weights.extra)
+        weights = LayerWeights(*(None if w is None else w.contiguous() for w in weights[:5]),
+                               extra=extra)
         lens = lengths_array(lengths, x.shape[0], x.shape[1])
         grad = torch.is_grad_enabled() and any(
-            t is not None and t.requires_grad for t in (x, *state, *weights)
+            t is not None and t.requires_grad for t in (x, *state, *weights[:5], *(extra or ()))
         )
         return kernel.run_layer(x, state, weights, lens, reverse, grad)
