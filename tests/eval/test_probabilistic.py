@@ -13,7 +13,12 @@ from scipy.stats import norm
 import rnnkit
 from rnnkit.cli import main
 from rnnkit.eval import forecast_metrics as fm
-from rnnkit.eval.conformal import ConformalCalibration, conformal_widths
+from rnnkit.eval.conformal import (
+    ConformalCalibration,
+    conformal_widths,
+    split_widths,
+    window_scores,
+)
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.tasks import forecast
 
@@ -99,10 +104,12 @@ def calibrated_run(tmp_path_factory):
 def test_conformal_calibration_is_reported_against_the_uncalibrated_interval(
     calibrated_run,
 ) -> None:
-    _root, run, result = calibrated_run
+    root, run, result = calibrated_run
     m = result.metrics
     conf = m["conformal"]
-    assert conf["level"] == 0.8 and conf["windows"] == m["windows"]["val"]
+    # online: the validation windows, then each backtest window once its targets are observed
+    assert conf["level"] == 0.8 and conf["rule"] == "online"
+    assert conf["windows"] == m["windows"]["val"] + m["windows"]["test"]
     assert np.asarray(conf["widen"]).shape == (3, 1)
     before, after = conf["test_uncalibrated"], conf["test_calibrated"]
     assert len(before["coverage_by_step"]) == 3 and len(m["test"]["model"]["pinball_by_step"]) == 3
@@ -120,9 +127,19 @@ def test_conformal_calibration_is_reported_against_the_uncalibrated_interval(
     assert (run / "reliability_test.png").stat().st_size > 1000
     saved = json.loads((run / "metrics.json").read_text())
     assert saved["conformal"]["test_calibrated"]["coverage"] == after["coverage"]
-    # a saved model evaluates with its calibration
+    # the stored Q̂ is the rank statistic of every window's score; a saved model evaluates
+    # with it (in-sample on the recorded test period, unlike the online figure above)
+    loaded = forecast.load_forecaster(result.artifact_path)
+    table = forecast._read_for(loaded, str(root / "s.csv"))
+    scores = [
+        window_scores(loaded.model, loaded.preprocessor.windows(table, loaded.split, part),
+                      0.8)[0]
+        for part in ("val", "test")
+    ]
+    assert np.allclose(loaded.calibration.widen, split_widths(np.concatenate(scores), 0.8))
     again = rnnkit.evaluate(run)
-    assert again["model"]["coverage"] == pytest.approx(after["coverage"])
+    assert again["model"]["coverage"] == pytest.approx(
+        float(np.mean(scores[1] <= loaded.calibration.widen)))
 
 
 def test_predict_writes_the_quantiles_asked_for(calibrated_run) -> None:
