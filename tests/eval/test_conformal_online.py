@@ -81,12 +81,13 @@ def test_each_window_is_calibrated_on_exactly_the_targets_observed_at_its_origin
     assert np.allclose(widen, _brute_force(scores, times, 0.8, start))
 
 
-def test_no_window_sees_its_own_or_a_later_target() -> None:
+@pytest.mark.parametrize("rule", ["online", "recent", "aci"])
+def test_no_window_sees_its_own_or_a_later_target(rule) -> None:
     rng = np.random.default_rng(5)
     h = 4
     times = _consecutive_times(60, h)
     scores = rng.normal(size=(60, h, 1))
-    widen, _ = online_widths(scores, times, 0.8, start=15)
+    widen, _ = online_widths(scores, times, 0.8, start=15, rule=rule, gamma=0.05)
     i = 40  # first target at row 41
     for k in range(h):
         # the targets observed when window i is forecast stop at row 40: later ones, its own
@@ -94,13 +95,13 @@ def test_no_window_sees_its_own_or_a_later_target() -> None:
         later = times[:, k] >= times[i, 0]
         leaked = scores.copy()
         leaked[later, k] = 1e6
-        again, _ = online_widths(leaked, times, 0.8, start=15)
+        again, _ = online_widths(leaked, times, 0.8, start=15, rule=rule, gamma=0.05)
         assert np.array_equal(again[i - 15, k], widen[i - 15, k])
         # the check can fail: moving one value observed in time does move it
         earlier = np.flatnonzero(~later)
         moved = scores.copy()
         moved[earlier, k] = moved[earlier, k] + 5.0
-        shifted, _ = online_widths(moved, times, 0.8, start=15)
+        shifted, _ = online_widths(moved, times, 0.8, start=15, rule=rule, gamma=0.05)
         assert shifted[i - 15, k, 0] == pytest.approx(widen[i - 15, k, 0] + 5.0)
 
 

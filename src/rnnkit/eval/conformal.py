@@ -15,8 +15,8 @@ widens in proportion to its own scale). With the model's interval [l, u] at nomi
 every later forecast. It covers with probability ≥ 1 − α only if the validation and test
 errors are exchangeable; forecast errors drift, and on the public suite it did not hold.
 
-**Online** (:func:`online_widths`, what ``calibrate='conformal'`` runs): the validation and
-then the test windows are walked in time order. A window i forecast from origin o_i (its last
+**Online** (:func:`online_widths`): the validation and then the test windows are walked in
+time order. A window i forecast from origin o_i (its last
 input row) is calibrated, for step k, on the scores E_{j,k} of every window j whose step-k
 target was observed at o_i,
 
@@ -28,13 +28,22 @@ target was observed at o_i,
 (t_{j,k}: the time of window j's step-k target, in any series of a panel), so the test
 backtest is scored as a user who recalibrates at each origin would see it, never with a
 value from the future. The first test origin sees exactly the validation windows (split);
-later ones add the test windows already observed. Two variants are measured beside it
-(docs/forecasting.md): *recent*, only the latest n of S_{i,k} (n: the validation windows);
-*ACI* (adaptive conformal inference, Gibbs & Candès 2021), the level per step and target
-moved by each observed miss of an online-calibrated test window,
-α_{k} ← α_{k} + γ(α − err), γ = 0.005 (the paper's), the rank clipped to 1 … m (the paper's
-empty and infinite intervals). The calibration stored for ``predict`` uses every window
-observed up to the end of the data.
+later ones add the test windows already observed. Two variants: *recent*, only the latest n
+of S_{i,k} (n: the validation windows); *ACI* (adaptive conformal inference, Gibbs & Candès
+2021; what ``calibrate='conformal'`` runs, :data:`ADOPTED_RULE`), the same S_{i,k} with the
+level of each step k and target c adapted by every observed outcome of an online-calibrated
+test window j (err_{j,k} = 1 when its target fell outside its calibrated interval), in the
+order the targets were observed,
+
+.. math::
+    \\alpha_{k} \\leftarrow \\alpha_{k} + \\gamma\\,(\\alpha - \\mathrm{err}_{j,k}), \\qquad
+    \\hat Q_{i,k} = \\text{the } \\lceil (m + 1)(1 - \\alpha_k) \\rceil\\text{-th smallest of }
+    S_{i,k}
+
+with γ = 0.005 (the paper's, fixed, not tuned) and the rank clipped to 1 … m (where the paper
+has the empty and the infinite interval). The calibration stored for ``predict`` uses every
+window (all targets observed at the end of the data) and, for ACI, the level after every
+outcome. The rule was chosen on the public suite (docs/forecasting.md).
 
 Legend: n windows, h horizon, C targets, Q quantile levels, B windows scored.
 """
@@ -295,7 +304,7 @@ def fit_conformal(model: Any, windows: Any, level: float, *, seed: int = 0) -> C
 
 #: The rule ``calibrate='conformal'`` runs, chosen on both public suites as a whole
 #: (docs/forecasting.md, "online conformal calibration").
-ADOPTED_RULE = "online"
+ADOPTED_RULE = "aci"
 
 
 def calibrate_online(
