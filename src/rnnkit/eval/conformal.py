@@ -321,7 +321,8 @@ def calibrate_online(
 
     Returns the per-window calibration of ``test`` (widen (B, h, C), each window's Q̂ from
     the targets observed at its origin) for scoring the backtest, and the final calibration
-    (widen (h, C), every window) for the artifact.
+    (widen (h, C), every window) for the artifact. With a backtest stride above 1 only the
+    backtest's own windows join the calibration.
     """
     s_val, (lo, hi) = window_scores(model, val, level, seed=seed)
     s_test, _ = window_scores(model, test, level, seed=seed)
