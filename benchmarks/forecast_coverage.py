@@ -11,10 +11,15 @@ Two measurements per dataset:
   the run's ``metrics.json`` (``conformal.test_uncalibrated`` / ``test_calibrated``).
 
 Coverage is pooled over every (series, step) value; the calibration windows are the run's
-validation windows, which also chose its best epoch. Split conformal needs enough of them (at
-80 %: n >= 4, and few windows give a coarse Q̂), so for a single series the validation period
-is raised from the default 15 % to at least h + 11 rows (12 windows) where the default holds
-fewer; a panel keeps the default (its series' windows add up); the test period stays 15 %.
+validation windows (which also chose its best epoch) and, for the online rules, the backtest
+windows whose targets were observed at each origin (:mod:`rnnkit.eval.conformal`). Every rule
+of :data:`~rnnkit.eval.conformal.RULES` is scored on the same network (columns
+``<part>_<rule>``): the test backtest with each origin's own Q̂, the holdout with the final
+Q̂; the run's own rule (``calibrate='conformal'``) is checked against its ``metrics.json``.
+Split conformal needs enough validation windows (at 80 %: n >= 4, and few windows give a
+coarse Q̂), so for a single series the validation period is raised from the default 15 % to at
+least h + 11 rows (12 windows) where the default holds fewer; a panel keeps the default (its
+series' windows add up); the test period stays 15 %.
 
 Usage:
     python benchmarks/forecast_coverage.py --suite forecast-classic --max-time 30s
@@ -31,6 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.data.registry import DatasetUnavailableError
+from rnnkit.eval.backtest import backtest
+from rnnkit.eval.conformal import ADOPTED_RULE, RULES, calibrate_online
 from rnnkit.suite.datasets import series_frame, suite_entries
 from rnnkit.tasks import forecast
 from rnnkit.tasks.forecast_config import ForecastConfig
@@ -49,6 +57,28 @@ def _holdout_coverage(dataset, predicted) -> tuple[int, int]:
     return inside, total
 
 
+def n_test_values(run, dataset) -> int:
+    """The (window, step) values of the test backtest (its coverage's weight when pooled)."""
+    return run.metrics["windows"]["test"] * dataset.horizon
+
+
+def _rules(loaded, csv: Path, seed: int) -> dict[str, tuple[float, object]]:
+    """rule → (test backtest coverage with each origin's Q̂, final calibration)."""
+    table = forecast._read_for(loaded, str(csv))
+    pre, split, c = loaded.preprocessor, loaded.split, loaded.config
+    val = pre.windows(table, split, "val")
+    test = pre.windows(table, split, "test", stride=c.backtest_stride)
+    out = {}
+    for rule in RULES:
+        online, final = calibrate_online(loaded.model, val, test, c.interval, seed=seed,
+                                         rule=rule)
+        result = backtest(loaded.model, pre, table, split, part="test",
+                          season=c.season_length, stride=c.backtest_stride, seed=seed,
+                          scales=loaded.mase_scale, calibration=online)
+        out[rule] = (result.metrics["model"]["coverage"], final)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--suite", default="forecast-classic")
@@ -60,9 +90,18 @@ def main() -> None:
     rows = []
     pooled = {"holdout_before": [0, 0], "holdout_after": [0, 0],
               "backtest_before": [0.0, 0], "backtest_after": [0.0, 0]}
+    for rule in RULES:
+        pooled[f"holdout_{rule}"] = [0, 0]
+        pooled[f"backtest_{rule}"] = [0.0, 0]
     with tempfile.TemporaryDirectory() as tmp:
         for entry in suite_entries(args.suite):
-            for dataset in entry.load():
+            try:
+                datasets = entry.load()
+            except DatasetUnavailableError as err:  # say which, and go on with the rest
+                rows.append({"dataset": entry.name, "unavailable": str(err)})
+                print(entry.name, "unavailable:", err, flush=True)
+                continue
+            for dataset in datasets:
                 if args.only and dataset.name not in args.only.split(","):
                     continue
                 start = time.time()
@@ -92,14 +131,30 @@ def main() -> None:
                     print(dataset.name, "error:", str(err)[:200], flush=True)
                     continue
                 loaded = forecast.load_forecaster(run.artifact_path)
+                extra: dict[str, float | bool] = {}
                 plain = dataclasses.replace(loaded, preprocessing={
                     k: v for k, v in loaded.preprocessing.items() if k != "conformal"})
                 after = _holdout_coverage(dataset, forecast.predict(loaded, frame,
                                                                     seed=args.seed))
                 before = _holdout_coverage(dataset, forecast.predict(plain, frame,
                                                                      seed=args.seed))
+                rules = _rules(loaded, csv, args.seed)
                 conf = run.metrics["conformal"]
-                n_test = run.metrics["windows"]["test"] * dataset.horizon * len(dataset.series)
+                # the recomputed windows and scores must be the run's own
+                extra["matches_run"] = bool(
+                    abs(rules[ADOPTED_RULE][0] - conf["test_calibrated"]["coverage"]) < 1e-9)
+                for rule, (cov, final) in rules.items():
+                    with_rule = dataclasses.replace(loaded, preprocessing={
+                        **loaded.preprocessing, "conformal": final.to_dict()})
+                    a, b = _holdout_coverage(dataset, forecast.predict(with_rule, frame,
+                                                                       seed=args.seed))
+                    pooled[f"holdout_{rule}"][0] += a
+                    pooled[f"holdout_{rule}"][1] += b
+                    pooled[f"backtest_{rule}"][0] += cov * n_test_values(run, dataset)
+                    pooled[f"backtest_{rule}"][1] += n_test_values(run, dataset)
+                    extra[f"holdout_{rule}"] = a / b
+                    extra[f"backtest_{rule}"] = cov
+                n_test = n_test_values(run, dataset)
                 row = {
                     "dataset": dataset.name,
                     "series": len(dataset.series),
@@ -111,6 +166,7 @@ def main() -> None:
                     "backtest_after": conf["test_calibrated"]["coverage"],
                     "backtest_windows": run.metrics["windows"]["test"],
                     "calibration_windows": conf["windows"],
+                    **extra,
                     "seconds": round(time.time() - start, 1),
                 }
                 rows.append(row)

@@ -13,7 +13,13 @@ from scipy.stats import norm
 import rnnkit
 from rnnkit.cli import main
 from rnnkit.eval import forecast_metrics as fm
-from rnnkit.eval.conformal import ConformalCalibration, conformal_widths
+from rnnkit.eval.conformal import (
+    ConformalCalibration,
+    conformal_widths,
+    online_widths,
+    sortable_times,
+    window_scores,
+)
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.tasks import forecast
 
@@ -99,10 +105,12 @@ def calibrated_run(tmp_path_factory):
 def test_conformal_calibration_is_reported_against_the_uncalibrated_interval(
     calibrated_run,
 ) -> None:
-    _root, run, result = calibrated_run
+    root, run, result = calibrated_run
     m = result.metrics
     conf = m["conformal"]
-    assert conf["level"] == 0.8 and conf["windows"] == m["windows"]["val"]
+    # online: the validation windows, then each backtest window once its targets are observed
+    assert conf["level"] == 0.8 and conf["rule"] == "aci"
+    assert conf["windows"] == m["windows"]["val"] + m["windows"]["test"]
     assert np.asarray(conf["widen"]).shape == (3, 1)
     before, after = conf["test_uncalibrated"], conf["test_calibrated"]
     assert len(before["coverage_by_step"]) == 3 and len(m["test"]["model"]["pinball_by_step"]) == 3
@@ -120,9 +128,24 @@ def test_conformal_calibration_is_reported_against_the_uncalibrated_interval(
     assert (run / "reliability_test.png").stat().st_size > 1000
     saved = json.loads((run / "metrics.json").read_text())
     assert saved["conformal"]["test_calibrated"]["coverage"] == after["coverage"]
-    # a saved model evaluates with its calibration
+    # the stored Q̂ is a rank statistic of every window's score, at ACI's level after every
+    # outcome; a saved model evaluates with it (in-sample on the recorded test period, unlike
+    # the online figure above)
+    loaded = forecast.load_forecaster(result.artifact_path)
+    table = forecast._read_for(loaded, str(root / "s.csv"))
+    windows = [loaded.preprocessor.windows(table, loaded.split, p) for p in ("val", "test")]
+    scores = [window_scores(loaded.model, w, 0.8)[0] for w in windows]
+    _, final = online_widths(np.concatenate(scores),
+                             sortable_times(np.concatenate([w.times for w in windows])),
+                             0.8, start=len(scores[0]), rule="aci")
+    assert np.allclose(loaded.calibration.widen, final)
+    every = np.concatenate(scores)
+    assert all(np.isclose(every[:, k, 0], final[k, 0]).any() for k in range(3))
     again = rnnkit.evaluate(run)
-    assert again["model"]["coverage"] == pytest.approx(after["coverage"])
+    # inside ⇔ E ≤ Q̂; a score equal to Q̂ (Q̂ is one of them) may round either way in data units
+    strict, loose = (float(np.mean(op(scores[1], loaded.calibration.widen)))
+                     for op in (np.less, np.less_equal))
+    assert strict - 1e-12 <= again["model"]["coverage"] <= loose + 1e-12 and loose - strict < 0.01
 
 
 def test_predict_writes_the_quantiles_asked_for(calibrated_run) -> None:

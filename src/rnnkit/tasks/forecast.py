@@ -286,12 +286,18 @@ class ForecastTask(Task):
 
         c, pre = prepared.config, prepared.preprocessing
         table, split, counts = (prepared.parts[k] for k in ("table", "split", "counts"))
-        calibration = None
+        calibration = online = None
         if c.calibrate == "conformal":
-            from rnnkit.eval.conformal import fit_conformal
+            from rnnkit.eval.conformal import calibrate_online
 
-            calibration = fit_conformal(
-                model, pre.windows(table, split, "val"), c.interval, seed=seed
+            # the backtest is scored with each origin's own Q̂ (targets observed by then);
+            # the artifact keeps the one from every window, for forecasts after the data
+            online, calibration = calibrate_online(
+                model,
+                pre.windows(table, split, "val"),
+                pre.windows(table, split, "test", stride=c.backtest_stride),
+                c.interval,
+                seed=seed,
             )
             prepared.parts["conformal"] = calibration.to_dict()
         results = {}
@@ -308,7 +314,7 @@ class ForecastTask(Task):
                     stride=1 if name == "val" else c.backtest_stride,
                     seed=seed,
                     # validation is scored as trained: calibrating on it makes it in-sample
-                    calibration=calibration if part == "test" else None,
+                    calibration=online if part == "test" else None,
                 )
         test = results["test"]
         prepared.parts["forecasts"] = test.forecasts

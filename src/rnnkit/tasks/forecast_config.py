@@ -91,8 +91,10 @@ class ForecastConfig(TaskConfig, FileOptions):
     new_series: a series predict is given that was not in training: 'refuse' (an error, or
         skipped with on_bad_rows='skip') or 'history' (forecast it from its own history, its
         scaler fitted on those rows; it needs at least input_length rows).
-    calibrate: 'none' or 'conformal' (widen the prediction interval by split-conformal
-        calibration on the validation windows, per horizon step; needs a validation period).
+    calibrate: 'none' or 'conformal' (widen the prediction interval by online conformal
+        calibration, per horizon step: each backtest origin on the validation and test
+        targets observed by then, the saved model on every window; needs a validation
+        period; :mod:`rnnkit.eval.conformal`).
     fallback: 'baseline' (when the network loses on validation MASE to the best baseline it
         can ship — naive, seasonal naive or drift — ship that baseline as the model: predict
         forecasts with it, and the artifact and summary say so) or 'none' (always ship the
