@@ -60,3 +60,28 @@ def test_cli_refuses_nproc_inside_a_torchrun_process(capsys, tmp_path, monkeypat
     assert ("--nproc launch(es) processes, but this process was already started by torchrun "
             "(WORLD_SIZE=2); drop --nproc and the other launcher flags") in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--bogus"], "unrecognized option '--bogus'"),
+        (["--epochs", "-3"], "epochs must be an int >= 1, got -3"),
+        (["--epochs", "many"], "expected an int, got 'many'"),
+    ],
+    ids=["unknown-flag", "bad-value", "argparse-type"],
+)
+def test_under_torchrun_only_rank_0_prints_an_argument_error(flags, message, capsys, tmp_path,
+                                                              monkeypatch):
+    """Every rank parses the same command line: the error is printed once, by rank 0, and every
+    rank exits with 2 (before anything is written)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv(LAUNCHED_ENV, "1")
+    for rank, printed in (("0", True), ("1", False)):
+        monkeypatch.setenv("RANK", rank)
+        assert main(["train", *ARGS, *flags]) == 2
+        captured = capsys.readouterr()
+        assert (message in captured.err) is printed, (rank, captured.err)
+        assert captured.out == ""
+    assert not (tmp_path / "runs").exists()

@@ -10,6 +10,9 @@ A misspelt command or flag is caught before argparse sees it, with a "did you me
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
 import sys
 from collections.abc import Iterable, Sequence
 
@@ -28,7 +31,7 @@ from rnnkit.cli import (
 )
 from rnnkit.cli import export as export_command
 from rnnkit.core.suggest import did_you_mean
-from rnnkit.errors import RNNKitError
+from rnnkit.errors import ConfigError, RNNKitError
 
 SUBCOMMANDS = [
     train, evaluate, predict, generate, datasets, bench, info, demo, benchmark, tune, diagnose,
@@ -130,10 +133,13 @@ def usage_problem(argv: Sequence[str], parser: argparse.ArgumentParser) -> tuple
     return f"rnnkit {command}", f"{problem}; see 'rnnkit {command} --help'"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``rnnkit`` console script; returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+def _other_torchrun_rank() -> bool:
+    """Whether this process is a torchrun rank other than 0 (``RANK`` set, not 0)."""
+    return "WORLD_SIZE" in os.environ and os.environ.get("RANK", "0").strip() not in ("", "0")
+
+
+def _parse(argv: list[str], parser: argparse.ArgumentParser) -> argparse.Namespace | int:
+    """The parsed arguments, or the exit code 2 after printing what is wrong with them."""
     try:
         problem = usage_problem(argv, parser)
     except USER_ERRORS as err:  # e.g. a task whose options cannot be listed
@@ -145,12 +151,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if argv and argv[0] == "train":  # its options depend on --task: parsed in two stages
-            args = train.parse_args(argv[1:], [common_options()])
-        else:
-            args = parser.parse_args(argv)
+            return train.parse_args(argv[1:], [common_options()])
+        return parser.parse_args(argv)
     except USER_ERRORS as err:  # e.g. an unreadable --config file while choosing the task
         print(f"rnnkit: error: {err}", file=sys.stderr)
         return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rnnkit`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if _other_torchrun_rank():
+        # Every rank parses the same arguments: rank 0 says what is wrong with them, once.
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                args = _parse(argv, parser)
+            except SystemExit as stop:  # argparse's own errors, --help
+                return stop.code if isinstance(stop.code, int) else 2
+    else:
+        args = _parse(argv, parser)
+    if isinstance(args, int):
+        return args
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
@@ -159,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as err:
         if args.debug:
             raise
+        if isinstance(err, ConfigError) and _other_torchrun_rank():
+            return 2  # the same arguments gave rank 0 the same error, which it prints
         print(f"rnnkit {args.command}: error: {err}", file=sys.stderr)
         print("(run again with --debug for the full traceback)", file=sys.stderr)
         return 2
