@@ -1,4 +1,4 @@
-"""The fused numba LSTM/GRU with recurrent dropout and zoneout (kernels/cpu/regularised.py)
+"""The fused numba LSTM/GRU/Elman with recurrent dropout and zoneout (kernels/cpu/regularised.py)
 against the reference step fed the same masks, against torch.nn cells in a loop holding the
 same weights and masks, and by float64 gradcheck."""
 
@@ -14,10 +14,13 @@ from rnnkit.errors import BackendUnavailableError
 from rnnkit.functional import draw_masks, get_cell, regularised_cell, run_sequence
 from rnnkit.kernels import get_backend
 from rnnkit.kernels.cpu import compile as compiled
+from rnnkit.kernels.cpu.backend import CellKernel, cell_kernel, register_cell_kernel
 from tests.kernels.helpers import TOLERANCE, random_state, run_layer
 
 NUMBA = get_backend("numba")
-CLASSES = {"lstm": rnn.LSTM, "gru": rnn.GRU}
+# mode -> (layer class, constructor options)
+CLASSES = {"lstm": (rnn.LSTM, {}), "gru": (rnn.GRU, {}),
+           "rnn_tanh": (rnn.RNN, {"nonlinearity": "tanh"})}
 # (recurrent_dropout, zoneout)
 REGULARISERS = {"dropout": (0.4, 0.0), "zoneout": (0.0, 0.3), "both": (0.4, 0.3)}
 
@@ -45,17 +48,18 @@ def _assert_results_close(actual, expected, dtype, label) -> None:
 def _pair(mode, dtype, bidirectional, recurrent_dropout, zoneout):
     """The same two-layer layer on the numba and on the reference backend (same weights)."""
     torch.manual_seed(0)
-    options = dict(num_layers=2, bidirectional=bidirectional, dtype=dtype,
+    cls, options = CLASSES[mode]
+    options = dict(options, num_layers=2, bidirectional=bidirectional, dtype=dtype,
                    recurrent_dropout=recurrent_dropout, zoneout=zoneout)
-    fused = CLASSES[mode](3, 4, backend="numba", **options)
-    reference = CLASSES[mode](3, 4, backend="reference", **options)
+    fused = cls(3, 4, backend="numba", **options)
+    reference = cls(3, 4, backend="reference", **options)
     reference.load_state_dict(fused.state_dict())
     return fused, reference
 
 
 @pytest.mark.parametrize(
     "mode,dtype,lengths,bidirectional,regulariser,training",
-    list(itertools.product(["lstm", "gru"], [torch.float32, torch.float64],
+    list(itertools.product(["lstm", "gru", "rnn_tanh"], [torch.float32, torch.float64],
                            [None, [5, 2, 4]], [False, True], list(REGULARISERS),
                            [True, False])),
 )
@@ -91,7 +95,7 @@ def _layer_inputs(mode, dtype, batch=3, steps=6, features=3, hidden=4):
     return spec, weights, x, state
 
 
-@pytest.mark.parametrize("mode", ["lstm", "gru"])
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh", "rnn_relu", "rnn_sigmoid"])
 @pytest.mark.parametrize("reverse", [False, True])
 def test_one_direction_within_lengths_equals_the_reference_step(mode, reverse) -> None:
     """run_layer_regularised on the drawn masks == run_sequence of the regularised reference
@@ -111,11 +115,15 @@ def test_one_direction_within_lengths_equals_the_reference_step(mode, reverse) -
 
 
 def _torch_loop(mode, x, state, w, masks, p, training):
-    """The cell as users write it: torch.nn.LSTMCell/GRUCell in a loop, the h mask on the h it
-    reads, zoneout by the given per-step masks (training) or the expectation (evaluation)."""
+    """The cell as users write it: torch.nn.LSTMCell/GRUCell/RNNCell in a loop, the h mask on
+    the h it reads, zoneout by the given per-step masks (training) or the expectation
+    (evaluation)."""
     features, hidden = x.shape[2], state[0].shape[1]
-    cell = (torch.nn.LSTMCell if mode == "lstm" else torch.nn.GRUCell)(
-        features, hidden, dtype=x.dtype)
+    if mode.startswith("rnn_"):
+        cell = torch.nn.RNNCell(features, hidden, nonlinearity=mode[4:], dtype=x.dtype)
+    else:
+        cell = (torch.nn.LSTMCell if mode == "lstm" else torch.nn.GRUCell)(
+            features, hidden, dtype=x.dtype)
     with torch.no_grad():
         cell.weight_ih.copy_(w.w_ih)
         cell.weight_hh.copy_(w.w_hh)
@@ -135,7 +143,7 @@ def _torch_loop(mode, x, state, w, masks, p, training):
     return torch.stack(ys), state, cell
 
 
-@pytest.mark.parametrize("mode", ["lstm", "gru"])
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
 @pytest.mark.parametrize("training", [True, False])
 def test_fused_equals_torch_nn_cells_in_a_loop(mode, training) -> None:
     """Outputs and all gradients against torch.nn cells holding the same weights and masks."""
@@ -159,7 +167,7 @@ def test_fused_equals_torch_nn_cells_in_a_loop(mode, training) -> None:
         assert torch.allclose(got, ref, atol=1e-11), name
 
 
-@pytest.mark.parametrize("mode", ["lstm", "gru"])
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh", "rnn_sigmoid"])
 @pytest.mark.parametrize("training", [True, False])
 def test_gradcheck_float64(mode, training) -> None:
     spec, w, x, state = _layer_inputs(mode, torch.float64, batch=2, steps=4, hidden=3)
@@ -218,10 +226,11 @@ def test_zoneout_masks_are_redrawn_per_step_and_used_by_the_fused_path() -> None
     assert torch.equal(out[1], h_n)
 
 
-@pytest.mark.parametrize("mode", ["lstm", "gru"])
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
 def test_evaluation_is_deterministic_and_draws_nothing(mode) -> None:
-    layer = CLASSES[mode](3, 4, num_layers=2, recurrent_dropout=0.5, zoneout=0.3,
-                          backend="numba").eval()
+    cls, options = CLASSES[mode]
+    layer = cls(3, 4, num_layers=2, recurrent_dropout=0.5, zoneout=0.3, backend="numba",
+                **options).eval()
     x = torch.randn(6, 2, 3)
     rng = torch.get_rng_state()
     first, _ = layer(x)
@@ -239,9 +248,16 @@ def test_numba_declines_what_it_has_no_loop_for() -> None:
     with pytest.raises(BackendUnavailableError,
                        match="no recurrent-dropout/zoneout kernel with a projection"):
         layer(torch.randn(3, 1, 3))
-    with pytest.raises(BackendUnavailableError,
-                       match="no recurrent-dropout/zoneout kernel for mode 'rnn_tanh'"):
-        rnn.RNN(3, 4, zoneout=0.1, backend="numba")(torch.randn(3, 1, 3))
+    # A cell whose kernel registers no regularised runner.
+    plain = cell_kernel("gru")
+    register_cell_kernel("gru", CellKernel(plain.run_layer, step=plain.step))
+    try:
+        with pytest.raises(BackendUnavailableError,
+                           match="no recurrent-dropout/zoneout kernel for mode 'gru'"):
+            rnn.GRU(3, 4, zoneout=0.1, backend="numba")(torch.randn(3, 1, 3))
+        assert rnn.GRU(3, 4, zoneout=0.1)(torch.randn(3, 1, 3))[0].shape == (3, 1, 4)  # auto
+    finally:
+        register_cell_kernel("gru", plain)
 
 
 def test_no_unexpected_specialisations() -> None:
@@ -250,11 +266,14 @@ def test_no_unexpected_specialisations() -> None:
     for dtype, (mode, rates, training) in itertools.product(
         [torch.float32, torch.float64],
         [("lstm", (0.3, 0.2), True), ("gru", (0.3, 0.0), True), ("lstm", (0.0, 1), False),
-         ("gru", (0.0, 0.2), False)],
+         ("gru", (0.0, 0.2), False), ("rnn_tanh", (0.3, 0.2), True),
+         ("rnn_tanh", (0.0, 0.2), False)],
     ):
-        layer = CLASSES[mode](2, 3, recurrent_dropout=rates[0], zoneout=rates[1], dtype=dtype,
-                              backend="numba").train(training)
+        cls, options = CLASSES[mode]
+        layer = cls(2, 3, recurrent_dropout=rates[0], zoneout=rates[1], dtype=dtype,
+                    backend="numba", **options).train(training)
         out, _ = layer(torch.randn(4, 2, 2, dtype=dtype), lengths=[4, 2])
         out.sum().backward()
     assert compiled.compiled_signatures("regularised") == dict.fromkeys(
-        ("lstm_forward", "lstm_backward", "gru_forward", "gru_backward"), 2)
+        ("lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "elman_forward",
+         "elman_backward"), 2)

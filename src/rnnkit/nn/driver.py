@@ -10,7 +10,7 @@ driver only wires those calls together the way ``torch.nn.RNN/LSTM/GRU`` do:
   zoneout: such a call is marked ``regularised``; the driver draws its masks
   (:func:`rnnkit.functional.draw_masks`) before choosing the backend and hands the same masks
   to whichever serves it — a backend with its own regularised loops (``serves_regularised``,
-  the numba LSTM/GRU) through ``run_layer_regularised``, any other through the cell's
+  the numba LSTM/GRU/Elman) through ``run_layer_regularised``, any other through the cell's
   reference step wrapped by :func:`rnnkit.functional.regularised_cell`.
 """
 

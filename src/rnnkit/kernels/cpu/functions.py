@@ -22,11 +22,12 @@ the ``Function`` wrapper and without storing anything for backward.
 
 Double backward is not implemented (``once_differentiable``): asking for it raises.
 
-Each family section ends by registering its cells' entry points with the backend
-(:func:`~rnnkit.kernels.cpu.backend.register_cell_kernel`): the layer runner and the variant of
-the compiled streaming step; the LSTM (without a projection) and the GRU also register a runner
-with recurrent dropout and zoneout (the loops of :mod:`.regularised`, masks drawn by the driver
-with :func:`rnnkit.functional.draw_masks`), registered after that section.
+The cells' entry points are registered with the backend
+(:func:`~rnnkit.kernels.cpu.backend.register_cell_kernel`) at the end, after the last section
+(recurrent dropout and zoneout): the layer runner, the variant of the compiled streaming step
+and, for the LSTM (without a projection), the GRU and the Elman cells, the runner with
+recurrent dropout and zoneout (the loops of :mod:`.regularised`, fed the masks the driver drew
+with :func:`rnnkit.functional.draw_masks`).
 """
 
 from __future__ import annotations
@@ -182,9 +183,6 @@ def _elman_runner(act: int):
     return run
 
 
-for _name, _act in (("rnn_tanh", "tanh"), ("rnn_relu", "relu"), ("rnn_sigmoid", "sigmoid")):
-    _code = elman.ACTIVATIONS[_act]
-    register_cell_kernel(_name, CellKernel(_elman_runner(_code), step=(step.ELMAN, _code)))
 
 # ---- GRU -------------------------------------------------------------------------------------
 
@@ -360,7 +358,7 @@ def _run_lstm(x, state, w, lens, reverse, grad):
 
 
 
-# ---- Recurrent dropout and zoneout (LSTM without a projection, GRU) --------------------------
+# ---- Recurrent dropout and zoneout (LSTM without a projection, GRU, Elman) -------------------
 
 def _mask_arrays(masks: RecurrentMasks, dtype: torch.dtype, hidden: int, states: int):
     """The masks as the loops of :mod:`..regularised` take them: (h_mask (B, H) or (0, H),
@@ -541,6 +539,85 @@ def _run_gru_regularised(x, state, w, lens, reverse, grad, masks):
     return out, (h_n,)
 
 
+def elman_regularised_forward(x, h0, w_ih, w_hh, b_ih, b_hh, h_mask, zone_h, p, lengths,
+                              reverse, act, store):
+    """Regularised Elman layer: x (T, B, F), h0 (B, H) -> (out, h_n, saved (T, B, H) or None),
+    ``saved`` the cell's own h̃_t (the outputs are the zoned h_t)."""
+    kernels = compiled.kernels("regularised", x.dtype)
+    steps, batch = x.shape[0], x.shape[1]
+    hidden = w_hh.shape[0]
+    gx = _input_projection(x, w_ih, _add(b_ih, b_hh))
+    out = torch.empty(steps, batch, hidden, dtype=x.dtype)
+    h_n = torch.empty(batch, hidden, dtype=x.dtype)
+    saved = torch.empty(steps, batch, hidden, dtype=x.dtype) if store else _empty3(x.dtype)
+    a = (_np(gx), _np(h0), _np(w_hh), _np(h_mask), _np(zone_h), p, lengths, reverse, act)
+    o = (_np(out), _np(h_n), store, _np(saved))
+    run_slices(lambda b0, b1: kernels.elman_forward(*a, b0, b1, *o),
+               batch_slices(batch, steps * batch * hidden * hidden))
+    return out, h_n, (saved if store else None)
+
+
+class RegularisedElmanFunction(torch.autograd.Function):
+    """Elman layer with recurrent dropout and zoneout, the BPTT of :mod:`..regularised`."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x, h0, w_ih, w_hh, b_ih, b_hh, h_mask, zone_h, p, lengths,
+                reverse, act):
+        out, h_n, saved = elman_regularised_forward(
+            x, h0, w_ih, w_hh, b_ih, b_hh, h_mask, zone_h, p, lengths, reverse, act, True
+        )
+        ctx.save_for_backward(x, h0, w_ih, w_hh, h_mask, zone_h, out, saved)
+        ctx.p, ctx.lengths, ctx.reverse, ctx.act = p, lengths, reverse, act
+        ctx.has_bias = (b_ih is not None, b_hh is not None)
+        return out, h_n
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, d_out: Tensor, d_h_n: Tensor):
+        x, h0, w_ih, w_hh, h_mask, zone_h, out, saved = ctx.saved_tensors
+        kernels = compiled.kernels("regularised", x.dtype)
+        steps, batch, hidden = out.shape
+        d_out, d_h_n, d_pre = _upstream(d_out, d_h_n)
+        d_h0 = torch.empty_like(h0)
+        d_first = torch.empty_like(h0)
+        d_bias = torch.empty_like(h0)  # (B, H) per-sample Σ_t δ
+        a = (_np(saved), _np(w_hh), _np(h_mask), _np(zone_h), ctx.p, ctx.lengths, ctx.reverse,
+             ctx.act)
+        o = (_np(d_out), _np(d_h_n), _np(d_pre), _np(d_h0), _np(d_first), _np(d_bias))
+        run_slices(lambda b0, b1: kernels.elman_backward(*a, b0, b1, *o),
+                   batch_slices(batch, steps * batch * hidden * hidden))
+        need = ctx.needs_input_grad
+        dx, dw_ih = _input_grads(d_pre, x, w_ih, (need[0], need[2]))
+        dw_hh = None
+        if need[3]:
+            dw_hh = _recurrent_weight_grad(d_pre, _masked_reads(out, h_mask),
+                                           _masked_reads(h0, h_mask), d_first, ctx.reverse)
+        db = products.column_sums(d_bias) if need[4] or need[5] else None
+        db_ih = db if ctx.has_bias[0] and need[4] else None
+        db_hh = db if ctx.has_bias[1] and need[5] else None
+        return (dx, d_h0, dw_ih, dw_hh, db_ih, db_hh) + (None,) * 6
+
+
+def _elman_regularised_runner(act: int):
+    """The regularised layer entry point of the Elman cell with activation code ``act``."""
+
+    def run(x, state, w, lens, reverse, grad, masks):
+        (h0,) = state
+        h_mask, (zone_h,), p = _mask_arrays(masks, x.dtype, h0.shape[1], 1)
+        args = (x, h0, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h_mask, zone_h, p, lens, reverse, act)
+        if grad:
+            out, h_n = RegularisedElmanFunction.apply(*args)
+        else:
+            out, h_n, _ = elman_regularised_forward(*args, False)
+        return out, (h_n,)
+
+    return run
+
+
+for _name, _act in (("rnn_tanh", "tanh"), ("rnn_relu", "relu"), ("rnn_sigmoid", "sigmoid")):
+    _code = elman.ACTIVATIONS[_act]
+    register_cell_kernel(_name, CellKernel(_elman_runner(_code), step=(step.ELMAN, _code),
+                                           run_regularised=_elman_regularised_runner(_code)))
 register_cell_kernel("gru", CellKernel(_run_gru, step=(step.GRU, 0),
                                        run_regularised=_run_gru_regularised))
 register_cell_kernel("lstm", CellKernel(_run_lstm, step=(step.LSTM, 0),

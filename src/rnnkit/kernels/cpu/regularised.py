@@ -1,7 +1,9 @@
-r"""Compiled LSTM and GRU loops with recurrent dropout and zoneout, forward and BPTT backward.
+r"""Compiled LSTM, GRU and Elman loops with recurrent dropout and zoneout, forward and BPTT
+backward.
 
-The cells are those of :mod:`.lstm` (no projection) and :mod:`.gru`; the regularisers are those
-of :mod:`rnnkit.functional.regularisation`, with masks drawn by the caller:
+The cells are those of :mod:`.lstm` (no projection), :mod:`.gru` and :mod:`.elman`; the
+regularisers are those of :mod:`rnnkit.functional.regularisation`, with masks drawn by the
+caller:
 
 * recurrent dropout: the gates read :math:`r_{t-1} = m \odot h_{t-1}` with one mask m (B, H)
   per sequence (``h_mask``; an empty (0, H) array for none); the state carried forward is the
@@ -15,8 +17,8 @@ of :mod:`rnnkit.functional.regularisation`, with masks drawn by the caller:
     s_t = d_t\, s_{t-1} + (1 - d_t)\, \tilde s_t, \qquad y_t = h_t
 
 Backward, with :math:`\bar h_t = \bar y_t + \partial L/\partial h_t` from the later steps and
-:math:`\bar c_t` carried back: the cell's own BPTT (:mod:`.lstm`, :mod:`.gru`) runs on
-:math:`\bar{\tilde h}_t = (1 - d^h_t) \bar h_t` and (LSTM)
+:math:`\bar c_t` carried back: the cell's own BPTT (:mod:`.lstm`, :mod:`.gru`, :mod:`.elman`)
+runs on :math:`\bar{\tilde h}_t = (1 - d^h_t) \bar h_t` and (LSTM)
 :math:`\bar{\tilde c}_t = (1 - d^c_t)\bar c_t + \bar{\tilde h}_t o_t (1 - \tanh^2 \tilde c_t)`,
 and the gradient of what the gates read, :math:`\bar r_{t-1} = W_{hh}^\top \delta_t` (GRU: plus
 :math:`z_t \bar{\tilde h}_t`), reaches the carried state through the mask:
@@ -374,7 +376,136 @@ def gru_backward(saved, out, h0, w_hh, h_mask, zone_h, zoneout_p, lengths, rever
     blas.set_threads_local(previous_threads)
 
 
+@njit(**KERNEL_OPTIONS)
+def elman_forward(gx, h0, w_hh, h_mask, zone_h, zoneout_p, lengths, reverse, act, b0, b1, out,
+                  h_n, store, saved):
+    """Run rows b0:b1 of a regularised Elman layer over time: h̃_t = φ(g^x_t + W_hh r_{t-1}).
+
+    Args:
+        gx: (T, B, H) input projections with both biases.  h0: (B, H).  w_hh: (H, H).
+        h_mask, zone_h, zoneout_p: as in :func:`gru_forward`.
+        lengths, reverse, b0, b1: see the module docstring.  act: the code of
+            :data:`rnnkit.kernels.cpu.elman.ACTIVATIONS`.
+        out: (T, B, H) written (zero at padding).  h_n: (B, H) written.
+        store: keep the cell's own h̃_t in ``saved`` (T, B, H) for backward.
+    """
+    steps, hidden = gx.shape[0], h0.shape[1]
+    rows = b1 - b0
+    drop = h_mask.shape[0] > 0
+    sampled = zone_h.shape[0] > 0
+    zero = gx.dtype.type(0.0)
+    p = gx.dtype.type(zoneout_p)
+    previous_threads = blas.set_threads_local(1)
+    h = h0[b0:b1].copy()  # (rows, H) the carried state
+    read = h0[b0:b1].copy()  # (rows, H) m ⊙ h_{t-1}
+    gh = h0[b0:b1].copy()  # (rows, H) W_hh r_{t-1}
+    packed = blas.pack_b(w_hh, True, rows)
+    for s in range(steps):
+        if drop:
+            for j in range(rows):
+                m, hj, rj = h_mask[b0 + j], h[j], read[j]
+                for k in range(hidden):
+                    rj[k] = m[k] * hj[k]
+            source = read
+        else:
+            source = h
+        blas.gemm_packed_b(rows, hidden, hidden, data_ptr(source), hidden, packed, 0.0,
+                           data_ptr(gh), hidden)
+        for j in range(rows):
+            b = b0 + j
+            length = lengths[b]
+            if s >= length:
+                out[s, b, :] = 0.0
+                continue
+            t = length - 1 - s if reverse else s
+            a, g, hj, y = gx[t, b], gh[j], h[j], out[t, b]
+            for k in range(hidden):
+                if act == 0:
+                    v = tanh(a[k] + g[k])
+                elif act == 1:
+                    v = max(a[k] + g[k], zero)
+                else:
+                    v = sigmoid(a[k] + g[k])
+                kh = zone_h[s, b, k] if sampled else p
+                hn = _zone(kh, hj[k], v)
+                hj[k] = hn
+                y[k] = hn
+                if store:
+                    saved[t, b, k] = v
+    h_n[b0:b1] = h
+    blas.set_threads_local(previous_threads)
+
+
+@njit(**KERNEL_OPTIONS)
+def elman_backward(saved, w_hh, h_mask, zone_h, zoneout_p, lengths, reverse, act, b0, b1, d_out,
+                   d_h_n, d_pre, d_h0, d_pre_first, d_bias):
+    """BPTT through rows b0:b1 of a regularised Elman layer.
+
+    Args:
+        saved: (T, B, H) the cell's own h̃_t (φ' is read off it).  w_hh: (H, H).
+        h_mask, zone_h, zoneout_p, act: as given to :func:`elman_forward`.
+        lengths, reverse, b0, b1: see the module docstring.
+        d_out: (T, B, H).  d_h_n: (B, H).
+        d_pre: (T, B, H) written: δ_t (zero at padding); may be ``d_out`` itself (each unit
+            reads d_out before writing d_pre).
+        d_h0: (B, H) written.  d_pre_first: (B, H) written: δ at each sample's first step.
+        d_bias: (B, H) written: Σ_t δ_t per sample.
+    """
+    steps, hidden = saved.shape[0], saved.shape[2]
+    rows = b1 - b0
+    drop = h_mask.shape[0] > 0
+    sampled = zone_h.shape[0] > 0
+    zero, one = saved.dtype.type(0.0), saved.dtype.type(1.0)
+    p = saved.dtype.type(zoneout_p)
+    previous_threads = blas.set_threads_local(1)
+    dh = d_h_n[b0:b1].copy()  # (rows, H) gradient of the carried h_t from later steps
+    dread = d_h_n[b0:b1].copy()  # (rows, H) W_hhᵀ δ: gradient of what the step read
+    delta = d_h_n[b0:b1].copy()  # (rows, H) δ of the current step
+    packed = blas.pack_b(w_hh, False, rows)
+    d_bias[b0:b1] = 0.0
+    for s in range(steps - 1, -1, -1):
+        for j in range(rows):
+            b = b0 + j
+            length = lengths[b]
+            dj, ej, db = dh[j], delta[j], d_bias[b]
+            if s >= length:
+                ej[:] = 0.0
+                d_pre[s, b, :] = 0.0
+                continue
+            t = length - 1 - s if reverse else s
+            g, e, yo = saved[t, b], d_pre[t, b], d_out[t, b]
+            for k in range(hidden):
+                kh = zone_h[s, b, k] if sampled else p
+                hbar = dj[k] + yo[k]
+                dv = (one - kh) * hbar  # gradient of the cell's own h̃_t
+                if act == 0:
+                    v = dv * (one - g[k] * g[k])
+                elif act == 1:
+                    v = dv if g[k] > zero else zero
+                else:
+                    v = dv * g[k] * (one - g[k])
+                e[k] = v
+                ej[k] = v
+                db[k] += v
+                dj[k] = kh * hbar  # the product below adds m ⊙ W_hhᵀ δ
+        blas.gemm_packed_b(rows, hidden, hidden, data_ptr(delta), hidden, packed, 0.0,
+                           data_ptr(dread), hidden)
+        # Padded rows have δ = 0, so they add nothing.
+        for j in range(rows):
+            dj, drj = dh[j], dread[j]
+            if drop:
+                m = h_mask[b0 + j]
+                for k in range(hidden):
+                    dj[k] += m[k] * drj[k]
+            else:
+                dj += drj
+    d_h0[b0:b1] = dh
+    d_pre_first[b0:b1] = delta
+    blas.set_threads_local(previous_threads)
+
+
 #: The compiled functions of this family, for :mod:`rnnkit.kernels.cpu.compile`.
 KERNELS = {"lstm_forward": lstm_forward, "lstm_backward": lstm_backward,
-           "gru_forward": gru_forward, "gru_backward": gru_backward}
+           "gru_forward": gru_forward, "gru_backward": gru_backward,
+           "elman_forward": elman_forward, "elman_backward": elman_backward}
 PREPARE_WITH = ("products",)  # the input projection and weight gradients
