@@ -14,6 +14,7 @@ from rnnkit.errors import BackendUnavailableError
 from rnnkit.functional import draw_masks, get_cell, regularised_cell, run_sequence
 from rnnkit.kernels import get_backend
 from rnnkit.kernels.cpu import compile as compiled
+from rnnkit.kernels.cpu import parallel
 from rnnkit.kernels.cpu.backend import CellKernel, cell_kernel, register_cell_kernel
 from tests.kernels.helpers import TOLERANCE, random_state, run_layer
 
@@ -277,3 +278,35 @@ def test_no_unexpected_specialisations() -> None:
     assert compiled.compiled_signatures("regularised") == dict.fromkeys(
         ("lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "elman_forward",
          "elman_backward"), 2)
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
+def test_batch_split_across_threads_reads_each_rows_masks(mode, monkeypatch) -> None:
+    """Slices b0:b1 with b0 > 0 index the masks by their global rows: 2 threads, the batch
+    split whatever the work, equal the reference (float64, lengths, both directions)."""
+    monkeypatch.setattr(parallel, "MIN_WORK_PER_SLICE", 1)
+    fused, reference = _pair(mode, torch.float64, True, *REGULARISERS["both"])
+    x = torch.randn(5, 7, 3, dtype=torch.float64)
+    hx = random_state(fused, 7, torch.float64)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert len(parallel.batch_slices(7, 100.0)) == 2  # the split is real
+        torch.manual_seed(12)
+        got = run_layer(fused, x, hx, lengths=[5, 2, 4, 1, 5, 3, 2])
+    finally:
+        torch.set_num_threads(threads)
+    torch.manual_seed(12)
+    expected = run_layer(reference, x, hx, lengths=[5, 2, 4, 1, 5, 3, 2])
+    _assert_results_close(got, expected, torch.float64, f"{mode} split in 2")
+
+
+def test_manual_seed_reproduces_the_fused_training_run() -> None:
+    layer = rnn.LSTM(3, 4, num_layers=2, recurrent_dropout=0.3, zoneout=0.2, backend="numba")
+    x = torch.randn(6, 2, 3)
+    torch.manual_seed(5)
+    first, _ = layer(x)
+    torch.manual_seed(5)
+    second, _ = layer(x)
+    assert torch.equal(first, second)
+    assert not torch.equal(layer(x)[0], first)  # the generator moved on: new masks
