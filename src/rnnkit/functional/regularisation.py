@@ -126,7 +126,8 @@ def draw_masks(state: State, steps: int, recurrent_dropout: float, zoneout_p: fl
             dropout and the expectation for zoneout).
 
     The h mask is drawn first, then the zoneout masks state by state (h, then c), all from
-    torch's default generator.
+    torch's default generator. The zoneout masks hold T·B·S values per state tensor in the
+    state's dtype (as much memory as one of the activations training saves for backward).
     """
     h_mask = None
     if training and recurrent_dropout > 0:
