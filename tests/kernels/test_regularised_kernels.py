@@ -20,8 +20,8 @@ from tests.kernels.helpers import TOLERANCE, random_state, run_layer
 
 NUMBA = get_backend("numba")
 # mode -> (layer class, constructor options)
-CLASSES = {"lstm": (rnn.LSTM, {}), "gru": (rnn.GRU, {}),
-           "rnn_tanh": (rnn.RNN, {"nonlinearity": "tanh"})}
+CLASSES = {"lstm": (rnn.LSTM, {}), "lstm_proj": (rnn.LSTM, {"proj_size": 2}),
+           "gru": (rnn.GRU, {}), "rnn_tanh": (rnn.RNN, {"nonlinearity": "tanh"})}
 # (recurrent_dropout, zoneout)
 REGULARISERS = {"dropout": (0.4, 0.0), "zoneout": (0.0, 0.3), "both": (0.4, 0.3)}
 
@@ -60,7 +60,8 @@ def _pair(mode, dtype, bidirectional, recurrent_dropout, zoneout):
 
 @pytest.mark.parametrize(
     "mode,dtype,lengths,bidirectional,regulariser,training",
-    list(itertools.product(["lstm", "gru", "rnn_tanh"], [torch.float32, torch.float64],
+    list(itertools.product(["lstm", "lstm_proj", "gru", "rnn_tanh"],
+                           [torch.float32, torch.float64],
                            [None, [5, 2, 4]], [False, True], list(REGULARISERS),
                            [True, False])),
 )
@@ -87,16 +88,22 @@ def test_fused_equals_reference_with_the_same_masks(mode, dtype, lengths, bidire
 
 
 def _layer_inputs(mode, dtype, batch=3, steps=6, features=3, hidden=4):
+    """(cell, one layer's weights, x (T, B, F), initial state) for ``mode`` ('lstm_proj': an
+    LSTM with P = 2)."""
     torch.manual_seed(2)
-    layer = rnn.Recurrent(mode, features, hidden, dtype=dtype)
+    proj = 2 if mode == "lstm_proj" else 0
+    mode = mode.removesuffix("_proj")
+    layer = rnn.Recurrent(mode, features, hidden, proj_size=proj, dtype=dtype)
     (weights,) = layer._layer_weights()
     spec = get_cell(mode)
     x = torch.randn(steps, batch, features, dtype=dtype)
-    state = tuple(torch.randn(batch, hidden, dtype=dtype) for _ in spec.state_names)
+    state = tuple(torch.randn(batch, size, dtype=dtype)
+                  for size in spec.state_sizes(hidden, proj))
     return spec, weights, x, state
 
 
-@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh", "rnn_relu", "rnn_sigmoid"])
+@pytest.mark.parametrize("mode", ["lstm", "lstm_proj", "gru", "rnn_tanh", "rnn_relu",
+                                  "rnn_sigmoid"])
 @pytest.mark.parametrize("reverse", [False, True])
 def test_one_direction_within_lengths_equals_the_reference_step(mode, reverse) -> None:
     """run_layer_regularised on the drawn masks == run_sequence of the regularised reference
@@ -168,17 +175,22 @@ def test_fused_equals_torch_nn_cells_in_a_loop(mode, training) -> None:
         assert torch.allclose(got, ref, atol=1e-11), name
 
 
-@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh", "rnn_sigmoid"])
+@pytest.mark.parametrize("mode", ["lstm", "lstm_proj", "gru", "rnn_tanh", "rnn_sigmoid"])
 @pytest.mark.parametrize("training", [True, False])
 def test_gradcheck_float64(mode, training) -> None:
     spec, w, x, state = _layer_inputs(mode, torch.float64, batch=2, steps=4, hidden=3)
     lengths = torch.tensor([4, 2])
     masks = draw_masks(state, x.shape[0], 0.3, 0.3, training)
-    leaves = tuple(t.detach().requires_grad_(True) for t in (x, *state, *w[:4]))
+    present = [i for i, t in enumerate(w[:5]) if t is not None]  # w_ih … w_hr
+    leaves = tuple(t.detach().requires_grad_(True)
+                   for t in (x, *state, *(w[i] for i in present)))
     n_states = len(state)
 
     def run(x, *rest):
-        states, weights = rest[:n_states], rest[n_states:]
+        states, given = rest[:n_states], rest[n_states:]
+        weights = [None] * 5
+        for i, t in zip(present, given, strict=True):
+            weights[i] = t
         out, final = NUMBA.run_layer_regularised(
             spec, x, states, type(w)(*weights), lengths, True, masks)
         return (out, *final)
@@ -245,10 +257,6 @@ def test_evaluation_is_deterministic_and_draws_nothing(mode) -> None:
 
 
 def test_numba_declines_what_it_has_no_loop_for() -> None:
-    layer = rnn.LSTM(3, 4, proj_size=2, zoneout=0.1, backend="numba")
-    with pytest.raises(BackendUnavailableError,
-                       match="no recurrent-dropout/zoneout kernel with a projection"):
-        layer(torch.randn(3, 1, 3))
     # A cell whose kernel registers no regularised runner.
     plain = cell_kernel("gru")
     register_cell_kernel("gru", CellKernel(plain.run_layer, step=plain.step))
@@ -267,6 +275,7 @@ def test_no_unexpected_specialisations() -> None:
     for dtype, (mode, rates, training) in itertools.product(
         [torch.float32, torch.float64],
         [("lstm", (0.3, 0.2), True), ("gru", (0.3, 0.0), True), ("lstm", (0.0, 1), False),
+         ("lstm_proj", (0.3, 0.2), True), ("lstm_proj", (0.0, 0.2), False),
          ("gru", (0.0, 0.2), False), ("rnn_tanh", (0.3, 0.2), True),
          ("rnn_tanh", (0.0, 0.2), False)],
     ):
@@ -280,7 +289,7 @@ def test_no_unexpected_specialisations() -> None:
          "elman_backward"), 2)
 
 
-@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
+@pytest.mark.parametrize("mode", ["lstm", "lstm_proj", "gru", "rnn_tanh"])
 def test_batch_split_across_threads_reads_each_rows_masks(mode, monkeypatch) -> None:
     """Slices b0:b1 with b0 > 0 index the masks by their global rows: 2 threads, the batch
     split whatever the work, equal the reference (float64, lengths, both directions)."""

@@ -4,8 +4,8 @@ It serves CPU calls in float32 and float64 for every cell with a registered kern
 (:func:`register_cell_kernel`, by cell name; the built-in ones register in :mod:`.functions`):
 Elman (tanh, relu, σ), LSTM (with or without a projection) and GRU, with or without biases (or
 with only ``b_ih``, as ``ElmanRNN`` has), with per-sample lengths, reversed, with initial states
-that need gradients; recurrent dropout and zoneout for the LSTM without a projection, the GRU
-and Elman (:meth:`NumbaBackend.run_layer_regularised`, with the masks the driver drew); and for
+that need gradients; recurrent dropout and zoneout for the LSTM, the GRU and Elman
+(:meth:`NumbaBackend.run_layer_regularised`, with the masks the driver drew); and for
 streaming, a compiled step runner (:mod:`.step`). It declines, with
 the reason, anything else (CUDA tensors, half precision, cells without a kernel), and the whole
 backend declines when numba or a BLAS library is missing — importing rnnkit never depends on
@@ -55,7 +55,7 @@ class CellKernel:
         step: ``(variant, act)`` of the compiled streaming step (:mod:`.step`), or None when
             this cell has no compiled step (``layer.step`` then runs forward).
         run_regularised: the layer with recurrent dropout and zoneout
-            (:data:`RegularisedRunner`, without a projection), or None when this cell has none
+            (:data:`RegularisedRunner`), or None when this cell has none
             (the reference backend serves such calls then).
     """
 
@@ -137,8 +137,6 @@ class NumbaBackend:
             return f"has no kernel for mode {call.mode!r}"
         if call.regularised and kernel.run_regularised is None:
             return f"has no recurrent-dropout/zoneout kernel for mode {call.mode!r}"
-        if call.regularised and call.has_proj:
-            return "has no recurrent-dropout/zoneout kernel with a projection (proj_size)"
         return None
 
     def step_unsupported_reason(self, call: LayerCall) -> str | None:

@@ -25,7 +25,7 @@ Double backward is not implemented (``once_differentiable``): asking for it rais
 The cells' entry points are registered with the backend
 (:func:`~rnnkit.kernels.cpu.backend.register_cell_kernel`) at the end, after the last section
 (recurrent dropout and zoneout): the layer runner, the variant of the compiled streaming step
-and, for the LSTM (without a projection), the GRU and the Elman cells, the runner with
+and, for the LSTM, the GRU and the Elman cells, the runner with
 recurrent dropout and zoneout (the loops of :mod:`.regularised`, fed the masks the driver drew
 with :func:`rnnkit.functional.draw_masks`).
 """
@@ -358,7 +358,7 @@ def _run_lstm(x, state, w, lens, reverse, grad):
 
 
 
-# ---- Recurrent dropout and zoneout (LSTM without a projection, GRU, Elman) -------------------
+# ---- Recurrent dropout and zoneout (LSTM, GRU, Elman) ----------------------------------------
 
 def _mask_arrays(masks: RecurrentMasks, dtype: torch.dtype, hidden: int, states: int):
     """The masks as the loops of :mod:`..regularised` take them: (h_mask (B, H) or (0, H),
@@ -378,40 +378,47 @@ def _masked_reads(h: Tensor, h_mask: Tensor) -> Tensor:
     return h * h_mask if h_mask.shape[0] > 0 else h
 
 
-def lstm_regularised_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, h_mask, zone_h, zone_c, p,
-                             lengths, reverse, store):
-    """Regularised LSTM layer: x (T, B, F), h0, c0 (B, H) -> (out, h_n, c_n, saved or None).
+def lstm_regularised_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, h_mask, zone_h, zone_c,
+                             p, lengths, reverse, store):
+    """Regularised LSTM layer: x (T, B, F), h0 (B, H_out), c0 (B, H) -> (out, h_n, c_n, saved
+    or None).
 
     Masks as in :mod:`..regularised`. With ``store``, ``saved`` is (gates (T, B, 4H), zoned c
-    (T, B, H), the cell's own c̃ (T, B, H); the same tensor as zoned c without zoneout).
+    (T, B, H), the cell's own c̃ (T, B, H; the same tensor as zoned c without zoneout), m_t
+    (T, B, H) with a projection or None).
     """
     kernels = compiled.kernels("regularised", x.dtype)
     steps, batch = x.shape[0], x.shape[1]
-    hidden = c0.shape[1]
+    hidden, out_size = c0.shape[1], h0.shape[1]
     gx = _input_projection(x, w_ih, _add(b_ih, b_hh))  # becomes the saved gates with ``store``
-    out = torch.empty(steps, batch, hidden, dtype=x.dtype)
+    out = torch.empty(steps, batch, out_size, dtype=x.dtype)
     h_n, c_n = torch.empty_like(h0), torch.empty_like(c0)
-    saved_c = torch.empty(steps, batch, hidden, dtype=x.dtype) if store else _empty3(x.dtype)
+    empty = _empty3(x.dtype)
+    saved_c = torch.empty(steps, batch, hidden, dtype=x.dtype) if store else empty
     zoned = zone_h.shape[0] > 0 or p > 0
     saved_ct = torch.empty_like(saved_c) if store and zoned else saved_c
-    a = (_np(gx), _np(h0), _np(c0), _np(w_hh), _np(h_mask), _np(zone_h), _np(zone_c), p,
-         lengths, reverse)
-    o = (_np(out), _np(h_n), _np(c_n), store, _np(saved_c), _np(saved_ct))
-    run_slices(lambda b0, b1: kernels.lstm_forward(*a, b0, b1, *o),
-               batch_slices(batch, steps * batch * 4 * hidden * hidden))
-    return out, h_n, c_n, ((gx, saved_c, saved_ct) if store else None)
+    saved_m = torch.empty_like(saved_c) if store and w_hr is not None else empty
+    w_hr_arr = w_hr if w_hr is not None else torch.empty(0, hidden, dtype=x.dtype)
+    a = (_np(gx), _np(h0), _np(c0), _np(w_hh), _np(w_hr_arr), _np(h_mask), _np(zone_h),
+         _np(zone_c), p, lengths, reverse)
+    o = (_np(out), _np(h_n), _np(c_n), store, _np(saved_c), _np(saved_ct), _np(saved_m))
+    work = steps * batch * 4 * hidden * (out_size + (hidden if w_hr is not None else 0))
+    run_slices(lambda b0, b1: kernels.lstm_forward(*a, b0, b1, *o), batch_slices(batch, work))
+    saved = (gx, saved_c, saved_ct, saved_m if w_hr is not None else None)
+    return out, h_n, c_n, (saved if store else None)
 
 
 class RegularisedLSTMFunction(torch.autograd.Function):
     """LSTM layer with recurrent dropout and zoneout, the BPTT of :mod:`..regularised`."""
 
     @staticmethod
-    def forward(ctx: FunctionCtx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, h_mask, zone_h, zone_c, p,
-                lengths, reverse):
+    def forward(ctx: FunctionCtx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, h_mask, zone_h,
+                zone_c, p, lengths, reverse):
         out, h_n, c_n, saved = lstm_regularised_forward(
-            x, h0, c0, w_ih, w_hh, b_ih, b_hh, h_mask, zone_h, zone_c, p, lengths, reverse, True
+            x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, h_mask, zone_h, zone_c, p, lengths,
+            reverse, True
         )
-        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, h_mask, zone_h, zone_c, out, *saved)
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, h_mask, zone_h, zone_c, out, *saved)
         ctx.p, ctx.lengths, ctx.reverse = p, lengths, reverse
         ctx.has_bias = (b_ih is not None, b_hh is not None)
         return out, h_n, c_n
@@ -419,22 +426,28 @@ class RegularisedLSTMFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: FunctionCtx, d_out: Tensor, d_h_n: Tensor, d_c_n: Tensor):
-        (x, h0, c0, w_ih, w_hh, h_mask, zone_h, zone_c, out, gates, saved_c,
-         saved_ct) = ctx.saved_tensors
+        (x, h0, c0, w_ih, w_hh, w_hr, h_mask, zone_h, zone_c, out, gates, saved_c, saved_ct,
+         saved_m) = ctx.saved_tensors
         kernels = compiled.kernels("regularised", x.dtype)
-        steps, batch, hidden = out.shape
-        d_out, d_h_n = products.contiguous(d_out), products.contiguous(d_h_n)
+        steps, batch, out_size = out.shape
+        hidden = c0.shape[1]
+        d_out, d_h_n, scratch = _upstream(d_out, d_h_n)
         d_c_n = products.contiguous(d_c_n)
         d_gates = torch.empty_like(gates)
+        empty = _empty3(x.dtype)
+        d_proj = scratch if w_hr is not None else empty
         d_h0, d_c0 = torch.empty_like(h0), torch.empty_like(c0)
         d_first = torch.empty(batch, 4 * hidden, dtype=x.dtype)
         d_bias = torch.empty(batch, 4 * hidden, dtype=x.dtype)  # per-sample Σ_t δ
-        a = (_np(gates), _np(saved_c), _np(saved_ct), _np(c0), _np(w_hh), _np(h_mask),
-             _np(zone_h), _np(zone_c), ctx.p, ctx.lengths, ctx.reverse)
-        o = (_np(d_out), _np(d_h_n), _np(d_c_n), _np(d_gates), _np(d_h0), _np(d_c0),
-             _np(d_first), _np(d_bias))
+        w_hr_arr = w_hr if w_hr is not None else torch.empty(0, hidden, dtype=x.dtype)
+        a = (_np(gates), _np(saved_c), _np(saved_ct),
+             _np(saved_m if saved_m is not None else empty), _np(c0), _np(w_hh), _np(w_hr_arr),
+             _np(h_mask), _np(zone_h), _np(zone_c), ctx.p, ctx.lengths, ctx.reverse)
+        o = (_np(d_out), _np(d_h_n), _np(d_c_n), _np(d_gates), _np(d_proj), _np(d_h0),
+             _np(d_c0), _np(d_first), _np(d_bias))
+        work = steps * batch * 4 * hidden * (out_size + (hidden if w_hr is not None else 0))
         run_slices(lambda b0, b1: kernels.lstm_backward(*a, b0, b1, *o),
-                   batch_slices(batch, steps * batch * 4 * hidden * hidden))
+                   batch_slices(batch, work))
         need = ctx.needs_input_grad
         dx, dw_ih = _input_grads(d_gates, x, w_ih, (need[0], need[3]))
         dw_hh = None
@@ -444,16 +457,18 @@ class RegularisedLSTMFunction(torch.autograd.Function):
         db = products.column_sums(d_bias) if need[5] or need[6] else None
         db_ih = db if ctx.has_bias[0] and need[5] else None
         db_hh = db if ctx.has_bias[1] and need[6] else None
-        return (dx, d_h0, d_c0, dw_ih, dw_hh, db_ih, db_hh) + (None,) * 6
+        dw_hr = None
+        if w_hr is not None and need[7]:
+            dw_hr = products.matmul(d_proj.reshape(-1, out_size), saved_m.reshape(-1, hidden),
+                                    trans_a=True)
+        return (dx, d_h0, d_c0, dw_ih, dw_hh, db_ih, db_hh, dw_hr) + (None,) * 6
 
 
 def _run_lstm_regularised(x, state, w, lens, reverse, grad, masks):
     h0, c0 = state
-    if w.w_hr is not None:
-        raise ValueError("numba backend: the regularised LSTM kernel has no projection "
-                         "(proj_size); the reference backend serves it")
     h_mask, (zone_h, zone_c), p = _mask_arrays(masks, x.dtype, h0.shape[1], 2)
-    args = (x, h0, c0, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h_mask, zone_h, zone_c, p, lens, reverse)
+    args = (x, h0, c0, w.w_ih, w.w_hh, w.b_ih, w.b_hh, w.w_hr, h_mask, zone_h, zone_c, p, lens,
+            reverse)
     if grad:
         out, h_n, c_n = RegularisedLSTMFunction.apply(*args)
     else:

@@ -1,16 +1,16 @@
 r"""Compiled LSTM, GRU and Elman loops with recurrent dropout and zoneout, forward and BPTT
 backward.
 
-The cells are those of :mod:`.lstm` (no projection), :mod:`.gru` and :mod:`.elman`; the
-regularisers are those of :mod:`rnnkit.functional.regularisation`, with masks drawn by the
-caller:
+The cells are those of :mod:`.lstm` (with or without a projection), :mod:`.gru` and
+:mod:`.elman`; the regularisers are those of :mod:`rnnkit.functional.regularisation`, with masks
+drawn by the caller:
 
-* recurrent dropout: the gates read :math:`r_{t-1} = m \odot h_{t-1}` with one mask m (B, H)
-  per sequence (``h_mask``; an empty (0, H) array for none); the state carried forward is the
-  unmasked :math:`h_{t-1}`. For the GRU the masked read is also the h of
+* recurrent dropout: the gates read :math:`r_{t-1} = m \odot h_{t-1}` with one mask m
+  (B, H_out) per sequence (``h_mask``; an empty (0, H_out) array for none); the state carried
+  forward is the unmasked :math:`h_{t-1}`. For the GRU the masked read is also the h of
   :math:`\tilde h_t = (1 - z_t) n_t + z_t r_{t-1}` (it is the state the cell was given).
 * zoneout on every state tensor s (h, and c for the LSTM), with keep coefficients
-  :math:`d_t` — the training masks ``zone_h``/``zone_c`` (T, B, H) indexed by processing step,
+  :math:`d_t` — the training masks ``zone_h``/``zone_c`` (T, B, S) indexed by processing step,
   or, when those are empty (0, 0, 0), the constant ``zoneout_p`` (evaluation; 0 for none):
 
 .. math::
@@ -29,7 +29,11 @@ and the gradient of what the gates read, :math:`\bar r_{t-1} = W_{hh}^\top \delt
 
 dW_hh pairs δ with the masked reads :math:`m \odot h_{t-1}` (the caller's product).
 
-Shapes: T steps, B batch, H hidden; ``lengths``/``reverse``/``b0:b1`` as in
+With a projection the LSTM's :math:`\tilde h_t = W_{hr} m_t` (P wide) is zoned, and
+:math:`\bar m_t = W_{hr}^\top \bar{\tilde h}_t` replaces :math:`\bar{\tilde h}_t` in the cell's
+BPTT (dW_hr pairs :math:`\bar{\tilde h}_t` with :math:`m_t`).
+
+Shapes: T steps, B batch, H hidden, H_out = P or H; ``lengths``/``reverse``/``b0:b1`` as in
 :mod:`rnnkit.kernels.cpu.elman` (a padded step leaves the state unchanged and outputs zero).
 """
 
@@ -54,43 +58,50 @@ def _zone(d, old, new):
 
 
 @njit(**KERNEL_OPTIONS)
-def lstm_forward(gx, h0, c0, w_hh, h_mask, zone_h, zone_c, zoneout_p, lengths, reverse, b0, b1,
-                 out, h_n, c_n, store, saved_c, saved_ct):
+def lstm_forward(gx, h0, c0, w_hh, w_hr, h_mask, zone_h, zone_c, zoneout_p, lengths, reverse,
+                 b0, b1, out, h_n, c_n, store, saved_c, saved_ct, saved_m):
     """Run rows b0:b1 of a regularised LSTM layer over time.
 
     Args:
         gx: (T, B, 4H) input projections with both biases; with ``store`` it is overwritten by
             the activated gates (i, f, g, o).
-        h0, c0: (B, H).  w_hh: (4H, H).  h_mask: (B, H) or (0, H).
-        zone_h, zone_c: (T, B, H) keep masks per processing step, or (0, 0, 0) to use
-            ``zoneout_p`` for every unit.
+        h0: (B, H_out).  c0: (B, H).  w_hh: (4H, H_out).  w_hr: (P, H) or (0, H) (no
+            projection: H_out = H; with one, h̃_t = W_hr m_t and H_out = P).
+        h_mask: (B, H_out) or (0, H_out).
+        zone_h: (T, B, H_out), zone_c: (T, B, H) keep masks per processing step, or
+            (0, 0, 0) each to use ``zoneout_p`` for every unit.
         lengths, reverse, b0, b1: see the module docstring.
-        out: (T, B, H) written (zero at padding).  h_n, c_n: (B, H) written.
-        store: keep what backward needs: the gates in ``gx``, the zoned c_t in ``saved_c`` and
-            the cell's own c̃_t in ``saved_ct`` (T, B, H each; the same array without zoneout).
+        out: (T, B, H_out) written (zero at padding).  h_n: (B, H_out), c_n: (B, H) written.
+        store: keep what backward needs: the gates in ``gx``, the zoned c_t in ``saved_c``,
+            the cell's own c̃_t in ``saved_ct`` (T, B, H each; the same array without zoneout)
+            and, with a projection, m_t = o_t tanh c̃_t in ``saved_m`` (T, B, H).
     """
-    steps, hidden = gx.shape[0], c0.shape[1]
+    steps, hidden, out_size = gx.shape[0], c0.shape[1], h0.shape[1]
     gates = 4 * hidden
+    proj = w_hr.shape[0] > 0
     rows = b1 - b0
     drop = h_mask.shape[0] > 0
     sampled = zone_h.shape[0] > 0
     p = gx.dtype.type(zoneout_p)
     previous_threads = blas.set_threads_local(1)
-    h = h0[b0:b1].copy()  # (rows, H) the carried state
+    h = h0[b0:b1].copy()  # (rows, H_out) the carried state
     c = c0[b0:b1].copy()  # (rows, H)
-    read = h0[b0:b1].copy()  # (rows, H) m ⊙ h_{t-1}, what the gates read
+    read = h0[b0:b1].copy()  # (rows, H_out) m ⊙ h_{t-1}, what the gates read
     gh = gx[0, b0:b1].copy()  # (rows, 4H) W_hh r_{t-1}
+    m = c0[b0:b1].copy()  # (rows, H) o ⊙ tanh(c̃) before the projection
+    hp = h0[b0:b1].copy()  # (rows, P) W_hr m_t, used only with a projection
     packed = blas.pack_b(w_hh, True, rows)
+    packed_r = blas.pack_b(w_hr, True, rows) if proj else packed
     for s in range(steps):
         if drop:
             for j in range(rows):
-                m, hj, rj = h_mask[b0 + j], h[j], read[j]
-                for k in range(hidden):
-                    rj[k] = m[k] * hj[k]
+                mask, hj, rj = h_mask[b0 + j], h[j], read[j]
+                for k in range(out_size):
+                    rj[k] = mask[k] * hj[k]
             source = read
         else:
             source = h
-        blas.gemm_packed_b(rows, gates, hidden, data_ptr(source), hidden, packed, 0.0,
+        blas.gemm_packed_b(rows, gates, out_size, data_ptr(source), out_size, packed, 0.0,
                            data_ptr(gh), gates)
         for j in range(rows):
             b = b0 + j
@@ -99,68 +110,110 @@ def lstm_forward(gx, h0, c0, w_hh, h_mask, zone_h, zone_c, zoneout_p, lengths, r
                 out[s, b, :] = 0.0
                 continue
             t = length - 1 - s if reverse else s
-            a, r, cj, hj, y = gx[t, b], gh[j], c[j], h[j], out[t, b]
+            a, r, cj, hj, mj, y = gx[t, b], gh[j], c[j], h[j], m[j], out[t, b]
             for k in range(hidden):
                 i = sigmoid(a[k] + r[k])
                 f = sigmoid(a[hidden + k] + r[hidden + k])
                 g = tanh(a[2 * hidden + k] + r[2 * hidden + k])
                 o = sigmoid(a[3 * hidden + k] + r[3 * hidden + k])
                 ct = f * cj[k] + i * g
-                ht = o * tanh(ct)
-                if sampled:
-                    kh = zone_h[s, b, k]
-                    kc = zone_c[s, b, k]
+                mt = o * tanh(ct)
+                kc = zone_c[s, b, k] if sampled else p
+                cj[k] = _zone(kc, cj[k], ct)
+                if proj:
+                    mj[k] = mt
                 else:
-                    kh = p
-                    kc = p
-                cn = _zone(kc, cj[k], ct)
-                hn = _zone(kh, hj[k], ht)
-                cj[k] = cn
-                hj[k] = hn
-                y[k] = hn
+                    kh = zone_h[s, b, k] if sampled else p
+                    hn = _zone(kh, hj[k], mt)
+                    hj[k] = hn
+                    y[k] = hn
                 if store:
                     saved_ct[t, b, k] = ct
-                    saved_c[t, b, k] = cn  # after c̃: the arrays may be one
+                    saved_c[t, b, k] = cj[k]  # after c̃: the arrays may be one
+                    if proj:
+                        saved_m[t, b, k] = mt
                     a[k] = i
                     a[hidden + k] = f
                     a[2 * hidden + k] = g
                     a[3 * hidden + k] = o
+        if proj:
+            blas.gemm_packed_b(rows, out_size, hidden, data_ptr(m), hidden, packed_r, 0.0,
+                               data_ptr(hp), out_size)
+            for j in range(rows):
+                b = b0 + j
+                length = lengths[b]
+                if s >= length:
+                    if store:
+                        saved_m[s, b, :] = 0.0
+                    continue
+                t = length - 1 - s if reverse else s
+                hj, pj, y = h[j], hp[j], out[t, b]
+                for k in range(out_size):
+                    kh = zone_h[s, b, k] if sampled else p
+                    hn = _zone(kh, hj[k], pj[k])
+                    hj[k] = hn
+                    y[k] = hn
     h_n[b0:b1] = h
     c_n[b0:b1] = c
     blas.set_threads_local(previous_threads)
 
 
 @njit(**KERNEL_OPTIONS)
-def lstm_backward(gates_saved, saved_c, saved_ct, c0, w_hh, h_mask, zone_h, zone_c, zoneout_p,
-                  lengths, reverse, b0, b1, d_out, d_h_n, d_c_n, d_gates, d_h0, d_c0,
-                  d_gates_first, d_bias):
+def lstm_backward(gates_saved, saved_c, saved_ct, saved_m, c0, w_hh, w_hr, h_mask, zone_h,
+                  zone_c, zoneout_p, lengths, reverse, b0, b1, d_out, d_h_n, d_c_n, d_gates,
+                  d_proj, d_h0, d_c0, d_gates_first, d_bias):
     """BPTT through rows b0:b1 of a regularised LSTM layer.
 
     Args:
         gates_saved: (T, B, 4H) activated gates.  saved_c: (T, B, H) zoned c_t.
-        saved_ct: (T, B, H) the cell's c̃_t.  c0: (B, H).  w_hh: (4H, H).
+        saved_ct: (T, B, H) the cell's c̃_t.  saved_m: (T, B, H) m_t (with a projection).
+        c0: (B, H).  w_hh: (4H, H_out).  w_hr: (P, H) or (0, H).
         h_mask, zone_h, zone_c, zoneout_p: as given to :func:`lstm_forward`.
         lengths, reverse, b0, b1: see the module docstring.
-        d_out: (T, B, H).  d_h_n, d_c_n: (B, H).
+        d_out: (T, B, H_out).  d_h_n: (B, H_out).  d_c_n: (B, H).
         d_gates: (T, B, 4H) written: δ per step (zero at padding).
-        d_h0, d_c0: (B, H) written.  d_gates_first: (B, 4H) written: δ at each sample's first
-            step.  d_bias: (B, 4H) written: Σ_t δ_t per sample.
+        d_proj: (T, B, P) written with a projection: the gradient of the projected h̃_t (for
+            dW_hr); may be ``d_out`` itself (each unit reads d_out before writing d_proj).
+        d_h0: (B, H_out), d_c0: (B, H) written.  d_gates_first: (B, 4H) written: δ at each
+            sample's first step.  d_bias: (B, 4H) written: Σ_t δ_t per sample.
     """
-    steps, hidden = gates_saved.shape[0], c0.shape[1]
+    steps, hidden, out_size = gates_saved.shape[0], c0.shape[1], d_h_n.shape[1]
     gates = 4 * hidden
+    proj = w_hr.shape[0] > 0
     rows = b1 - b0
     drop = h_mask.shape[0] > 0
     sampled = zone_h.shape[0] > 0
     one = saved_c.dtype.type(1.0)
     p = saved_c.dtype.type(zoneout_p)
     previous_threads = blas.set_threads_local(1)
-    dh = d_h_n[b0:b1].copy()  # (rows, H) gradient of the carried h_t from later steps
+    dh = d_h_n[b0:b1].copy()  # (rows, H_out) gradient of the carried h_t from later steps
     dc = d_c_n[b0:b1].copy()  # (rows, H)
-    dread = d_h_n[b0:b1].copy()  # (rows, H) W_hhᵀ δ: gradient of what the gates read
+    dread = d_h_n[b0:b1].copy()  # (rows, H_out) W_hhᵀ δ: gradient of what the gates read
+    dht = d_h_n[b0:b1].copy()  # (rows, P) gradient of the projected h̃_t
+    dm = d_c_n[b0:b1].copy()  # (rows, H) gradient of m_t (with a projection)
     delta = d_gates[0, b0:b1].copy()  # (rows, 4H)
     packed = blas.pack_b(w_hh, False, rows)
+    packed_r = blas.pack_b(w_hr, False, rows) if proj else packed
     d_bias[b0:b1] = 0.0
     for s in range(steps - 1, -1, -1):
+        if proj:
+            for j in range(rows):
+                b = b0 + j
+                length = lengths[b]
+                if s >= length:
+                    dht[j, :] = 0.0
+                    d_proj[s, b, :] = 0.0
+                    continue
+                t = length - 1 - s if reverse else s
+                dhj, dtj, yo, dp = dh[j], dht[j], d_out[t, b], d_proj[t, b]
+                for k in range(out_size):
+                    kh = zone_h[s, b, k] if sampled else p
+                    hbar = dhj[k] + yo[k]
+                    dtj[k] = (one - kh) * hbar
+                    dp[k] = dtj[k]
+                    dhj[k] = kh * hbar  # the product below adds m ⊙ W_hhᵀ δ
+            blas.gemm_packed_b(rows, hidden, out_size, data_ptr(dht), out_size, packed_r, 0.0,
+                               data_ptr(dm), hidden)
         for j in range(rows):
             b = b0 + j
             length = lengths[b]
@@ -176,28 +229,27 @@ def lstm_backward(gates_saved, saved_c, saved_ct, c0, w_hh, h_mask, zone_h, zone
             else:
                 cp = saved_c[t + 1, b] if reverse else saved_c[t - 1, b]
             w, cc, e, dcj, dhj = gates_saved[t, b], saved_ct[t, b], d_gates[t, b], dc[j], dh[j]
-            yo, db = d_out[t, b], d_bias[b]
+            yo, db, dmj = d_out[t, b], d_bias[b], dm[j]
             for k in range(hidden):
-                if sampled:
-                    kh = zone_h[s, b, k]
-                    kc = zone_c[s, b, k]
+                kc = zone_c[s, b, k] if sampled else p
+                if proj:
+                    dmt = dmj[k]
                 else:
-                    kh = p
-                    kc = p
-                hbar = dhj[k] + yo[k]
-                dht = (one - kh) * hbar  # gradient of the cell's own h̃_t
+                    kh = zone_h[s, b, k] if sampled else p
+                    hbar = dhj[k] + yo[k]
+                    dmt = (one - kh) * hbar  # gradient of the cell's own h̃_t = m_t
+                    dhj[k] = kh * hbar  # the product below adds m ⊙ W_hhᵀ δ
                 i = w[k]
                 f = w[hidden + k]
                 g = w[2 * hidden + k]
                 o = w[3 * hidden + k]
                 tc = tanh(cc[k])
-                dct = (one - kc) * dcj[k] + dht * o * (one - tc * tc)
+                dct = (one - kc) * dcj[k] + dmt * o * (one - tc * tc)
                 di = dct * g * i * (one - i)
                 df = dct * cp[k] * f * (one - f)
                 dg = dct * i * (one - g * g)
-                do = dht * tc * o * (one - o)
+                do = dmt * tc * o * (one - o)
                 dcj[k] = kc * dcj[k] + dct * f
-                dhj[k] = kh * hbar  # the product below adds m ⊙ W_hhᵀ δ
                 e[k] = di
                 e[hidden + k] = df
                 e[2 * hidden + k] = dg
@@ -207,15 +259,15 @@ def lstm_backward(gates_saved, saved_c, saved_ct, c0, w_hh, h_mask, zone_h, zone
                 db[2 * hidden + k] += dg
                 db[3 * hidden + k] += do
             ej[:] = e
-        blas.gemm_packed_b(rows, hidden, gates, data_ptr(delta), gates, packed, 0.0,
-                           data_ptr(dread), hidden)
+        blas.gemm_packed_b(rows, out_size, gates, data_ptr(delta), gates, packed, 0.0,
+                           data_ptr(dread), out_size)
         # Padded rows have δ = 0, so they add nothing.
         for j in range(rows):
             dhj, drj = dh[j], dread[j]
             if drop:
-                m = h_mask[b0 + j]
-                for k in range(hidden):
-                    dhj[k] += m[k] * drj[k]
+                mask = h_mask[b0 + j]
+                for k in range(out_size):
+                    dhj[k] += mask[k] * drj[k]
             else:
                 dhj += drj
     d_h0[b0:b1] = dh
