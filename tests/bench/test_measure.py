@@ -80,4 +80,5 @@ def test_probe_entry_points_print_json(capsys) -> None:
     answer = json.loads(capsys.readouterr().out)
     assert set(answer) == {"import", "kernels", "compiled"} and answer["kernels"] >= 0
     # The compile probe prepares every kernel module of rnnkit.kernels.cpu, found not listed.
-    assert families() == ("elman", "gru", "layer_norm", "lstm", "minimal", "products", "step")
+    assert families() == ("elman", "gru", "layer_norm", "lstm", "minimal", "products",
+                          "regularised", "step")

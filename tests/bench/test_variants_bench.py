@@ -50,6 +50,22 @@ def test_the_loops_compute_what_the_layers_compute() -> None:
     (out_l, (h_l, _)), (out_o, (h_o, _)) = loop(x), ours(x)
     assert_close(out_o, out_l, torch.float32, "zoneout output (evaluation)")
     assert_close(h_o[0], h_l, torch.float32, "zoneout h_T (evaluation)")
+    # Recurrent dropout in training: the loop draws its mask as rnnkit does, so one seed
+    # gives both the same mask.
+    loop, ours = pairs[f"recurrent dropout {variants.RECURRENT_DROPOUT} LSTM"]
+    loop.train(), ours.train()
+    torch.manual_seed(1)
+    out_l, (h_l, c_l) = loop(x)
+    torch.manual_seed(1)
+    out_o, (h_o, c_o) = ours(x)
+    assert_close(out_o, out_l, torch.float32, "recurrent-dropout output (training)")
+    assert_close(c_o[0], c_l, torch.float32, "recurrent-dropout c_T (training)")
+    out_l.sum().backward()
+    out_o.sum().backward()
+    assert_close(ours.weight_hh_l0.grad, loop.cell.weight_hh.grad, torch.float32,
+                 "recurrent-dropout W_hh grad")
+    torch.manual_seed(2)
+    assert (ours(x)[0] - out_o).abs().max() > 1e-3  # another seed, another mask
 
 
 def test_variants_bench_on_a_tiny_shape(monkeypatch, tmp_path, capsys) -> None:
@@ -60,10 +76,11 @@ def test_variants_bench_on_a_tiny_shape(monkeypatch, tmp_path, capsys) -> None:
     assert out[0] == "**B=2 T=4 F=3 H=4, float32, median ms**"
     assert out[2] == ("| variant | task | torch.nn loop ms | rnnkit ms | loop / rnnkit | "
                       "torch.nn.LSTM/GRU (plain, fused) ms |")
-    names = ["layer-norm LSTM", "layer-norm GRU", "zoneout 0.1 LSTM"]
-    assert [line.split(" | ")[:2] for line in out[4:10]] == [
+    names = ["layer-norm LSTM", "layer-norm GRU", "zoneout 0.1 LSTM",
+             "recurrent dropout 0.25 LSTM"]
+    assert [line.split(" | ")[:2] for line in out[4:12]] == [
         [f"| {name}", task] for task in ("inference", "training") for name in names]
-    assert out[10].startswith("load average before ")
+    assert out[12].startswith("load average before ")
     data = json.loads(path.read_text())
     assert data["shape"] == [2, 4, 3, 4]
     for row in data["results"]:

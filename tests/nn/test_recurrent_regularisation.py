@@ -217,9 +217,17 @@ def test_fused_backends_decline_regularised_calls_with_a_reason() -> None:
                      regularised=True)
     reasons = dict(explain(call))
     assert reasons["reference"] is None
-    assert reasons["numba"] == reasons["torch"] == (
+    assert reasons["numba"] is None  # its own regularised loops (tests/kernels)
+    assert reasons["torch"] == (
         "runs its own kernel, not the cell's step, so it cannot apply recurrent dropout or "
         "zoneout")
+    projected = dict(explain(LayerCall("lstm", "cpu", torch.float32, True, True, False, False,
+                                       True, regularised=True)))
+    assert projected["numba"] is None
+    assert projected["reference"] is None
+    elman = dict(explain(LayerCall("rnn_tanh", "cpu", torch.float32, True, False, False, False,
+                                   True, regularised=True)))
+    assert elman["numba"] is None
     layer = rnn.LSTM(2, 3, zoneout=0.1, backend="torch")
     with pytest.raises(BackendUnavailableError, match=r"backend 'torch' cannot run this call "
                                                       r"\(lstm cpu float32 .*regularised\)"):

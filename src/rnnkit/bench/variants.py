@@ -4,11 +4,12 @@
 torch's fused LSTM and GRU have neither layer normalisation inside the cell nor recurrent
 dropout or zoneout, so today a user writes these variants as a loop over
 ``nn.Linear``/``nn.LayerNorm`` or ``nn.LSTMCell`` (:class:`LoopLayerNormLSTM`,
-:class:`LoopLayerNormGRU`, :class:`LoopZoneoutLSTM` below, each the textbook version). This
-compares rnnkit's layer options — ``LSTM(layer_norm=True)``, ``GRU(layer_norm=True)`` and
-``LSTM(zoneout=p)`` — with them, holding the same weights (:func:`variant_pairs`), and shows
-the fused ``torch.nn.LSTM``/``torch.nn.GRU`` of the same family without the variant as the
-speed a user gives up. Contenders run
+:class:`LoopLayerNormGRU`, :class:`LoopZoneoutLSTM`, :class:`LoopRecurrentDropoutLSTM` below,
+each the textbook version). This compares rnnkit's layer options — ``LSTM(layer_norm=True)``,
+``GRU(layer_norm=True)``, ``LSTM(zoneout=p)`` and ``LSTM(recurrent_dropout=p)`` — with them,
+holding the same weights (:func:`variant_pairs`), and shows the fused
+``torch.nn.LSTM``/``torch.nn.GRU`` of the same family without the variant as the speed a user
+gives up. Contenders run
 alternately in one process after a warm-up (:func:`rnnkit.bench.timing.interleaved`); ratio =
 loop ms / rnnkit ms (> 1: rnnkit is faster than the hand-written loop).
 
@@ -32,6 +33,9 @@ VARIANT_SHAPE = (16, 100, 32, 128)
 
 #: The zoneout probability of the zoneout contenders.
 ZONEOUT = 0.1
+
+#: The recurrent-dropout probability of the recurrent-dropout contenders.
+RECURRENT_DROPOUT = 0.25
 
 
 class LoopLayerNormLSTM(nn.Module):
@@ -142,6 +146,32 @@ class LoopZoneoutLSTM(nn.Module):
         layer.load_state_dict({f"{k}_l0": v for k, v in self.cell.state_dict().items()})
 
 
+class LoopRecurrentDropoutLSTM(nn.Module):
+    """Variational recurrent dropout as users write it: ``nn.LSTMCell`` in a loop reading
+    m ⊙ h_{t−1} with one inverted-dropout mask m (B, H) per sequence (training only);
+    x (T, B, F) -> (output, (h, c)). The mask is drawn as rnnkit draws it, so under the same
+    seed both compute the same thing."""
+
+    def __init__(self, features: int, hidden: int, p: float) -> None:
+        super().__init__()
+        self.cell = nn.LSTMCell(features, hidden)
+        self.p = p
+
+    def forward(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        h = c = x.new_zeros(x.shape[1], self.cell.hidden_size)
+        keep = 1.0 - self.p
+        mask = torch.empty_like(h).bernoulli_(keep).div_(keep) if self.training else None
+        outputs = []
+        for x_t in x:
+            h, c = self.cell(x_t, (h if mask is None else h * mask, c))
+            outputs.append(h)
+        return torch.stack(outputs), (h, c)
+
+    def copy_into(self, layer: rnn.LSTM) -> None:
+        """Give ``layer`` (``rnnkit.nn.LSTM(recurrent_dropout=p)``) this module's weights."""
+        layer.load_state_dict({f"{k}_l0": v for k, v in self.cell.state_dict().items()})
+
+
 def variant_pairs(features: int, hidden: int) -> dict[str, tuple[nn.Module, nn.Module]]:
     """Per variant: (the torch.nn loop, the rnnkit.nn layer) holding the same weights."""
     pairs: dict[str, tuple[nn.Module, nn.Module]] = {}
@@ -157,6 +187,10 @@ def variant_pairs(features: int, hidden: int) -> dict[str, tuple[nn.Module, nn.M
     ours_zo = rnn.LSTM(features, hidden, zoneout=ZONEOUT)
     loop_zo.copy_into(ours_zo)
     pairs[f"zoneout {ZONEOUT} LSTM"] = (loop_zo, ours_zo)
+    loop_rd = LoopRecurrentDropoutLSTM(features, hidden, RECURRENT_DROPOUT)
+    ours_rd = rnn.LSTM(features, hidden, recurrent_dropout=RECURRENT_DROPOUT)
+    loop_rd.copy_into(ours_rd)
+    pairs[f"recurrent dropout {RECURRENT_DROPOUT} LSTM"] = (loop_rd, ours_rd)
     return pairs
 
 

@@ -56,7 +56,8 @@ def _run_minimal(args: argparse.Namespace, output, progress) -> int:
 
 
 def _run_variants(args: argparse.Namespace, output, progress) -> int:
-    """``--variants``: layer-norm and zoneout LSTM against the same cell as a torch.nn loop."""
+    """``--variants``: layer-norm, zoneout and recurrent-dropout LSTM against the same cell as
+    a torch.nn loop."""
     import dataclasses
     import json
     import os
@@ -151,8 +152,9 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
     p.add_argument(
         "--variants",
         action="store_true",
-        help="only time LSTM(layer_norm=True) and LSTM(zoneout=0.1) against the same cells "
-        "written as torch.nn modules in a Python loop, at B=16, T=100, F=32, H=128",
+        help="only time LSTM(layer_norm=True), LSTM(zoneout=0.1) and "
+        "LSTM(recurrent_dropout=0.25) against the same cells written as torch.nn modules in a "
+        "Python loop, at B=16, T=100, F=32, H=128",
     )
     p.add_argument(
         "--random",

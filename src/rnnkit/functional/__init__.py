@@ -27,6 +27,8 @@ from rnnkit.functional.minimal import (
 from rnnkit.functional.normalised import LN_CELLS, gru_ln_cell, layer_norm, lstm_ln_cell
 from rnnkit.functional.recurrence import RECURRENCES, Recurrence, State, get_recurrence
 from rnnkit.functional.regularisation import (
+    RecurrentMasks,
+    draw_masks,
     recurrent_dropout_mask,
     regularised_cell,
     zoneout,
@@ -49,9 +51,11 @@ __all__ = [
     "ExtraParameter",
     "LayerWeights",
     "Recurrence",
+    "RecurrentMasks",
     "State",
     "activation",
     "cell_names",
+    "draw_masks",
     "elman_cell",
     "elman_sequence",
     "get_cell",

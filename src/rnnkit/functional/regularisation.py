@@ -27,14 +27,21 @@ evaluation the state is the expectation of that:
 where :math:`\tilde s_t` is the cell's new state. The output y_t is the zoned h_t. p = 0 is the
 plain cell; p = 1 keeps the initial state for ever.
 
-Masks come from torch's default generator, so ``torch.manual_seed`` reproduces them.
+Masks come from torch's default generator, so ``torch.manual_seed`` reproduces them. They are
+drawn in one place, :func:`draw_masks` (the driver calls it once per layer and direction, before
+choosing a backend), so that the reference step (:func:`regularised_cell`) and the fused kernels
+read the very same masks: the zoneout masks of a whole sequence are drawn up front, one
+(T, B, S) tensor per state tensor, indexed by processing step (step s of a reversed run is time
+``length − 1 − s`` of each sample).
 
-Shape legend: B batch, H hidden units, H_out the width of h.
+Shape legend: T steps, B batch, H hidden units, H_out the width of h, S the width of a state
+tensor (H_out for h, H for c).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -72,23 +79,68 @@ def recurrent_dropout_mask(like: Tensor, p: float) -> Tensor:
     return torch.empty_like(like).bernoulli_(keep).div_(keep)
 
 
-def zoneout(new: Tensor, old: Tensor, p: float, training: bool) -> Tensor:
+def zoneout(new: Tensor, old: Tensor, p: float, training: bool,
+            keep: Tensor | None = None) -> Tensor:
     r"""Zoneout of one state tensor: each unit keeps ``old`` with probability p (training, a
     fresh mask per call) or the expectation :math:`p\,old + (1 - p)\,new` (evaluation).
 
-    new, old: (B, S) the cell's new state and the previous state.
+    new, old: (B, S) the cell's new state and the previous state. keep: (B, S) the training
+    mask to use instead of drawing one (1 where the unit keeps ``old``, else 0).
     """
     if p == 0.0:
         return new
     if not training:
         return torch.lerp(new, old, p)  # new + p (old − new)
-    keep_old = torch.empty_like(new).bernoulli_(p).bool()
-    return torch.where(keep_old, old, new)
+    if keep is None:
+        keep = torch.empty_like(new).bernoulli_(p)
+    return torch.where(keep.bool(), old, new)
+
+
+@dataclass(frozen=True)
+class RecurrentMasks:
+    """The regularisers of one layer and direction over one sequence, masks already drawn.
+
+    Attributes:
+        h_mask: (B, H_out) the recurrent-dropout mask (0 or 1 / (1 − p)), or None.
+        zone: per state tensor a (T, B, S) zoneout mask (1 where the unit keeps its previous
+            value), indexed by processing step; None in evaluation or without zoneout.
+        zoneout_p: p of zoneout (0: none); in evaluation the state is the expectation.
+        training: whether zoneout samples (``zone``) or takes the expectation.
+    """
+
+    h_mask: Tensor | None
+    zone: tuple[Tensor, ...] | None
+    zoneout_p: float
+    training: bool
+
+
+def draw_masks(state: State, steps: int, recurrent_dropout: float, zoneout_p: float,
+               training: bool) -> RecurrentMasks:
+    """Draw every mask of one layer and direction over a sequence of ``steps`` steps.
+
+    Args:
+        state: the initial state, a tuple of (B, S) tensors (the masks take their shapes,
+            dtype and device).
+        steps: T. recurrent_dropout: p of the h mask. zoneout_p: p of zoneout.
+        training: masks are drawn only in training (evaluation uses none for recurrent
+            dropout and the expectation for zoneout).
+
+    The h mask is drawn first, then the zoneout masks state by state (h, then c), all from
+    torch's default generator. The zoneout masks hold T·B·S values per state tensor in the
+    state's dtype (as much memory as one of the activations training saves for backward).
+    """
+    h_mask = None
+    if training and recurrent_dropout > 0:
+        h_mask = recurrent_dropout_mask(state[0], recurrent_dropout)
+    zone = None
+    if training and zoneout_p > 0:
+        zone = tuple(s.new_empty((steps, *s.shape)).bernoulli_(zoneout_p) for s in state)
+    return RecurrentMasks(h_mask, zone, zoneout_p, training)
 
 
 def regularised_cell(
     spec: CellSpec, *, h_mask: Tensor | None = None, zoneout_p: float = 0.0,
-    training: bool = False,
+    training: bool = False, zone: tuple[Tensor, ...] | None = None,
 ) -> CellSpec:
     """``spec`` with its reference step wrapped in recurrent dropout and zoneout.
 
@@ -98,21 +150,34 @@ def regularised_cell(
             from :func:`recurrent_dropout_mask`, or None for none.
         zoneout_p: the zoneout probability in [0, 1] (0: none).
         training: zoneout draws masks when True and uses the expectation when False.
+        zone: per state tensor the (T, B, S) training masks of the whole run (from
+            :func:`draw_masks`): the n-th call of the step uses row n. None: each call draws
+            its own.
 
     Returns:
         a spec with the same name and shapes (it is not registered: it exists for one call),
         whose step is the regularised step; a run of it is a run of the cell with those
         regularisers (:func:`rnnkit.functional.run_sequence` handles lengths and reversal as
-        for any cell).
+        for any cell). With ``zone`` it serves one run of at most T steps.
     """
     inner = _FUSED_STEPS.get(spec.step, spec.step)
+    calls = [0]  # steps taken so far: the row of ``zone`` the next step uses
 
     def step(x: Tensor, state: State, w: LayerWeights) -> tuple[Tensor, State]:
         read = state if h_mask is None else (state[0] * h_mask, *state[1:])
         y, new = inner(x, read, w)
         if zoneout_p == 0.0:
             return y, new
-        new = tuple(zoneout(n, s, zoneout_p, training) for n, s in zip(new, state, strict=True))
+        keeps: tuple[Tensor | None, ...] = (None,) * len(new)
+        if zone is not None and training:
+            row = calls[0]
+            if row >= zone[0].shape[0]:
+                raise ValueError(f"regularised_cell: zone holds masks for {zone[0].shape[0]} "
+                                 f"steps, got a call for step {row + 1}")
+            keeps = tuple(z[row] for z in zone)
+            calls[0] = row + 1
+        new = tuple(zoneout(n, old, zoneout_p, training, k)
+                    for n, old, k in zip(new, state, keeps, strict=True))
         return new[0], new
 
     return dataclasses.replace(spec, step=step)

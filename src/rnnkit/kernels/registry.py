@@ -45,7 +45,8 @@ class LayerCall:
     reverse: bool
     requires_grad: bool  # autograd will need a backward through this call
     # Recurrent dropout or zoneout wrap the cell's step: only a backend whose
-    # ``runs_cell_step`` is True (it runs ``recurrence.step``) can serve the call.
+    # ``runs_cell_step`` is True (it runs ``recurrence.step``), or one with its own
+    # regularised loops (``serves_regularised``), can serve the call.
     regularised: bool = False
 
     def describe(self) -> str:
@@ -149,7 +150,10 @@ def get_backend(name: str) -> Backend:
 
 
 def _reason(backend: Backend, call: LayerCall) -> str | None:
-    if call.regularised and not getattr(backend, "runs_cell_step", False):
+    # A backend with its own regularised loops (``serves_regularised``: it has
+    # ``run_layer_regularised``) says itself which regularised calls it serves.
+    if call.regularised and not (getattr(backend, "runs_cell_step", False)
+                                 or getattr(backend, "serves_regularised", False)):
         return ("runs its own kernel, not the cell's step, so it cannot apply recurrent "
                 "dropout or zoneout")
     return backend.unsupported_reason(call)

@@ -7,8 +7,11 @@ driver only wires those calls together the way ``torch.nn.RNN/LSTM/GRU`` do:
 * dropout (training mode only) is applied to every layer's output except the last;
 * the final states are stacked as (L·D, B, S) in the order layer-major, direction-minor;
 * recurrent dropout (one mask per sequence, layer and direction, training mode only) and
-  zoneout wrap the cell's reference step (:func:`rnnkit.functional.regularised_cell`); such a
-  call is marked ``regularised`` and only a backend that runs the cell's step serves it.
+  zoneout: such a call is marked ``regularised``; the driver draws its masks
+  (:func:`rnnkit.functional.draw_masks`) before choosing the backend and hands the same masks
+  to whichever serves it — a backend with its own regularised loops (``serves_regularised``,
+  the numba LSTM/GRU/Elman) through ``run_layer_regularised``, any other through the cell's
+  reference step wrapped by :func:`rnnkit.functional.regularised_cell`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from rnnkit.functional import (
     LayerWeights,
     Recurrence,
     State,
-    recurrent_dropout_mask,
+    draw_masks,
     regularised_cell,
 )
 from rnnkit.kernels import LayerCall, select_backend
@@ -89,15 +92,26 @@ def run_stack(
                 ),
                 regularised=regularised,
             )
-            cell = recurrence
-            if regularised:
-                # Drawn here, once per sequence, layer and direction (Gal & Ghahramani).
-                mask = recurrent_dropout_mask(state[0][k], recurrent_dropout) if drop_h else None
-                cell = regularised_cell(recurrence, h_mask=mask, zoneout_p=zoneout,
-                                        training=training)
-            out, final = select_backend(call, backend).run_layer(
-                cell, layer_input, tuple(s[k] for s in state), w, lengths, reverse
-            )
+            layer_state = tuple(s[k] for s in state)
+            if not regularised:
+                out, final = select_backend(call, backend).run_layer(
+                    recurrence, layer_input, layer_state, w, lengths, reverse
+                )
+            else:
+                # Drawn here, once per sequence, layer and direction (Gal & Ghahramani), so
+                # that every backend reads the same masks.
+                masks = draw_masks(layer_state, layer_input.shape[0], recurrent_dropout,
+                                   zoneout, training)
+                runner = select_backend(call, backend)
+                if getattr(runner, "serves_regularised", False):
+                    out, final = runner.run_layer_regularised(
+                        recurrence, layer_input, layer_state, w, lengths, reverse, masks
+                    )
+                else:
+                    cell = regularised_cell(recurrence, h_mask=masks.h_mask, zoneout_p=zoneout,
+                                            training=training, zone=masks.zone)
+                    out, final = runner.run_layer(cell, layer_input, layer_state, w, lengths,
+                                                  reverse)
             outputs.append(out)
             for i, f in enumerate(final):
                 finals[i].append(f)

@@ -68,8 +68,10 @@ _REGULARISER_DOC = """
         zoneout: p in [0, 1]: in training each unit of h (and c) keeps its previous value with
             probability p, a fresh mask per step; in evaluation the state is the expectation
             p·s_{t−1} + (1 − p)·s_t (Krueger et al. 2016).
-        See :mod:`rnnkit.functional.regularisation`. Both run on the reference backend (a fused
-        kernel declines them), and a layer with them streams through its forward.
+        See :mod:`rnnkit.functional.regularisation`. The numba backend runs both in fused
+        loops for the LSTM (with or without proj_size), the GRU and the Elman RNN; other cells
+        and the torch backend leave them to the reference backend. A layer with them streams through
+        its forward.
 """
 
 _LSTM_LN_DOC = """

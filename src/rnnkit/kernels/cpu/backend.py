@@ -5,7 +5,9 @@ It serves CPU calls in float32 and float64 for every cell with a registered kern
 Elman (tanh, relu, σ), LSTM (with or without a projection), GRU, minGRU/minLSTM and the
 layer-normalised LSTM/GRU (:mod:`.ln_functions`), with or without biases (or
 with only ``b_ih``, as ``ElmanRNN`` has), with per-sample lengths, reversed, with initial states
-that need gradients; and for streaming, a compiled step runner (:mod:`.step`). It declines, with
+that need gradients; recurrent dropout and zoneout for the LSTM, the GRU and Elman
+(:meth:`NumbaBackend.run_layer_regularised`, with the masks the driver drew); and for
+streaming, a compiled step runner (:mod:`.step`). It declines, with
 the reason, anything else (CUDA tensors, half precision, cells without a kernel), and the whole
 backend declines when numba or a BLAS library is missing — importing rnnkit never depends on
 numba being importable.
@@ -22,7 +24,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnnkit.functional import CellSpec, LayerWeights, Recurrence, State, run_sequence
+from rnnkit.functional import (
+    CellSpec,
+    LayerWeights,
+    Recurrence,
+    RecurrentMasks,
+    State,
+    regularised_cell,
+    run_sequence,
+)
 from rnnkit.kernels.registry import LayerCall
 
 DTYPES = (torch.float32, torch.float64)
@@ -30,6 +40,11 @@ DTYPES = (torch.float32, torch.float64)
 #: (x (T, B, F), state, weights, lengths (B,) int64 array, reverse, grad) -> (out, final state),
 #: the inputs contiguous: a cell's fused layer entry point.
 LayerRunner = Callable[[Tensor, State, LayerWeights, np.ndarray, bool, bool], tuple[Tensor, State]]
+
+#: A :data:`LayerRunner` with one more argument, the call's drawn :class:`RecurrentMasks`.
+RegularisedRunner = Callable[
+    [Tensor, State, LayerWeights, np.ndarray, bool, bool, RecurrentMasks], tuple[Tensor, State]
+]
 
 
 @dataclass(frozen=True)
@@ -40,10 +55,14 @@ class CellKernel:
         run_layer: one layer, one direction, with its hand-written BPTT (:data:`LayerRunner`).
         step: ``(variant, act)`` of the compiled streaming step (:mod:`.step`), or None when
             this cell has no compiled step (``layer.step`` then runs forward).
+        run_regularised: the layer with recurrent dropout and zoneout
+            (:data:`RegularisedRunner`), or None when this cell has none
+            (the reference backend serves such calls then).
     """
 
     run_layer: LayerRunner
     step: tuple[int, int] | None = None
+    run_regularised: RegularisedRunner | None = None
 
 
 _CELL_KERNELS: dict[str, CellKernel] = {}
@@ -100,6 +119,9 @@ class NumbaBackend:
     """Compiled CPU loops (numba) with hand-written BPTT; see :mod:`rnnkit.kernels.cpu`."""
 
     name = "numba"
+    # It serves recurrent dropout and zoneout through its own loops (run_layer_regularised),
+    # fed the masks the driver drew, for the cells that register them.
+    serves_regularised = True
 
     def _common_reason(self, call: LayerCall) -> str | None:
         if call.device_type != "cpu":
@@ -110,9 +132,14 @@ class NumbaBackend:
 
     def unsupported_reason(self, call: LayerCall) -> str | None:
         reason = self._common_reason(call)
-        if reason is None and cell_kernel(call.mode) is None:
-            reason = f"has no kernel for mode {call.mode!r}"
-        return reason
+        if reason is not None:
+            return reason
+        kernel = cell_kernel(call.mode)
+        if kernel is None:
+            return f"has no kernel for mode {call.mode!r}"
+        if call.regularised and kernel.run_regularised is None:
+            return f"has no recurrent-dropout/zoneout kernel for mode {call.mode!r}"
+        return None
 
     def step_unsupported_reason(self, call: LayerCall) -> str | None:
         reason = self._common_reason(call)
@@ -142,15 +169,38 @@ class NumbaBackend:
         lengths: Tensor | None,
         reverse: bool,
     ) -> tuple[Tensor, State]:
+        return self._run(recurrence, x, state, weights, lengths, reverse, None)
+
+    def run_layer_regularised(
+        self,
+        recurrence: Recurrence,
+        x: Tensor,
+        state: State,
+        weights: LayerWeights,
+        lengths: Tensor | None,
+        reverse: bool,
+        masks: RecurrentMasks,
+    ) -> tuple[Tensor, State]:
+        """:meth:`run_layer` with recurrent dropout and zoneout, using the drawn ``masks``."""
+        return self._run(recurrence, x, state, weights, lengths, reverse, masks)
+
+    def _run(self, recurrence, x, state, weights, lengths, reverse, masks):
         from rnnkit.kernels.cpu.functions import lengths_array
 
         kernel = _CELL_KERNELS.get(recurrence.name) or cell_kernel(recurrence.name)
         if kernel is None:
             raise ValueError(f"numba backend: no kernel for mode {recurrence.name!r}")
+        if masks is not None and kernel.run_regularised is None:
+            raise ValueError(f"numba backend: no recurrent-dropout/zoneout kernel for mode "
+                             f"{recurrence.name!r}")
         if x.shape[1] == 0:
             # An empty batch has nothing to compute, and the compiled loops' buffers cannot be
             # shaped from zero rows: the reference loop returns torch.nn's empty outputs, with
             # autograd giving zero parameter gradients and empty input/state gradients.
+            if masks is not None:
+                recurrence = regularised_cell(recurrence, h_mask=masks.h_mask,
+                                              zoneout_p=masks.zoneout_p,
+                                              training=masks.training, zone=masks.zone)
             return run_sequence(recurrence, x, state, weights, lengths, reverse)
         x = x.contiguous()  # (T, B, F); batch-first inputs arrive as a transposed view
         state = tuple(s.contiguous() for s in state)
@@ -163,4 +213,6 @@ class NumbaBackend:
         grad = torch.is_grad_enabled() and any(
             t is not None and t.requires_grad for t in (x, *state, *weights[:5], *(extra or ()))
         )
+        if masks is not None:
+            return kernel.run_regularised(x, state, weights, lens, reverse, grad, masks)
         return kernel.run_layer(x, state, weights, lens, reverse, grad)

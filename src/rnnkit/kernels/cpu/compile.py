@@ -41,10 +41,11 @@ logger = logging.getLogger("rnnkit.kernels")
 _ARGUMENT_KINDS = {
     **dict.fromkeys(
         ("gx", "out", "saved", "saved_c", "saved_m", "gates_saved", "d_out", "d_pre", "d_gx",
-         "d_hn", "d_gates", "d_proj"), "r3"),
+         "d_hn", "d_gates", "d_proj", "saved_ct", "zone_h", "zone_c"), "r3"),
     **dict.fromkeys(
         ("h0", "c0", "w_hh", "w_hr", "h_n", "c_n", "d_h_n", "d_c_n", "d_h0", "d_c0",
-         "d_pre_first", "d_first", "d_gh_first", "d_gates_first", "d_bias", "a", "b", "c"), "r2"),
+         "d_pre_first", "d_first", "d_gh_first", "d_gates_first", "d_bias", "a", "b", "c",
+         "h_mask"), "r2"),
     **dict.fromkeys(("b_hn", "bias", "params", "sums"), "r1"),
     "lengths": "i1",
     "layout": "i2",
@@ -52,7 +53,7 @@ _ARGUMENT_KINDS = {
     **dict.fromkeys(
         ("act", "variant", "b0", "b1", "row0", "row1", "batch", "x_addr", "h_addr", "c_addr",
          "y_addr", "h_new_addr", "c_new_addr"), "int"),
-    "beta": "float64",
+    **dict.fromkeys(("beta", "zoneout_p"), "float64"),
 }
 
 

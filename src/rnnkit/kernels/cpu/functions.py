@@ -22,9 +22,12 @@ the ``Function`` wrapper and without storing anything for backward.
 
 Double backward is not implemented (``once_differentiable``): asking for it raises.
 
-Each family section ends by registering its cells' entry points with the backend
-(:func:`~rnnkit.kernels.cpu.backend.register_cell_kernel`): the layer runner and the variant of
-the compiled streaming step.
+The cells' entry points are registered with the backend
+(:func:`~rnnkit.kernels.cpu.backend.register_cell_kernel`) at the end, after the last section
+(recurrent dropout and zoneout): the layer runner, the variant of the compiled streaming step
+and, for the LSTM, the GRU and the Elman cells, the runner with
+recurrent dropout and zoneout (the loops of :mod:`.regularised`, fed the masks the driver drew
+with :func:`rnnkit.functional.draw_masks`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from rnnkit.functional import RecurrentMasks
 from rnnkit.kernels.cpu import compile as compiled
 from rnnkit.kernels.cpu import elman, products, step
 from rnnkit.kernels.cpu.backend import CellKernel, register_cell_kernel
@@ -179,9 +183,6 @@ def _elman_runner(act: int):
     return run
 
 
-for _name, _act in (("rnn_tanh", "tanh"), ("rnn_relu", "relu"), ("rnn_sigmoid", "sigmoid")):
-    _code = elman.ACTIVATIONS[_act]
-    register_cell_kernel(_name, CellKernel(_elman_runner(_code), step=(step.ELMAN, _code)))
 
 # ---- GRU -------------------------------------------------------------------------------------
 
@@ -270,7 +271,6 @@ def _run_gru(x, state, w, lens, reverse, grad):
     return out, (h_n,)
 
 
-register_cell_kernel("gru", CellKernel(_run_gru, step=(step.GRU, 0)))
 
 # ---- LSTM ------------------------------------------------------------------------------------
 
@@ -357,4 +357,283 @@ def _run_lstm(x, state, w, lens, reverse, grad):
     return out, (h_n, c_n)
 
 
-register_cell_kernel("lstm", CellKernel(_run_lstm, step=(step.LSTM, 0)))
+
+# ---- Recurrent dropout and zoneout (LSTM, GRU, Elman) ----------------------------------------
+
+def _mask_arrays(masks: RecurrentMasks, dtype: torch.dtype, hidden: int, states: int):
+    """The masks as the loops of :mod:`..regularised` take them: (h_mask (B, H) or (0, H),
+    per state a zoneout mask (T, B, H) or a (0, 0, 0) placeholder, the constant p used when
+    there are no zoneout masks (evaluation; 0 for none))."""
+    if masks.h_mask is None:
+        h_mask = torch.empty(0, hidden, dtype=dtype)
+    else:
+        h_mask = masks.h_mask.contiguous()
+    if masks.zone is not None:
+        return h_mask, tuple(z.contiguous() for z in masks.zone), 0.0
+    return h_mask, (_empty3(dtype),) * states, float(masks.zoneout_p)
+
+
+def _masked_reads(h: Tensor, h_mask: Tensor) -> Tensor:
+    """m ⊙ h (…, B, H): what the gates read, paired with δ in dW_hh (h itself without a mask)."""
+    return h * h_mask if h_mask.shape[0] > 0 else h
+
+
+def lstm_regularised_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, h_mask, zone_h, zone_c,
+                             p, lengths, reverse, store):
+    """Regularised LSTM layer: x (T, B, F), h0 (B, H_out), c0 (B, H) -> (out, h_n, c_n, saved
+    or None).
+
+    Masks as in :mod:`..regularised`. With ``store``, ``saved`` is (gates (T, B, 4H), zoned c
+    (T, B, H), the cell's own c̃ (T, B, H; the same tensor as zoned c without zoneout), m_t
+    (T, B, H) with a projection or None).
+    """
+    kernels = compiled.kernels("regularised", x.dtype)
+    steps, batch = x.shape[0], x.shape[1]
+    hidden, out_size = c0.shape[1], h0.shape[1]
+    gx = _input_projection(x, w_ih, _add(b_ih, b_hh))  # becomes the saved gates with ``store``
+    out = torch.empty(steps, batch, out_size, dtype=x.dtype)
+    h_n, c_n = torch.empty_like(h0), torch.empty_like(c0)
+    empty = _empty3(x.dtype)
+    saved_c = torch.empty(steps, batch, hidden, dtype=x.dtype) if store else empty
+    zoned = zone_h.shape[0] > 0 or p > 0
+    saved_ct = torch.empty_like(saved_c) if store and zoned else saved_c
+    saved_m = torch.empty_like(saved_c) if store and w_hr is not None else empty
+    w_hr_arr = w_hr if w_hr is not None else torch.empty(0, hidden, dtype=x.dtype)
+    a = (_np(gx), _np(h0), _np(c0), _np(w_hh), _np(w_hr_arr), _np(h_mask), _np(zone_h),
+         _np(zone_c), p, lengths, reverse)
+    o = (_np(out), _np(h_n), _np(c_n), store, _np(saved_c), _np(saved_ct), _np(saved_m))
+    work = steps * batch * 4 * hidden * (out_size + (hidden if w_hr is not None else 0))
+    run_slices(lambda b0, b1: kernels.lstm_forward(*a, b0, b1, *o), batch_slices(batch, work))
+    saved = (gx, saved_c, saved_ct, saved_m if w_hr is not None else None)
+    return out, h_n, c_n, (saved if store else None)
+
+
+class RegularisedLSTMFunction(torch.autograd.Function):
+    """LSTM layer with recurrent dropout and zoneout, the BPTT of :mod:`..regularised`."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, h_mask, zone_h,
+                zone_c, p, lengths, reverse):
+        out, h_n, c_n, saved = lstm_regularised_forward(
+            x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, h_mask, zone_h, zone_c, p, lengths,
+            reverse, True
+        )
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, h_mask, zone_h, zone_c, out, *saved)
+        ctx.p, ctx.lengths, ctx.reverse = p, lengths, reverse
+        ctx.has_bias = (b_ih is not None, b_hh is not None)
+        return out, h_n, c_n
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, d_out: Tensor, d_h_n: Tensor, d_c_n: Tensor):
+        (x, h0, c0, w_ih, w_hh, w_hr, h_mask, zone_h, zone_c, out, gates, saved_c, saved_ct,
+         saved_m) = ctx.saved_tensors
+        kernels = compiled.kernels("regularised", x.dtype)
+        steps, batch, out_size = out.shape
+        hidden = c0.shape[1]
+        d_out, d_h_n, scratch = _upstream(d_out, d_h_n)
+        d_c_n = products.contiguous(d_c_n)
+        d_gates = torch.empty_like(gates)
+        empty = _empty3(x.dtype)
+        d_proj = scratch if w_hr is not None else empty
+        d_h0, d_c0 = torch.empty_like(h0), torch.empty_like(c0)
+        d_first = torch.empty(batch, 4 * hidden, dtype=x.dtype)
+        d_bias = torch.empty(batch, 4 * hidden, dtype=x.dtype)  # per-sample Σ_t δ
+        w_hr_arr = w_hr if w_hr is not None else torch.empty(0, hidden, dtype=x.dtype)
+        a = (_np(gates), _np(saved_c), _np(saved_ct),
+             _np(saved_m if saved_m is not None else empty), _np(c0), _np(w_hh), _np(w_hr_arr),
+             _np(h_mask), _np(zone_h), _np(zone_c), ctx.p, ctx.lengths, ctx.reverse)
+        o = (_np(d_out), _np(d_h_n), _np(d_c_n), _np(d_gates), _np(d_proj), _np(d_h0),
+             _np(d_c0), _np(d_first), _np(d_bias))
+        work = steps * batch * 4 * hidden * (out_size + (hidden if w_hr is not None else 0))
+        run_slices(lambda b0, b1: kernels.lstm_backward(*a, b0, b1, *o),
+                   batch_slices(batch, work))
+        need = ctx.needs_input_grad
+        dx, dw_ih = _input_grads(d_gates, x, w_ih, (need[0], need[3]))
+        dw_hh = None
+        if need[4]:
+            dw_hh = _recurrent_weight_grad(d_gates, _masked_reads(out, h_mask),
+                                           _masked_reads(h0, h_mask), d_first, ctx.reverse)
+        db = products.column_sums(d_bias) if need[5] or need[6] else None
+        db_ih = db if ctx.has_bias[0] and need[5] else None
+        db_hh = db if ctx.has_bias[1] and need[6] else None
+        dw_hr = None
+        if w_hr is not None and need[7]:
+            dw_hr = products.matmul(d_proj.reshape(-1, out_size), saved_m.reshape(-1, hidden),
+                                    trans_a=True)
+        return (dx, d_h0, d_c0, dw_ih, dw_hh, db_ih, db_hh, dw_hr) + (None,) * 6
+
+
+def _run_lstm_regularised(x, state, w, lens, reverse, grad, masks):
+    h0, c0 = state
+    h_mask, (zone_h, zone_c), p = _mask_arrays(masks, x.dtype, h0.shape[1], 2)
+    args = (x, h0, c0, w.w_ih, w.w_hh, w.b_ih, w.b_hh, w.w_hr, h_mask, zone_h, zone_c, p, lens,
+            reverse)
+    if grad:
+        out, h_n, c_n = RegularisedLSTMFunction.apply(*args)
+    else:
+        out, h_n, c_n, _ = lstm_regularised_forward(*args, False)
+    return out, (h_n, c_n)
+
+
+def gru_regularised_forward(x, h0, w_ih, w_hh, b_ih, b_hh, h_mask, zone_h, p, lengths, reverse,
+                            store):
+    """Regularised GRU layer: x (T, B, F), h0 (B, H) -> (out, h_n, saved (T, B, 4H) or None)."""
+    kernels = compiled.kernels("regularised", x.dtype)
+    steps, batch = x.shape[0], x.shape[1]
+    hidden = w_hh.shape[1]
+    bias, b_hn = _gru_biases(b_ih, b_hh, hidden, x.dtype)
+    gx = _input_projection(x, w_ih, bias)
+    out = torch.empty(steps, batch, hidden, dtype=x.dtype)
+    h_n = torch.empty(batch, hidden, dtype=x.dtype)
+    saved = torch.empty(steps, batch, 4 * hidden, dtype=x.dtype) if store else _empty3(x.dtype)
+    a = (_np(gx), _np(h0), _np(w_hh), _np(b_hn), _np(h_mask), _np(zone_h), p, lengths, reverse)
+    o = (_np(out), _np(h_n), store, _np(saved))
+    run_slices(lambda b0, b1: kernels.gru_forward(*a, b0, b1, *o),
+               batch_slices(batch, steps * batch * 3 * hidden * hidden))
+    return out, h_n, (saved if store else None)
+
+
+class RegularisedGRUFunction(torch.autograd.Function):
+    """GRU layer with recurrent dropout and zoneout, the BPTT of :mod:`..regularised`."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x, h0, w_ih, w_hh, b_ih, b_hh, h_mask, zone_h, p, lengths,
+                reverse):
+        out, h_n, saved = gru_regularised_forward(
+            x, h0, w_ih, w_hh, b_ih, b_hh, h_mask, zone_h, p, lengths, reverse, True
+        )
+        ctx.save_for_backward(x, h0, w_ih, w_hh, h_mask, zone_h, out, saved)
+        ctx.p, ctx.lengths, ctx.reverse = p, lengths, reverse
+        ctx.has_bias = (b_ih is not None, b_hh is not None)
+        return out, h_n
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, d_out: Tensor, d_h_n: Tensor):
+        x, h0, w_ih, w_hh, h_mask, zone_h, out, saved = ctx.saved_tensors
+        kernels = compiled.kernels("regularised", x.dtype)
+        steps, batch, hidden = out.shape
+        d_out, d_h_n, d_hn = _upstream(d_out, d_h_n)
+        d_gx = torch.empty(steps, batch, 3 * hidden, dtype=x.dtype)
+        d_h0 = torch.empty_like(h0)
+        d_first = torch.empty(batch, 3 * hidden, dtype=x.dtype)
+        d_bias = torch.empty(batch, 4 * hidden, dtype=x.dtype)  # per-sample Σ_t (δ^x, r ⊙ δ^n)
+        a = (_np(saved), _np(out), _np(h0), _np(w_hh), _np(h_mask), _np(zone_h), ctx.p,
+             ctx.lengths, ctx.reverse)
+        o = (_np(d_out), _np(d_h_n), _np(d_gx), _np(d_hn), _np(d_h0), _np(d_first),
+             _np(d_bias))
+        run_slices(lambda b0, b1: kernels.gru_backward(*a, b0, b1, *o),
+                   batch_slices(batch, steps * batch * 3 * hidden * hidden))
+        need = ctx.needs_input_grad
+        dx, dw_ih = _input_grads(d_gx, x, w_ih, (need[0], need[2]))
+        sums = products.column_sums(d_bias) if need[4] or need[5] else None  # (4H,)
+        dw_hh = None
+        two = 2 * hidden
+        if need[3]:
+            # As in GRUFunction, with the masked reads m ⊙ h_{t−1} in place of h_{t−1}.
+            reads, first_read = _masked_reads(out, h_mask), _masked_reads(h0, h_mask)
+            dw_hh = _recurrent_weight_grad(d_gx, reads, first_read, d_first, ctx.reverse)
+            _recurrent_weight_grad(d_hn, reads, first_read, d_first[:, two:].contiguous(),
+                                   ctx.reverse, into=dw_hh[two:])
+        db_ih = sums[: 3 * hidden] if ctx.has_bias[0] and need[4] else None
+        db_hh = None
+        if ctx.has_bias[1] and need[5]:
+            db_hh = torch.cat([sums[:two], sums[3 * hidden :]])
+        return (dx, d_h0, dw_ih, dw_hh, db_ih, db_hh) + (None,) * 5
+
+
+def _run_gru_regularised(x, state, w, lens, reverse, grad, masks):
+    (h0,) = state
+    h_mask, (zone_h,), p = _mask_arrays(masks, x.dtype, h0.shape[1], 1)
+    args = (x, h0, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h_mask, zone_h, p, lens, reverse)
+    if grad:
+        out, h_n = RegularisedGRUFunction.apply(*args)
+    else:
+        out, h_n, _ = gru_regularised_forward(*args, False)
+    return out, (h_n,)
+
+
+def elman_regularised_forward(x, h0, w_ih, w_hh, b_ih, b_hh, h_mask, zone_h, p, lengths,
+                              reverse, act, store):
+    """Regularised Elman layer: x (T, B, F), h0 (B, H) -> (out, h_n, saved (T, B, H) or None),
+    ``saved`` the cell's own h̃_t (the outputs are the zoned h_t)."""
+    kernels = compiled.kernels("regularised", x.dtype)
+    steps, batch = x.shape[0], x.shape[1]
+    hidden = w_hh.shape[0]
+    gx = _input_projection(x, w_ih, _add(b_ih, b_hh))
+    out = torch.empty(steps, batch, hidden, dtype=x.dtype)
+    h_n = torch.empty(batch, hidden, dtype=x.dtype)
+    saved = torch.empty(steps, batch, hidden, dtype=x.dtype) if store else _empty3(x.dtype)
+    a = (_np(gx), _np(h0), _np(w_hh), _np(h_mask), _np(zone_h), p, lengths, reverse, act)
+    o = (_np(out), _np(h_n), store, _np(saved))
+    run_slices(lambda b0, b1: kernels.elman_forward(*a, b0, b1, *o),
+               batch_slices(batch, steps * batch * hidden * hidden))
+    return out, h_n, (saved if store else None)
+
+
+class RegularisedElmanFunction(torch.autograd.Function):
+    """Elman layer with recurrent dropout and zoneout, the BPTT of :mod:`..regularised`."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x, h0, w_ih, w_hh, b_ih, b_hh, h_mask, zone_h, p, lengths,
+                reverse, act):
+        out, h_n, saved = elman_regularised_forward(
+            x, h0, w_ih, w_hh, b_ih, b_hh, h_mask, zone_h, p, lengths, reverse, act, True
+        )
+        ctx.save_for_backward(x, h0, w_ih, w_hh, h_mask, zone_h, out, saved)
+        ctx.p, ctx.lengths, ctx.reverse, ctx.act = p, lengths, reverse, act
+        ctx.has_bias = (b_ih is not None, b_hh is not None)
+        return out, h_n
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, d_out: Tensor, d_h_n: Tensor):
+        x, h0, w_ih, w_hh, h_mask, zone_h, out, saved = ctx.saved_tensors
+        kernels = compiled.kernels("regularised", x.dtype)
+        steps, batch, hidden = out.shape
+        d_out, d_h_n, d_pre = _upstream(d_out, d_h_n)
+        d_h0 = torch.empty_like(h0)
+        d_first = torch.empty_like(h0)
+        d_bias = torch.empty_like(h0)  # (B, H) per-sample Σ_t δ
+        a = (_np(saved), _np(w_hh), _np(h_mask), _np(zone_h), ctx.p, ctx.lengths, ctx.reverse,
+             ctx.act)
+        o = (_np(d_out), _np(d_h_n), _np(d_pre), _np(d_h0), _np(d_first), _np(d_bias))
+        run_slices(lambda b0, b1: kernels.elman_backward(*a, b0, b1, *o),
+                   batch_slices(batch, steps * batch * hidden * hidden))
+        need = ctx.needs_input_grad
+        dx, dw_ih = _input_grads(d_pre, x, w_ih, (need[0], need[2]))
+        dw_hh = None
+        if need[3]:
+            dw_hh = _recurrent_weight_grad(d_pre, _masked_reads(out, h_mask),
+                                           _masked_reads(h0, h_mask), d_first, ctx.reverse)
+        db = products.column_sums(d_bias) if need[4] or need[5] else None
+        db_ih = db if ctx.has_bias[0] and need[4] else None
+        db_hh = db if ctx.has_bias[1] and need[5] else None
+        return (dx, d_h0, dw_ih, dw_hh, db_ih, db_hh) + (None,) * 6
+
+
+def _elman_regularised_runner(act: int):
+    """The regularised layer entry point of the Elman cell with activation code ``act``."""
+
+    def run(x, state, w, lens, reverse, grad, masks):
+        (h0,) = state
+        h_mask, (zone_h,), p = _mask_arrays(masks, x.dtype, h0.shape[1], 1)
+        args = (x, h0, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h_mask, zone_h, p, lens, reverse, act)
+        if grad:
+            out, h_n = RegularisedElmanFunction.apply(*args)
+        else:
+            out, h_n, _ = elman_regularised_forward(*args, False)
+        return out, (h_n,)
+
+    return run
+
+
+for _name, _act in (("rnn_tanh", "tanh"), ("rnn_relu", "relu"), ("rnn_sigmoid", "sigmoid")):
+    _code = elman.ACTIVATIONS[_act]
+    register_cell_kernel(_name, CellKernel(_elman_runner(_code), step=(step.ELMAN, _code),
+                                           run_regularised=_elman_regularised_runner(_code)))
+register_cell_kernel("gru", CellKernel(_run_gru, step=(step.GRU, 0),
+                                       run_regularised=_run_gru_regularised))
+register_cell_kernel("lstm", CellKernel(_run_lstm, step=(step.LSTM, 0),
+                                        run_regularised=_run_lstm_regularised))
