@@ -71,6 +71,7 @@ class CaseResult:
     torch_ms: float | None
     rnnkit_ms: float | None  # backend='numba'
     auto_ms: float | None = None  # backend='auto'
+    auto_backend: str | None = None  # what 'auto' ran (its first layer's forward direction)
 
     @property
     def ratio(self) -> float | None:
@@ -139,7 +140,24 @@ def time_case(case: Case, repeats: int, seed: int = 0, auto: bool = True) -> Cas
     training = case.task == "training"
     ms = interleaved({name: _closure(layer, x, training) for name, layer in layers.items()},
                      repeats)
-    return CaseResult(case, ms["torch"], ms["numba"], ms.get("auto"))
+    return CaseResult(case, ms["torch"], ms["numba"], ms.get("auto"),
+                      auto_choice(case) if auto else None)
+
+
+_MODES = {"RNN": "rnn_tanh", "LSTM": "lstm", "GRU": "gru"}
+
+
+def auto_choice(case: Case) -> str:
+    """The backend 'auto' picks for the case's first layer (forward direction), asked of the
+    registry with the call the driver builds."""
+    from rnnkit.kernels import LayerCall, select_backend
+    from rnnkit.kernels.cost_model import bucket_shape
+
+    call = LayerCall(_MODES[case.kind], "cpu", torch.float32, True, False, case.lengths, False,
+                     case.task == "training",
+                     shape=bucket_shape(case.steps, case.batch, case.features, case.hidden,
+                                        case.hidden))
+    return select_backend(call).name
 
 
 def run_random(count: int, seed: int, max_gflop: float = 2.0, repeats: int = 3,
@@ -158,7 +176,8 @@ def run_random(count: int, seed: int, max_gflop: float = 2.0, repeats: int = 3,
                 text = (f"torch {result.torch_ms:.2f} ms, numba {result.rnnkit_ms:.2f} ms "
                         f"({result.ratio:.2f}x)")
             if result.auto_ratio is not None:
-                text += f", auto {result.auto_ms:.2f} ms ({result.auto_ratio:.2f}x)"
+                text += (f", auto ({result.auto_backend}) {result.auto_ms:.2f} ms "
+                         f"({result.auto_ratio:.2f}x)")
             progress(f"[{i + 1}/{count}] {case.describe()}: {text}")
     return results
 
@@ -188,12 +207,12 @@ def format_random(results: list[CaseResult], seed: int, tolerance: float = 0.05,
                               tolerance)
     head = ("case", "torch ms", "numba ms", "ratio")
     if with_auto:
-        head += ("auto ms", "auto ratio")
+        head += ("auto ran", "auto ms", "auto ratio")
     rows = []
     for r in sorted(timed, key=lambda r: r.ratio):  # type: ignore[arg-type, return-value]
         row = (r.case.describe(), f"{r.torch_ms:.2f}", f"{r.rnnkit_ms:.2f}", f"{r.ratio:.2f}x")
         if with_auto:
-            row += (f"{r.auto_ms:.2f}", f"{r.auto_ratio:.2f}x")
+            row += (str(r.auto_backend), f"{r.auto_ms:.2f}", f"{r.auto_ratio:.2f}x")
         rows.append(row)
     if markdown:
         lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

@@ -122,7 +122,8 @@ def _run_random(args: argparse.Namespace, output, progress) -> int:
                    "load_after": os.getloadavg(),
                    "results": [{**dataclasses.asdict(r.case), "torch_ms": r.torch_ms,
                                 "rnnkit_ms": r.rnnkit_ms, "ratio": r.ratio, "auto_ms": r.auto_ms,
-                                "auto_ratio": r.auto_ratio} for r in results]}
+                                "auto_ratio": r.auto_ratio, "auto_backend": r.auto_backend}
+                               for r in results]}
         output.write_bytes(json.dumps(payload, indent=2).encode("utf-8"))
     return 0
 
