@@ -218,3 +218,15 @@ def test_info_shows_the_calibration_and_its_verdicts(cost_model_on, monkeypatch)
     assert "cost model: no calibration for this machine yet" in info_text()
     monkeypatch.setenv("RNNKIT_COST_MODEL", "off")
     assert "cost model: off (RNNKIT_COST_MODEL=off); auto is numba-first" in info_text()
+
+
+def test_real_timing_leaves_the_callers_rng_and_grad_mode_alone() -> None:
+    """The first verdict can be asked from inside inference_mode (e.g. a predict loop): the
+    calibration's training timings still run backward, and the caller's random stream is
+    where it was."""
+    rng = torch.get_rng_state()
+    with torch.inference_mode():
+        ms = cost_model._time_layers("gru", True, True, (3, 2, 4, 5))
+        assert torch.is_inference_mode_enabled() and not torch.is_grad_enabled()
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert set(ms) == {"numba", "torch"} and all(0 < v < 60_000 for v in ms.values())

@@ -30,16 +30,18 @@ t̂_numba ≤ (1 − :data:`MARGIN`)·t̂_torch; otherwise torch runs it. The bi
 promise of ``auto`` is never to be slower than torch, and a near tie is within the model's error.
 
 Shapes reach the registry bucketed (:func:`bucket_shape`, each size rounded to a power of two
-in log space), so the registry's selection cache still holds a few hundred entries at most.
+in log space), so calls of similar shape share one entry of the registry's selection cache.
 
 Calibration runs once per machine, lazily, at the first CPU call where the choice matters
-(about :data:`CALIBRATION_SHAPES` × 12 keys × 2 backends timings, a few seconds; logged at INFO
-level), or explicitly with ``rnnkit bench --calibrate``. It is cached on disk as JSON (never
-pickle) in ``$RNNKIT_CACHE_DIR`` (default ``$XDG_CACHE_HOME/rnnkit``, else ``~/.cache/rnnkit``),
-one file per *machine key*: CPU model, torch's thread count and the torch, numba and rnnkit
-versions. A file whose format, key or values do not check out is ignored and replaced; the
-write is a temporary file renamed over the target. ``RNNKIT_COST_MODEL=off`` turns the model
-off: ``auto`` then takes the first backend that serves the call (numba first on the CPU).
+(:data:`CALIBRATION_SHAPES` × 12 keys × 2 backends, 2–3 rounds each: 17–38 s measured on the
+shared 2-core development machine at load 5–6.5, where torch's OpenMP team stalls; logged at
+INFO level; it leaves the caller's RNG state and grad mode alone), or explicitly with ``rnnkit
+bench --calibrate``. It is cached on disk as JSON (never pickle) in ``$RNNKIT_CACHE_DIR``
+(default ``$XDG_CACHE_HOME/rnnkit``, else ``~/.cache/rnnkit``), one file per *machine key*: CPU
+model, torch's thread count and the torch, numba and rnnkit versions. A file whose format, key
+or values do not check out is ignored and replaced; the write is a temporary file renamed over
+the target. ``RNNKIT_COST_MODEL=off`` turns the model off: ``auto`` then takes the first backend
+that serves the call (numba first on the CPU).
 """
 
 from __future__ import annotations
@@ -332,31 +334,34 @@ def _time_layers(family: str, training: bool, lengths: bool,
     import rnnkit.nn as rnn
 
     steps, batch, features, hidden = shape
-    gen = torch.Generator().manual_seed(0)
     cls = {"rnn": rnn.RNN, "lstm": rnn.LSTM, "gru": rnn.GRU}[family]
-    layers = {b: cls(features, hidden, backend=b) for b in BACKENDS}
-    layers["torch"].load_state_dict(layers["numba"].state_dict())
-    x = torch.randn(steps, batch, features, generator=gen)
-    lens = torch.randint(1, steps + 1, (batch,), generator=gen) if lengths else None
+    # The first call that needs a verdict may come from inside no_grad or inference_mode, and
+    # it must not move the caller's random stream (the layers are initialised from it).
+    with torch.random.fork_rng(devices=[]), torch.inference_mode(False), torch.enable_grad():
+        gen = torch.Generator().manual_seed(0)
+        layers = {b: cls(features, hidden, backend=b) for b in BACKENDS}
+        layers["torch"].load_state_dict(layers["numba"].state_dict())
+        x = torch.randn(steps, batch, features, generator=gen)
+        lens = torch.randint(1, steps + 1, (batch,), generator=gen) if lengths else None
 
-    def call(layer: torch.nn.Module) -> None:
-        if training:
-            layer.zero_grad(set_to_none=True)
-            out, _ = layer(x, lengths=lens)
-            out.sum().backward()
-        else:
-            with torch.no_grad():
-                layer(x, lengths=lens)
+        def call(layer: torch.nn.Module) -> None:
+            if training:
+                layer.zero_grad(set_to_none=True)
+                out, _ = layer(x, lengths=lens)
+                out.sum().backward()
+            else:
+                with torch.no_grad():
+                    layer(x, lengths=lens)
 
-    best = dict.fromkeys(BACKENDS, math.inf)
-    for repeat in range(REPEATS):
-        round_start = time.perf_counter()
-        for b, layer in layers.items():
-            start = time.perf_counter()
-            call(layer)
-            best[b] = min(best[b], time.perf_counter() - start)
-        if repeat >= 1 and time.perf_counter() - round_start > ROUND_BUDGET_S:
-            break
+        best = dict.fromkeys(BACKENDS, math.inf)
+        for repeat in range(REPEATS):
+            round_start = time.perf_counter()
+            for b, layer in layers.items():
+                start = time.perf_counter()
+                call(layer)
+                best[b] = min(best[b], time.perf_counter() - start)
+            if repeat >= 1 and time.perf_counter() - round_start > ROUND_BUDGET_S:
+                break
     return {b: t * 1e3 for b, t in best.items()}
 
 
