@@ -230,3 +230,39 @@ def test_real_timing_leaves_the_callers_rng_and_grad_mode_alone() -> None:
         assert torch.is_inference_mode_enabled() and not torch.is_grad_enabled()
     assert torch.equal(torch.get_rng_state(), rng)
     assert set(ms) == {"numba", "torch"} and all(0 < v < 60_000 for v in ms.values())
+
+
+def test_a_training_call_routed_to_torch_matches_torch_nn_in_every_gradient(
+        cost_model_on, monkeypatch) -> None:
+    from tests.kernels.helpers import TOLERANCE, assert_results_close, run_layer
+
+    seen = []
+
+    def recording(call, requested="auto"):
+        backend = select_backend(call, requested)
+        seen.append(backend.name)
+        return backend
+
+    monkeypatch.setattr(driver, "select_backend", recording)
+    torch.manual_seed(0)
+    ours = rnn.GRU(3, 5, num_layers=2, bidirectional=True)
+    theirs = torch.nn.GRU(3, 5, num_layers=2, bidirectional=True)
+    theirs.load_state_dict(ours.state_dict())
+    x, h0 = torch.randn(6, 4, 3), torch.randn(4, 4, 5)
+    lengths = torch.tensor([6, 2, 5, 1])
+    got = run_layer(ours, x, (h0,), lengths=lengths, packed=True)
+    want = run_layer(theirs, x, (h0,), lengths=lengths, packed=True)
+    assert seen == ["torch"] * 4  # 2 layers x 2 directions, all tiny: torch by the model
+    assert_results_close(got, want, TOLERANCE[torch.float32], "auto -> torch")
+
+
+def test_call_shape_reads_hidden_and_output_sizes_off_the_weights() -> None:
+    from rnnkit.functional import LayerWeights
+
+    x = torch.zeros(7, 3, 5)
+    plain = LayerWeights(torch.zeros(48, 5), torch.zeros(48, 12))  # LSTM, H = 12
+    proj = LayerWeights(torch.zeros(48, 5), torch.zeros(48, 3), w_hr=torch.zeros(3, 12))
+    assert cost_model.call_shape(x, plain) == (8, 4, 4, 16, 16)
+    assert cost_model.call_shape(x, proj) == (8, 4, 4, 16, 4)
+    # minGRU/minLSTM have no recurrent matrix: no shape, so 'auto' keeps its preference order
+    assert cost_model.call_shape(x, LayerWeights(torch.zeros(24, 5), None)) is None

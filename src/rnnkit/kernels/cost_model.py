@@ -120,6 +120,19 @@ def bucket_shape(steps: int, batch: int, features: int, hidden: int,
     return (bucket(steps), bucket(batch), bucket(features), bucket(hidden), bucket(out))
 
 
+def call_shape(x: torch.Tensor, weights) -> tuple[int, int, int, int, int] | None:
+    """The bucketed (T, B, F, H, H_out) of a layer call on x (T, B, F) with ``weights``
+    (:class:`~rnnkit.functional.LayerWeights`), or None for a cell without a recurrent matrix
+    (minGRU, minLSTM: not a cell the cost model weighs).
+
+    ``w_hh`` is (G·H, H_out) and an LSTM projection ``w_hr`` (H_out, H).
+    """
+    if weights.w_hh is None or x.dim() != 3:
+        return None
+    hidden = (weights.w_hh if weights.w_hr is None else weights.w_hr).shape[1]
+    return bucket_shape(*x.shape, hidden, weights.w_hh.shape[1])
+
+
 def terms(mode: str, shape: Shape) -> np.ndarray:
     """The model's four terms [1, T, T·B·H, FLOP] for a call of ``mode`` (see the module doc)."""
     gates = MODES[mode][1]

@@ -27,7 +27,7 @@ from rnnkit.functional import (
     regularised_cell,
 )
 from rnnkit.kernels import LayerCall, select_backend
-from rnnkit.kernels.cost_model import bucket_shape
+from rnnkit.kernels.cost_model import call_shape
 
 
 def run_stack(
@@ -89,10 +89,7 @@ def run_stack(
                     or any(p is not None and p.requires_grad for p in (*w[:5], *(w.extra or ())))
                 ),
                 regularised=regularised,
-                # (T, B, F, H, H_out) for backend='auto''s cost model; w_hh is (G·H, H_out)
-                # and a projection w_hr (H_out, H).
-                shape=bucket_shape(*layer_input.shape, (w.w_hh if w.w_hr is None
-                                                        else w.w_hr).shape[1], w.w_hh.shape[1]),
+                shape=call_shape(layer_input, w),  # for backend='auto''s cost model
             )
             cell = recurrence
             if regularised:
