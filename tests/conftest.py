@@ -18,6 +18,9 @@ import torch
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ["RNNKIT_LIBRARY_BASELINES"] = "off"  # see the module docstring
+    # backend='auto' stays numba-first on the CPU (no calibration timings inside tests);
+    # tests/kernels/test_cost_model.py turns the cost model on with a synthetic calibration.
+    os.environ["RNNKIT_COST_MODEL"] = "off"
     # Warnings become errors so that a deprecated or suspicious call cannot pass unnoticed.
     config.addinivalue_line("filterwarnings", "error")
 

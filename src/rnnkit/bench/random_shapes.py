@@ -11,9 +11,10 @@ generator (``random.Random(seed)``, so a seed gives the same cases everywhere):
 
 A case whose matrix-product work (:func:`rnnkit.bench.cases.inference_flop`, × D, × 3 for
 training) exceeds ``max_gflop`` is reported as skipped instead of timed, which caps the total
-time. The rest are timed like the grid (torch and rnnkit's numba backend alternately, medians)
-and the report gives the worst ratio (torch ms / rnnkit ms; below 1 rnnkit is slower) and every
-case where rnnkit loses by more than ``tolerance``.
+time. The rest are timed like the grid (torch, rnnkit's ``numba`` backend and, unless turned off,
+rnnkit's ``backend="auto"`` alternately, medians) and the report gives, for numba and for auto,
+the worst and median ratio (torch ms / rnnkit ms; below 1 rnnkit is slower) and every case where
+rnnkit loses by more than ``tolerance``.
 """
 
 from __future__ import annotations
@@ -64,17 +65,27 @@ class Case:
 
 @dataclass
 class CaseResult:
-    """A case with its medians (None when skipped for its size)."""
+    """A case with its medians (None when skipped for its size, auto_ms when not timed)."""
 
     case: Case
     torch_ms: float | None
-    rnnkit_ms: float | None
+    rnnkit_ms: float | None  # backend='numba'
+    auto_ms: float | None = None  # backend='auto'
+    auto_backend: str | None = None  # what 'auto' ran (its first layer's forward direction)
 
     @property
     def ratio(self) -> float | None:
+        """torch ms / numba ms."""
         if self.torch_ms is None or self.rnnkit_ms is None:
             return None
         return self.torch_ms / self.rnnkit_ms
+
+    @property
+    def auto_ratio(self) -> float | None:
+        """torch ms / auto ms."""
+        if self.torch_ms is None or self.auto_ms is None:
+            return None
+        return self.torch_ms / self.auto_ms
 
 
 def _log_uniform(rng: random.Random, low: int, high: int) -> int:
@@ -110,63 +121,101 @@ def _closure(layer: torch.nn.Module, x, training: bool):
     return forward
 
 
-def time_case(case: Case, repeats: int, seed: int = 0) -> CaseResult:
-    """Interleaved medians of torch and rnnkit (numba) for one case."""
+def time_case(case: Case, repeats: int, seed: int = 0, auto: bool = True) -> CaseResult:
+    """Interleaved medians of torch, rnnkit's numba backend and (``auto``) backend='auto'."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     theirs = getattr(torch.nn, case.kind)(case.features, case.hidden,
                                           bidirectional=case.bidirectional)
-    ours = getattr(rnn, case.kind)(case.features, case.hidden, bidirectional=case.bidirectional,
-                                   backend="numba")
-    ours.load_state_dict(theirs.state_dict())
+    layers = {"torch": theirs}
+    for backend in ("numba", "auto") if auto else ("numba",):
+        layers[backend] = getattr(rnn, case.kind)(case.features, case.hidden,
+                                                  bidirectional=case.bidirectional,
+                                                  backend=backend)
+        layers[backend].load_state_dict(theirs.state_dict())
     x = torch.randn(case.steps, case.batch, case.features, generator=gen)
     if case.lengths:
         lengths = torch.randint(1, case.steps + 1, (case.batch,), generator=gen)
         x = pack_padded_sequence(x, lengths, enforce_sorted=False)
     training = case.task == "training"
-    ms = interleaved({"torch": _closure(theirs, x, training),
-                      "rnnkit": _closure(ours, x, training)}, repeats)
-    return CaseResult(case, ms["torch"], ms["rnnkit"])
+    ms = interleaved({name: _closure(layer, x, training) for name, layer in layers.items()},
+                     repeats)
+    return CaseResult(case, ms["torch"], ms["numba"], ms.get("auto"),
+                      auto_choice(case) if auto else None)
+
+
+_MODES = {"RNN": "rnn_tanh", "LSTM": "lstm", "GRU": "gru"}
+
+
+def auto_choice(case: Case) -> str:
+    """The backend 'auto' picks for the case's first layer (forward direction), asked of the
+    registry with the call the driver builds."""
+    from rnnkit.kernels import LayerCall, select_backend
+    from rnnkit.kernels.cost_model import bucket_shape
+
+    call = LayerCall(_MODES[case.kind], "cpu", torch.float32, True, False, case.lengths, False,
+                     case.task == "training",
+                     shape=bucket_shape(case.steps, case.batch, case.features, case.hidden,
+                                        case.hidden))
+    return select_backend(call).name
 
 
 def run_random(count: int, seed: int, max_gflop: float = 2.0, repeats: int = 3,
-               progress=None) -> list[CaseResult]:
+               progress=None, auto: bool = True) -> list[CaseResult]:
     """Draw ``count`` cases and time those within ``max_gflop`` (the others are skipped)."""
     results = []
     for i, case in enumerate(draw_cases(count, seed)):
         if case.gflop > max_gflop:
             result = CaseResult(case, None, None)
         else:
-            result = time_case(case, repeats, seed=i)
+            result = time_case(case, repeats, seed=i, auto=auto)
         results.append(result)
         if progress:
-            text = ("skipped" if result.ratio is None else
-                    f"torch {result.torch_ms:.2f} ms, rnnkit {result.rnnkit_ms:.2f} ms "
-                    f"({result.ratio:.2f}x)")
+            text = "skipped"
+            if result.ratio is not None:
+                text = (f"torch {result.torch_ms:.2f} ms, numba {result.rnnkit_ms:.2f} ms "
+                        f"({result.ratio:.2f}x)")
+            if result.auto_ratio is not None:
+                text += (f", auto ({result.auto_backend}) {result.auto_ms:.2f} ms "
+                         f"({result.auto_ratio:.2f}x)")
             progress(f"[{i + 1}/{count}] {case.describe()}: {text}")
     return results
 
 
+def _summary(label: str, ratios: list[tuple[float, Case]], tolerance: float) -> list[str]:
+    ordered = sorted(ratios, key=lambda rc: rc[0])
+    worst, case = ordered[0]
+    median = ordered[len(ordered) // 2][0]
+    losing = sum(r < 1 - tolerance for r, _ in ordered)
+    return [f"{label}: worst ratio {worst:.2f}x ({case.describe()}); median {median:.2f}x",
+            f"{label} slower than torch by more than {tolerance:.0%}: {losing} of {len(ordered)}"]
+
+
 def format_random(results: list[CaseResult], seed: int, tolerance: float = 0.05,
                   markdown: bool = False) -> str:
-    """Summary (worst ratio, median, losing cases) and the table of every timed case."""
+    """Summary (worst and median ratio, losing cases; numba, then auto when timed) and the
+    table of every timed case, worst numba ratio first."""
     timed = [r for r in results if r.ratio is not None]
     skipped = len(results) - len(timed)
+    with_auto = bool(timed) and all(r.auto_ratio is not None for r in timed)
     lines = [f"random shapes, seed {seed}: {len(results)} drawn, {len(timed)} timed, "
              f"{skipped} skipped for size"]
     if timed:
-        ratios = sorted(r.ratio for r in timed)  # type: ignore[type-var]
-        worst = min(timed, key=lambda r: r.ratio)  # type: ignore[arg-type, return-value]
-        median = ratios[len(ratios) // 2]
-        lines.append(f"worst ratio {worst.ratio:.2f}x ({worst.case.describe()}); "
-                     f"median {median:.2f}x")
-        losing = [r for r in timed if r.ratio < 1 - tolerance]  # type: ignore[operator]
-        lines.append(f"rnnkit slower by more than {tolerance:.0%}: {len(losing)} of {len(timed)}")
-    head = ("case", "torch ms", "rnnkit ms", "ratio")
-    rows = [(r.case.describe(), f"{r.torch_ms:.2f}", f"{r.rnnkit_ms:.2f}", f"{r.ratio:.2f}x")
-            for r in sorted(timed, key=lambda r: r.ratio)]  # type: ignore[arg-type, return-value]
+        lines += _summary("numba", [(r.ratio, r.case) for r in timed], tolerance)  # type: ignore[misc]
+        if with_auto:
+            lines += _summary("auto", [(r.auto_ratio, r.case) for r in timed],  # type: ignore[misc]
+                              tolerance)
+    head = ("case", "torch ms", "numba ms", "ratio")
+    if with_auto:
+        head += ("auto ran", "auto ms", "auto ratio")
+    rows = []
+    for r in sorted(timed, key=lambda r: r.ratio):  # type: ignore[arg-type, return-value]
+        row = (r.case.describe(), f"{r.torch_ms:.2f}", f"{r.rnnkit_ms:.2f}", f"{r.ratio:.2f}x")
+        if with_auto:
+            row += (str(r.auto_backend), f"{r.auto_ms:.2f}", f"{r.auto_ratio:.2f}x")
+        rows.append(row)
     if markdown:
-        lines += ["", "| " + " | ".join(head) + " |", "|---|---|---|---|"]
+        lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
     else:
         widths = [max(len(c) for c in col) for col in zip(head, *rows, strict=True)]

@@ -16,6 +16,8 @@ def run(args: argparse.Namespace) -> int:
 
     # Checked before minutes of timing, and written the safe way (temp file + rename).
     output = check_output(args.json, what="--json") if args.json else None
+    if args.calibrate:
+        return _run_calibrate(args, output, progress)
     if args.minimal:
         return _run_minimal(args, output, progress)
     if args.variants:
@@ -76,6 +78,23 @@ def _run_variants(args: argparse.Namespace, output, progress) -> int:
     return 0
 
 
+def _run_calibrate(args: argparse.Namespace, output, progress) -> int:
+    """``--calibrate``: (re)measure backend='auto''s cost model on this machine and save it."""
+    import os
+
+    from rnnkit.kernels import cost_model
+
+    progress(f"timing numba and torch on {len(cost_model.CALIBRATION_SHAPES)} shapes x 12 "
+             "(cell, training, lengths) keys")
+    load = os.getloadavg()
+    model = cost_model.recalibrate()
+    print("\n".join(cost_model.describe(model)))
+    print(f"load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f}")
+    if output is not None:
+        output.write_bytes(model.to_json().encode("utf-8"))
+    return 0
+
+
 def _run_random(args: argparse.Namespace, output, progress) -> int:
     """``--random N``: N shapes drawn with ``--seed``; the worst ratio and the losing shapes."""
     import dataclasses
@@ -88,16 +107,24 @@ def _run_random(args: argparse.Namespace, output, progress) -> int:
         raise ValueError(f"--random must be a positive number of shapes, got {args.random}")
     if not args.max_gflop > 0:
         raise ValueError(f"--max-gflop must be positive, got {args.max_gflop}")
+    from rnnkit.kernels import cost_model
+
+    auto = not args.no_auto
+    if auto and cost_model.enabled():
+        # Calibrated (or loaded) before the first timing, so that no case is charged for it.
+        print("\n".join(cost_model.describe(cost_model.current())))
     load = os.getloadavg()
     results = run_random(args.random, args.seed, args.max_gflop,
-                         repeats=3 if args.quick else 5, progress=progress)
+                         repeats=3 if args.quick else 5, progress=progress, auto=auto)
     print(format_random(results, args.seed, markdown=args.markdown))
     print(f"load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f}")
     if output is not None:
         payload = {"seed": args.seed, "max_gflop": args.max_gflop, "load_before": load,
                    "load_after": os.getloadavg(),
                    "results": [{**dataclasses.asdict(r.case), "torch_ms": r.torch_ms,
-                                "rnnkit_ms": r.rnnkit_ms, "ratio": r.ratio} for r in results]}
+                                "rnnkit_ms": r.rnnkit_ms, "ratio": r.ratio, "auto_ms": r.auto_ms,
+                                "auto_ratio": r.auto_ratio, "auto_backend": r.auto_backend}
+                               for r in results]}
         output.write_bytes(json.dumps(payload, indent=2).encode("utf-8"))
     return 0
 
@@ -162,7 +189,19 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         metavar="N",
         help="instead of the grid, time N shapes drawn log-uniformly (B 1-512, T 1-2000, F 1-512, "
         "H 16-1024, every layer, inference/training, lengths, bidirectional) and report the "
-        "worst ratio and the shapes where rnnkit is slower",
+        "worst ratio and the shapes where rnnkit is slower, for backend='numba' and "
+        "backend='auto'",
+    )
+    p.add_argument(
+        "--no-auto",
+        action="store_true",
+        help="with --random, time only backend='numba' against torch (not backend='auto')",
+    )
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="only (re)measure the cost model behind backend='auto' on this machine (numba vs "
+        "torch on a few shapes per cell; seconds on a quiet machine) and save it to the cache",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
     p.add_argument(

@@ -9,7 +9,7 @@ import torch
 
 import rnnkit
 from rnnkit.functional import cell_names, get_cell
-from rnnkit.kernels import LayerCall, explain, select_backend
+from rnnkit.kernels import LayerCall, cost_model, explain, select_backend
 
 
 def info_text() -> str:
@@ -29,6 +29,8 @@ def info_text() -> str:
             for name, reason in explain(call):
                 if reason is not None:
                     lines.append(f"      {name}: not used: {reason}")
+    lines += ["", "backend='auto' between numba and torch on the CPU, by call shape:"]
+    lines += cost_model.describe(cost_model.current(measure=False))  # never calibrates here
     return "\n".join(lines)
 
 
@@ -42,7 +44,9 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         "info",
         help="versions, threads and backends",
         description="Print versions, thread count, and which backend serves each kind of "
-        "layer call, with the reason each other backend is not used.\n\nExample: rnnkit info",
+        "layer call, with the reason each other backend is not used, and "
+        "whether backend='auto' has a cost-model calibration for this machine (with its "
+        "verdicts on a few shapes).\n\nExample: rnnkit info",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=parents,
     )

@@ -7,6 +7,9 @@ Preference order for ``backend="auto"``:
 3. ``scan`` — the minimal cells (minGRU, minLSTM) as a parallel scan in torch ops (GPU);
 4. ``reference`` — the plain-torch loop with autograd backward, serving everything.
 
+On the CPU, a call with a known shape that both ``numba`` and ``torch`` serve goes to whichever
+the calibrated cost model predicts faster (:mod:`rnnkit.kernels.cost_model`).
+
 Which cells exist is the cell table's business (:mod:`rnnkit.functional.cell_table`); a backend
 serves the cells it has entry points for and declines the others by name, so a new cell runs on
 the reference backend before (or without) any fused kernel.

@@ -4,9 +4,12 @@ A *backend* runs one layer in one direction over a whole sequence, with the same
 :func:`rnnkit.functional.run_sequence` (time-major input, per-sample lengths, reversal within
 lengths, zero outputs past each length). Backends are registered in order of preference; with
 ``backend="auto"`` the first one that serves the call wins, and every backend that declined says
-why (logged at DEBUG level on the ``rnnkit.kernels`` logger and shown by ``rnnkit info``).
-Requesting a backend by name that cannot serve a call raises :class:`BackendUnavailableError`
-with its reason: a call is never run by something that does not support it.
+why (logged at DEBUG level on the ``rnnkit.kernels`` logger and shown by ``rnnkit info``). On
+the CPU, when both ``numba`` and ``torch`` serve a call whose shape is known, ``auto`` asks the
+cost model measured on this machine which is faster (:mod:`rnnkit.kernels.cost_model`;
+``RNNKIT_COST_MODEL=off`` turns that off). Requesting a backend by name that cannot serve a call
+raises :class:`BackendUnavailableError` with its reason: a call is never run by something that
+does not support it.
 
 Streaming (``layer.step``) goes through the same protocol: a backend may also serve a compiled
 *step runner* for a whole unidirectional stack (:class:`StepRunner`), or decline with a reason
@@ -48,6 +51,9 @@ class LayerCall:
     # ``runs_cell_step`` is True (it runs ``recurrence.step``), or one with its own
     # regularised loops (``serves_regularised``), can serve the call.
     regularised: bool = False
+    # (T, B, F, H, H_out) bucketed to powers of two (cost_model.bucket_shape), or None when
+    # unknown; with it 'auto' may weigh backends by predicted time (rnnkit.kernels.cost_model).
+    shape: tuple[int, int, int, int, int] | None = None
 
     def describe(self) -> str:
         """One-line human summary, e.g. ``lstm cpu float32 bias lengths reverse grad``."""
@@ -218,10 +224,29 @@ def _select_cached(call: LayerCall, requested: str) -> Backend:
     for backend in _BACKENDS:
         reason = _reason(backend, call)
         if reason is None:
+            backend = _weigh(call, backend)
             logger.debug("%s -> backend %r", call.describe(), backend.name)
             return backend
         logger.debug("%s: backend %r declined: %s", call.describe(), backend.name, reason)
     raise BackendUnavailableError(f"no registered backend can run {call.describe()}")
+
+
+def _weigh(call: LayerCall, first: Backend) -> Backend:
+    """``first`` (the preferred backend that serves ``call``), or torch when the cost model
+    predicts torch faster for this CPU call (both must serve it; see :mod:`.cost_model`)."""
+    from rnnkit.kernels import cost_model
+
+    # An LSTM projection is not calibrated: torch runs it off oneDNN, warning on every process.
+    if (first.name != "numba" or call.shape is None or call.device_type != "cpu"
+            or call.mode not in cost_model.MODES or call.has_proj or not cost_model.enabled()):
+        return first
+    other = next((b for b in _BACKENDS if b.name == "torch"), None)
+    if other is None or _reason(other, call) is not None:
+        return first
+    model = cost_model.current()
+    verdict = None if model is None else model.choose(
+        call.mode, call.requires_grad, call.has_lengths, cost_model.Shape.of(call.shape))
+    return other if verdict == "torch" else first
 
 
 # A cell registered, replaced or removed may change what a backend serves for its name.

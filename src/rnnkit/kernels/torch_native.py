@@ -2,7 +2,8 @@
 
 ``backend="auto"`` prefers it for CUDA tensors, where cuDNN is the fastest implementation
 rnnkit can offer until it has GPU kernels of its own; on the CPU the ``numba`` backend comes
-first and this one only serves what numba declines (e.g. when numba is missing).
+first, and this one serves what numba declines (e.g. when numba is missing) and the calls the
+cost model predicts it runs faster (:mod:`rnnkit.kernels.cost_model`).
 
 Each call runs one layer in one direction through ``torch._VF`` (what ``torch.nn.RNN/LSTM/GRU``
 call internally). A reversed direction is run as a forward pass over the input reversed within

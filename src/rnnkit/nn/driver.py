@@ -30,6 +30,7 @@ from rnnkit.functional import (
     regularised_cell,
 )
 from rnnkit.kernels import LayerCall, select_backend
+from rnnkit.kernels.cost_model import call_shape
 
 
 def run_stack(
@@ -91,6 +92,7 @@ def run_stack(
                     or any(p is not None and p.requires_grad for p in (*w[:5], *(w.extra or ())))
                 ),
                 regularised=regularised,
+                shape=call_shape(layer_input, w),  # for backend='auto''s cost model
             )
             layer_state = tuple(s[k] for s in state)
             if not regularised:
