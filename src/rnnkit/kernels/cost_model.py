@@ -25,7 +25,9 @@ The reverse direction is not a separate key: both backends run it at the cost of
 An LSTM with a projection is not calibrated and stays on numba: torch runs it off oneDNN, on
 its slower default path, with a warning.
 
-Verdict. numba runs a call only when it is predicted clearly faster,
+Verdict. Within the calibrated sizes (T, B and H at most :data:`EXTRAPOLATION` times the
+largest calibrated; beyond, no verdict and ``auto`` keeps numba), numba runs a call only when
+it is predicted clearly faster,
 t̂_numba ≤ (1 − :data:`MARGIN`)·t̂_torch; otherwise torch runs it. The bias is deliberate: the
 promise of ``auto`` is never to be slower than torch, and a near tie is within the model's error.
 
@@ -87,6 +89,11 @@ CALIBRATION_SHAPES: tuple[tuple[int, int, int, int], ...] = (
     (8, 16, 32, 384),
     (160, 2, 16, 48),
 )
+#: The model is trusted up to this factor beyond the largest calibrated T, B and H; a call
+#: beyond gets no verdict and ``auto`` keeps its first choice (numba). A linear fit extrapolated
+#: far from its points gave wrong verdicts (it sent LSTM training at T = 1000, H = 256 to torch,
+#: predicted 9x faster, where the fixed grid measures numba faster).
+EXTRAPOLATION = 2
 REPEATS = 3
 ROUND_BUDGET_S = 0.02
 TERMS = ("1", "T", "T*B*H", "FLOP")
@@ -105,6 +112,13 @@ class Shape:
     @classmethod
     def of(cls, shape: Sequence[int]) -> Shape:
         return cls(*(int(n) for n in shape))
+
+
+def within_calibration(shape: Shape) -> bool:
+    """Whether T, B and H are each at most :data:`EXTRAPOLATION` times the largest calibrated."""
+    limits = (max(s[i] for s in CALIBRATION_SHAPES) * EXTRAPOLATION for i in (0, 1, 3))
+    return all(n <= limit for n, limit in
+               zip((shape.steps, shape.batch, shape.hidden), limits, strict=True))
 
 
 def bucket(n: int) -> int:
@@ -194,7 +208,7 @@ class CostModel:
 
     def choose(self, mode: str, training: bool, lengths: bool, shape: Shape) -> str | None:
         """'numba' or 'torch' for the call (see the module doc's verdict), None when unknown."""
-        if mode not in MODES:
+        if mode not in MODES or not within_calibration(shape):
             return None
         numba_ms, torch_ms = (self.predict_ms(b, mode, training, lengths, shape)
                               for b in BACKENDS)
@@ -266,8 +280,10 @@ def describe(model: CostModel | None, path: Path | None = None) -> list[str]:
         ms = [model.predict_ms(k, mode, training, lengths, shape) for k in BACKENDS]
         flags = ["training" if training else "inference", *(["lengths"] if lengths else [])]
         text = " / ".join("?" if m is None else f"{m:.2f}" for m in ms)
-        lines.append(f"    {mode} {' '.join(flags)} T={t} B={b} F={f} H={h}: "
-                     f"{model.choose(mode, training, lengths, shape)} ({text})")
+        verdict = model.choose(mode, training, lengths, shape)
+        if verdict is None and not within_calibration(shape):
+            verdict = "numba, beyond the calibrated sizes"
+        lines.append(f"    {mode} {' '.join(flags)} T={t} B={b} F={f} H={h}: {verdict} ({text})")
     return lines
 
 
