@@ -43,3 +43,29 @@ def test_elman_network_input_bias_only_on_torch_backend() -> None:
     h0 = torch.randn(B, H, dtype=torch.float64)
     assert_results_close(run_layer(ours, x, [h0]), run_layer(ref, x, [h0]),
                          TOLERANCE[torch.float64], "ElmanRNN on the torch backend")
+
+
+@pytest.mark.parametrize("lens", ["full", "lengths"])
+def test_torch_backend_runs_the_stack_as_torch_nn_does_dropout_included(lens) -> None:
+    """The torch backend runs a whole stack in one call, so in training its dropout between
+    layers draws what torch.nn draws under the same seed: outputs and gradients are equal."""
+    ours = rnn.LSTM(F, H, num_layers=3, dropout=0.5, bidirectional=True, backend="torch",
+                    dtype=torch.float64).train()
+    theirs = torch.nn.LSTM(F, H, num_layers=3, dropout=0.5, bidirectional=True,
+                           dtype=torch.float64).train()
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(T, B, F, dtype=torch.float64)
+    results = []
+    for layer in (ours, theirs):
+        inputs = x if lens == "full" else torch.nn.utils.rnn.pack_padded_sequence(
+            x, LENGTHS, enforce_sorted=False)
+        torch.manual_seed(7)
+        out, (h, c) = layer(inputs)
+        if lens == "lengths":
+            out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=T)
+        (out.square().sum() + h.sum() + c.sum()).backward()
+        results.append((out, h, c, *(p.grad for p in layer.parameters())))
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b)
+    torch.manual_seed(8)
+    assert not torch.equal(ours(x)[0], results[0][0])  # another seed drops other units

@@ -96,7 +96,16 @@ def run_stack(
             )
             layer_state = tuple(s[k] for s in state)
             if not regularised:
-                out, final = select_backend(call, backend).run_layer(
+                runner = select_backend(call, backend)
+                if k == 0 and x.shape[1] > 0 and hasattr(runner, "run_stack"):
+                    # The backend chosen for the first call runs the whole stack in one call
+                    # (torch: as torch.nn does, without rnnkit's per-direction glue).
+                    return runner.run_stack(
+                        recurrence, x, state, weights, num_layers=num_layers,
+                        bidirectional=bidirectional, lengths=lengths, dropout=dropout,
+                        training=training,
+                    )
+                out, final = runner.run_layer(
                     recurrence, layer_input, layer_state, w, lengths, reverse
                 )
             else:
