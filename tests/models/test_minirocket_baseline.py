@@ -4,6 +4,8 @@ numeric classification report (sktime is optional: CI without it skips this file
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -183,6 +185,22 @@ def test_the_environment_variable_leaves_it_out(tmp_path, monkeypatch):
                      quiet=True)
     assert "MiniRocket" not in result.metrics["test"]["baselines"]
     assert "minirocket_baseline" not in result.metrics
+
+
+def test_without_sktime_the_report_says_what_to_install(tmp_path, monkeypatch, library_baselines):
+    monkeypatch.setitem(sys.modules, "sktime.transformations.rocket", None)  # import fails
+    (tmp_path / "a").mkdir()
+    result = C.train(C.ClassifyConfig(data=_npz(tmp_path / "d.npz"), hidden_size=4,
+                                      dtw_baseline="off"),
+                     tmp_path / "a", training=C.default_training(epochs=1, plots=False),
+                     quiet=True)
+    assert "MiniRocket" not in result.metrics["test"]["baselines"]
+    record = result.metrics["minirocket_baseline"]
+    assert record["scored"] is False
+    assert record["note"].startswith("MiniRocket skipped: sktime is not installed, or older "
+                                     "than 1.2")
+    assert record["note"].endswith("pip install 'rnnkit[minirocket]'.")
+    assert record["note"] in result.summary()
 
 
 def test_a_bad_option_is_named():
