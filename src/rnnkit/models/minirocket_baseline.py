@@ -178,7 +178,7 @@ class MiniRocketRidge:
             raise ValueError(
                 f"sequences must all have one number of channels, got {sorted(widths)}"
             )
-        self.channels = widths.pop()
+        self.channels, self.length = widths.pop(), 0
         if len({len(s) for s in x}) > 1:
             self.kind = "MiniRocketMultivariateVariable"
         else:
