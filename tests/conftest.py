@@ -1,11 +1,13 @@
 """Test-wide strictness: every warning is an error and every RNG starts from the same seed.
 
 The library baselines left at 'auto' (statsforecast's AutoETS/AutoTheta/AutoARIMA beside a
-forecaster, 1-NN DTW beside a classifier) are off in tests through RNNKIT_LIBRARY_BASELINES=off:
-statsforecast's import and fits cost seconds per run (its 1.x releases compiled with numba, tens
-of seconds on a fresh machine). Only the tests of those baselines
-(tests/eval/test_stat_baselines.py, tests/models/test_dtw_baseline.py) turn them on, with the
-``library_baselines`` fixture, on tiny data.
+forecaster, 1-NN DTW and MiniRocket beside a classifier) are off in tests through
+RNNKIT_LIBRARY_BASELINES=off: statsforecast's import and fits cost seconds per run (its 1.x
+releases compiled with numba, tens of seconds on a fresh machine; sktime's MiniRocket compiles
+for about 45 s on first use). Only the tests of those baselines
+(tests/eval/test_stat_baselines.py, tests/models/test_dtw_baseline.py,
+tests/models/test_minirocket_baseline.py) turn them on, with the ``library_baselines`` fixture,
+on tiny data.
 """
 
 import os

@@ -93,7 +93,9 @@ def test_every_numeric_report_has_it_and_says_when_it_is_skipped(tmp_path, libra
     data = _npz(tmp_path / "d.npz")
     training = C.default_training(epochs=1, plots=False)
     (tmp_path / "a").mkdir()
-    result = C.train(C.ClassifyConfig(data=data, hidden_size=4), tmp_path / "a",
+    # MiniRocket off: this file is about 1-NN DTW (tests/models/test_minirocket_baseline.py).
+    result = C.train(C.ClassifyConfig(data=data, hidden_size=4, minirocket_baseline="off"),
+                     tmp_path / "a",
                      training=training, quiet=True)
     m = result.metrics
     for part in ("val", "test"):
@@ -102,7 +104,8 @@ def test_every_numeric_report_has_it_and_says_when_it_is_skipped(tmp_path, libra
     assert "| 1-NN DTW | 1.0000 |" in result.summary()
     assert "10% Sakoe-Chiba band" in result.summary()
     (tmp_path / "b").mkdir()
-    capped = C.train(C.ClassifyConfig(data=data, hidden_size=4, dtw_max_cells=100),
+    capped = C.train(C.ClassifyConfig(data=data, hidden_size=4, dtw_max_cells=100,
+                                      minirocket_baseline="off"),
                      tmp_path / "b", training=training, quiet=True)
     d = capped.metrics["data"]
     cells = (12 * d["train"]) * (12 * (d["val"] + d["test"]))  # every sequence has 12 steps
@@ -133,7 +136,8 @@ def test_fallback_ships_it_and_predict_labels_with_it(tmp_path, monkeypatch, lib
     monkeypatch.setattr(C.ChannelStatsLogistic, "predict", wrong)
     data = _npz(tmp_path / "d.npz", per_class=10)
     (tmp_path / "run").mkdir()
-    result = C.train(C.ClassifyConfig(data=data, hidden_size=4, fallback="baseline"),
+    result = C.train(C.ClassifyConfig(data=data, hidden_size=4, fallback="baseline",
+                                      minirocket_baseline="off"),
                      tmp_path / "run", training=C.default_training(epochs=1, lr=1e-9, plots=False),
                      quiet=True)
     m = result.metrics

@@ -30,26 +30,61 @@ def test_missing_statsforecast_skips_its_baselines_with_a_note(monkeypatch):
     assert notes == [f"AutoETS, AutoTheta, AutoARIMA skipped: {why}"]
 
 
-def test_missing_aeon_and_dtaidistance_skip_their_baselines_with_a_note(monkeypatch):
+def test_missing_aeon_dtaidistance_and_sktime_skip_their_baselines_with_a_note(monkeypatch):
     monkeypatch.setitem(sys.modules, "aeon.classification", None)
     monkeypatch.setitem(sys.modules, "dtaidistance.dtw", None)
+    monkeypatch.setitem(sys.modules, "sktime.transformations.rocket", None)
     scores, notes = classify_baselines(([np.zeros((3, 1))], np.array(["a"])), ([], np.array([])))
     assert scores == {}
-    assert len(notes) == 1 and notes[0].startswith("1-NN DTW, MiniRocket skipped: aeon")
+    assert len(notes) == 2
+    assert notes[0].startswith("1-NN DTW skipped: aeon")
     assert "dtaidistance is not installed" in notes[0]
+    assert notes[1].startswith("MiniRocket skipped: aeon")
+    assert "sktime is not installed" in notes[1] and "rnnkit[minirocket]" in notes[1]
 
 
 def test_without_aeon_1nn_dtw_comes_from_dtaidistance(monkeypatch):
     pytest.importorskip("dtaidistance")
     monkeypatch.setitem(sys.modules, "aeon.classification", None)
+    monkeypatch.setitem(sys.modules, "sktime.transformations.rocket", None)
     t = np.arange(30.0)
     up, down = (t / 30)[:, None], (1 - t / 30)[:, None]
     train = ([up, down, up + 0.1, down - 0.1], np.array(["up", "down", "up", "down"]))
     test = ([up[::-1].copy(), up + 0.05, down[:20]], np.array(["up", "up", "down"]))
     scores, notes = classify_baselines(train, test)
     assert scores == {"1-NN DTW": pytest.approx(2 / 3)}  # a reversed rise is a fall
-    assert notes[0].startswith("MiniRocket skipped: aeon")
-    assert "1-NN DTW from dtaidistance" in notes[1]
+    assert "1-NN DTW from dtaidistance" in notes[0]
+    assert notes[1].startswith("MiniRocket skipped: aeon")
+
+
+def test_without_aeon_minirocket_comes_from_sktime(monkeypatch):
+    """Sines of 1 or 3 cycles with random phase, of several lengths (the variable-length
+    transformer): MiniRocket labels every test sequence right, and equals rnnkit's own
+    MiniRocketRidge fit on the same data."""
+    pytest.importorskip("sktime", reason="MiniRocket comes from sktime")
+    from rnnkit.models.minirocket_baseline import MiniRocketRidge
+
+    monkeypatch.setitem(sys.modules, "aeon.classification", None)
+    monkeypatch.setitem(sys.modules, "dtaidistance.dtw", None)
+    rng = np.random.default_rng(0)
+
+    def sines(n):
+        xs, ys = [], []
+        for label, cycles in (("slow", 1), ("fast", 3)):
+            for _ in range(n):
+                t = np.arange(rng.integers(30, 50))[:, None]
+                xs.append(np.sin(2 * np.pi * cycles * t / 30 + rng.uniform(0, 2 * np.pi)))
+                ys.append(label)
+        return xs, np.array(ys)
+
+    train, test = sines(8), sines(5)
+    scores, notes = classify_baselines(train, test)
+    assert scores == {"MiniRocket": 1.0}
+    assert notes[1] == ("MiniRocket from sktime's MiniRocketMultivariateVariable + "
+                        "RidgeClassifierCV (aeon is not installed), random_state 0")
+    ids = {"fast": 0, "slow": 1}  # the suite's label order: sorted names
+    own = MiniRocketRidge().fit(train[0], np.array([ids[y] for y in train[1]]))
+    np.testing.assert_array_equal(own.predict(test[0]), [ids[y] for y in test[1]])
 
 
 def test_statsforecast_baselines_forecast_the_horizon():

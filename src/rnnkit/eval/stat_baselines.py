@@ -50,7 +50,7 @@ from rnnkit.eval import forecast_metrics as fm
 STAT_BASELINES = ("AutoETS", "AutoTheta", "AutoARIMA")
 #: What to install when statsforecast is missing.
 INSTALL = "pip install 'rnnkit[bench]'"
-#: 'off' turns the 'auto' library baselines (statsforecast forecasts, 1-NN DTW) off.
+#: 'off' turns the 'auto' library baselines (statsforecast forecasts, 1-NN DTW, MiniRocket) off.
 ENV = "RNNKIT_LIBRARY_BASELINES"
 #: Above this season length AutoARIMA's seasonal search is too slow for every run.
 ARIMA_MAX_SEASON = 24

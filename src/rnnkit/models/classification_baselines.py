@@ -8,10 +8,12 @@
   summary statistics (mean, std, min, max, first, last) — no order information beyond them.
 * :class:`~rnnkit.models.dtw_baseline.NearestNeighbourDTW` (numeric sequences, dtaidistance):
   1-NN with dynamic time warping in a 10% Sakoe-Chiba band.
+* :class:`~rnnkit.models.minirocket_baseline.MiniRocketRidge` (numeric sequences, sktime):
+  MiniRocket features and a ridge classifier.
 
 Logistic regressions are fit with full-batch L-BFGS; the L2 strength is chosen on the validation
 split from a small grid, so the baseline gets the same tuning budget as the defaults it is
-compared with. Everything runs in torch and numpy (no scikit-learn needed).
+compared with. They run in torch and numpy (no scikit-learn needed).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.models.dtw_baseline import NearestNeighbourDTW
+from rnnkit.models.minirocket_baseline import MiniRocketRidge
 
 L2_GRID = (1e-2, 1e-3, 1e-4, 1e-5)
 
@@ -328,10 +331,13 @@ class ChannelStatsLogistic:
 
 
 #: The classification baselines that can be saved and shipped in the network's place, by name
-#: (1-NN DTW too: its artifact holds the training sequences; predicting needs dtaidistance).
+#: (1-NN DTW too: its artifact holds the training sequences; predicting needs dtaidistance;
+#: MiniRocket: its artifact holds the transformer's and the ridge's arrays; predicting needs
+#: sktime).
 SHIPPABLE = {
     b.name: b
-    for b in (NearestNeighbour, ChannelStatsLogistic, BagOfWordsLogistic, NearestNeighbourDTW)
+    for b in (NearestNeighbour, ChannelStatsLogistic, BagOfWordsLogistic, NearestNeighbourDTW,
+              MiniRocketRidge)
 }
 
 

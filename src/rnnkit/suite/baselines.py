@@ -10,9 +10,13 @@ Forecasting (per series, fit on the training part, forecast the holdout's h step
 Classification (fit on the archive's train file, scored on its test file): rnnkit's
 ``1-nearest-neighbour`` and ``per-channel statistics`` baselines are scored by the
 classification task itself (its metrics carry them); this module adds ``1-NN DTW`` (full
-window) and ``MiniRocket`` from aeon (``pip install 'rnnkit[bench]'``). Without aeon, ``1-NN DTW``
-(full window, as aeon's) comes from dtaidistance (:mod:`rnnkit.models.dtw_baseline`), with a
-note.
+window) and ``MiniRocket`` from aeon (``pip install 'rnnkit[bench]'``). Without aeon (it pins an
+older numba than rnnkit's kernels need, so it often cannot be installed beside rnnkit), ``1-NN
+DTW`` (full window, as aeon's) comes from dtaidistance (:mod:`rnnkit.models.dtw_baseline`) and
+``MiniRocket`` from sktime's transformers with the paper's ridge classifier
+(:mod:`rnnkit.models.minirocket_baseline`: the same method as aeon's MiniRocketClassifier, other
+random kernels; unequal lengths through MiniRocketMultivariateVariable, which aeon's path here
+skips), each with a note.
 
 A missing optional package skips its baselines with a note instead of failing the suite.
 """
@@ -85,7 +89,7 @@ def classify_baselines(
     (T_i, C), labels (N,)). Returns ``({baseline: accuracy}, notes)``."""
     module, why = optional("aeon.classification")
     if module is None:
-        return _dtaidistance_1nn(train, test, why)
+        return _without_aeon(train, test, why)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from aeon.classification.convolution_based import MiniRocketClassifier
@@ -114,23 +118,39 @@ def classify_baselines(
     return scores, notes
 
 
-def _dtaidistance_1nn(
+def _without_aeon(
     train: tuple[list[np.ndarray], np.ndarray], test: tuple[list[np.ndarray], np.ndarray],
     aeon_missing: str | None,
 ) -> tuple[dict[str, float], list[str]]:
-    """1-NN DTW with a full warping window (aeon's default) from dtaidistance, when aeon is
-    missing; both missing: one note, as before."""
+    """When aeon is missing: 1-NN DTW with a full warping window (aeon's default) from
+    dtaidistance, and MiniRocket from sktime; each library missing too: a note says so."""
     from rnnkit.models.dtw_baseline import NearestNeighbourDTW, dtaidistance_modules
+    from rnnkit.models.minirocket_baseline import MiniRocketRidge, sktime_rocket
 
-    modules, why = dtaidistance_modules()
-    if modules is None:
-        return {}, [f"{', '.join(AEON_MODELS)} skipped: {aeon_missing}; and {why}"]
     labels = np.unique(np.concatenate([np.asarray(train[1]).astype(str),
                                        np.asarray(test[1]).astype(str)]))
     y_train = np.searchsorted(labels, np.asarray(train[1]).astype(str))
     y_test = np.searchsorted(labels, np.asarray(test[1]).astype(str))
-    predicted = NearestNeighbourDTW(band=1.0).fit(train[0], y_train).predict(test[0])
-    return {"1-NN DTW": float(np.mean(predicted == y_test))}, [
-        f"MiniRocket skipped: {aeon_missing}",
-        "1-NN DTW from dtaidistance (aeon is not installed), full warping window as aeon's",
-    ]
+    scores: dict[str, float] = {}
+    notes: list[str] = []
+    modules, why = dtaidistance_modules()
+    if modules is None:
+        notes.append(f"1-NN DTW skipped: {aeon_missing}; and {why}")
+    else:
+        predicted = NearestNeighbourDTW(band=1.0).fit(train[0], y_train).predict(test[0])
+        scores["1-NN DTW"] = float(np.mean(predicted == y_test))
+        notes.append(
+            "1-NN DTW from dtaidistance (aeon is not installed), full warping window as aeon's"
+        )
+    rocket, why = sktime_rocket()
+    if rocket is None:
+        notes.append(f"MiniRocket skipped: {aeon_missing}; and {why}")
+        return scores, notes
+    try:
+        model = MiniRocketRidge().fit(train[0], y_train)
+        scores["MiniRocket"] = float(np.mean(model.predict(test[0]) == y_test))
+        notes.append(f"MiniRocket from sktime's {model.kind} + RidgeClassifierCV (aeon is not "
+                     "installed), random_state 0")
+    except Exception as err:  # a library failing on one dataset is a result, not a crash
+        notes.append(f"MiniRocket failed: {type(err).__name__}: {err}")
+    return scores, notes

@@ -309,9 +309,10 @@ def run_classify(
         description=dataset.description,
         source=dataset.source,
     )
-    # 1-NN DTW is the suite's own (on the whole train file, below), not the run's.
+    # 1-NN DTW and MiniRocket are the suite's own (on the whole train file, below).
     config = ClassifyConfig(
-        data=dataset.train_path, test_data=dataset.test_path, dtw_baseline="off"
+        data=dataset.train_path, test_data=dataset.test_path, dtw_baseline="off",
+        minirocket_baseline="off",
     )
     own: dict[str, list[float]] = {}
     errors = []

@@ -71,6 +71,7 @@ from rnnkit.models.classification_metrics import (
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.dtw_baseline import BAND as DTW_BAND
 from rnnkit.models.dtw_baseline import NearestNeighbourDTW, dtaidistance_modules, dtw_cells
+from rnnkit.models.minirocket_baseline import MiniRocketRidge, minirocket_cells, sktime_rocket
 from rnnkit.tasks.classify_config import (
     CLASSIFY_TRAINING_DEFAULTS,
     DATASET_TRAINING,
@@ -245,7 +246,11 @@ class ClassifyTask(Task):
             dtw, record = dtw_baseline(c, pre, inputs)
             if record:  # nothing to say for text, or with dtw_baseline='off'
                 metrics["dtw_baseline"] = record
-            for name, (by_part, model_of) in baselines(pre, parts, inputs, dtw).items():
+            rocket, record = minirocket_baseline(c, pre, inputs)
+            if record:
+                metrics["minirocket_baseline"] = record
+            library = [b for b in (dtw, rocket) if b is not None]
+            for name, (by_part, model_of) in baselines(pre, parts, inputs, library).items():
                 fitted[name] = model_of
                 for part, report in by_part.items():
                     metrics[part]["baselines"][name] = {
@@ -301,6 +306,7 @@ class ClassifyTask(Task):
                 "",
                 result.table("test"),
                 *(["", m["dtw_baseline"]["note"]] if "dtw_baseline" in m else []),
+                *(["", m["minirocket_baseline"]["note"]] if "minirocket_baseline" in m else []),
                 "",
                 "```",
                 report.format_table(),
@@ -592,17 +598,18 @@ def baselines(
     pre: ClassificationPreprocessing,
     parts: dict[str, ClassificationData],
     inputs: dict[str, list[Any]],
-    dtw: NearestNeighbourDTW | None = None,
+    library: list[Any] | None = None,
 ) -> dict[str, dict[str, ClassificationReport]]:
     """Each baseline's reports on 'val' and 'test', fit on the training split, with the fitted
-    baseline: name → (reports by part, baseline); ``dtw``: 1-NN DTW too (:func:`dtw_baseline`)."""
+    baseline: name → (reports by part, baseline); ``library``: the library baselines of this
+    run too, unfitted (1-NN DTW, :func:`dtw_baseline`; MiniRocket, :func:`minirocket_baseline`)."""
     y = {k: pre.labels.encode(parts[k].labels) for k in parts}
     names = pre.labels.names
     if pre.kind == "text":
         models = [BagOfWordsLogistic(len(pre.text.vocabulary), len(names))]
     else:
         models = [NearestNeighbour(), ChannelStatsLogistic(len(names))]
-        models += [dtw] if dtw is not None else []
+        models += library or []
     out = {}
     for b in models:
         valid = (inputs["val"], y["val"]) if len(parts["val"]) else None
@@ -647,6 +654,42 @@ def dtw_baseline(
         "scored": True,
         "note": (f"1-NN DTW: dynamic time warping in a {DTW_BAND:.0%} Sakoe-Chiba band "
                  f"(dtaidistance) on the normalised sequences, {cells:.3g} cells."),
+    }
+
+
+def minirocket_baseline(
+    c: ClassifyConfig, pre: ClassificationPreprocessing, inputs: dict[str, list[Any]]
+) -> tuple[MiniRocketRidge | None, dict[str, Any]]:
+    """The MiniRocket baseline to fit (None: not this run) and what the report says about it
+    (``{}`` when nothing needs saying: text, or turned off). It runs on numeric sequences whose
+    steps are vectors, when sktime loads and its work (:func:`minirocket_cells`: the transform
+    of every sequence and the ridge fit) is at most ``minirocket_max_cells``."""
+    if pre.kind == "text" or c.minirocket_baseline == "off" or not library_baselines_enabled():
+        return None, {}
+    lengths = [len(s) for part in inputs.values() for s in part]
+    channels = int(np.prod(pre.step_shape)) if pre.step_shape else 1
+    cells = minirocket_cells(lengths, channels, len(inputs["train"]))
+    record: dict[str, Any] = {"scored": False, "cells": cells}
+    if len(pre.step_shape) != 1:
+        why = (f"its steps are arrays of shape {pre.step_shape} (frames), and MiniRocket "
+               "convolves steps that are vectors")
+    elif cells > c.minirocket_max_cells:
+        why = (f"{cells:.3g} cells (9,996 features × channels × Σ lengths, plus the ridge) "
+               f"> minirocket_max_cells={c.minirocket_max_cells:.3g}")
+    else:
+        why = sktime_rocket()[1]
+    if why is not None:
+        return None, {**record, "note": f"MiniRocket skipped: {why}."}
+    varying = len({len(s) for s in inputs["train"]}) > 1
+    transformer = ("MiniRocketMultivariateVariable" if varying
+                   else "MiniRocket" if channels == 1 else "MiniRocketMultivariate")
+    return MiniRocketRidge(), {
+        **record,
+        "scored": True,
+        "transformer": transformer,
+        "note": (f"MiniRocket: 9,996 features from sktime's {transformer} (random_state 0) and "
+                 f"a ridge classifier (RidgeClassifierCV, alphas 1e-3…1e3) on the normalised "
+                 f"sequences, {cells:.3g} cells."),
     }
 
 

@@ -211,6 +211,15 @@ class ClassifyConfig(TaskConfig, FileOptions):
     dtw_max_cells: the most DTW table cells 1-NN DTW may compute, (Σ training lengths) ×
         (Σ validation and test lengths); above it the baseline is skipped with the count
         (1e10 cells of one channel take about 14 s on one core: 7e8 cells/s measured).
+    minirocket_baseline: numeric sequences: 'auto' (also score MiniRocket — 9,996 random
+        convolutional features and a ridge classifier, Dempster et al. 2021 — from sktime,
+        pip install 'rnnkit[minirocket]', when it is installed and the work is within
+        minirocket_max_cells, else a note says why not; RNNKIT_LIBRARY_BASELINES=off turns
+        'auto' off) or 'off'.
+    minirocket_max_cells: the most work MiniRocket may do: 9,996 × channels × (Σ lengths of
+        the training, validation and test sequences) + N_train × 9,996 × min(N_train, 9,996)
+        (the ridge); above it the baseline is skipped with the count (about 4e9 cells/s on one
+        core measured: the default is about a minute).
     fallback: 'baseline' (when the network loses to the best of those baselines on validation
         accuracy, ship that baseline as the model: predict then labels with it — without
         class probabilities — and the artifact and summary say so) or 'none' (always ship the
@@ -261,6 +270,8 @@ class ClassifyConfig(TaskConfig, FileOptions):
     baselines: bool = True
     dtw_baseline: Literal["auto", "off"] = "auto"
     dtw_max_cells: int = 10_000_000_000
+    minirocket_baseline: Literal["auto", "off"] = "auto"
+    minirocket_max_cells: int = 250_000_000_000
     fallback: Literal["none", "baseline"] = "none"
 
     def problems(self) -> list[str]:
@@ -274,6 +285,7 @@ def _problems(c: ClassifyConfig) -> list[str]:
             ("format", FORMATS),
             ("fallback", ("none", "baseline")),
             ("dtw_baseline", ("auto", "off")),
+            ("minirocket_baseline", ("auto", "off")),
             ("tokenizer", (None, "word", "char")),
             ("truncation", ("end", "start")),
             ("normalization", (None, "channel", "global", "none")),
@@ -304,6 +316,7 @@ def _problems(c: ClassifyConfig) -> list[str]:
             ("max_train", 2, True),
             ("min_updates", 0, True),
             ("dtw_max_cells", 1, False),
+            ("minirocket_max_cells", 1, False),
         ),
     )
     for name, optional in (("val_fraction", True), ("test_fraction", False), ("dropout", True)):
