@@ -273,3 +273,31 @@ def test_call_shape_reads_hidden_and_output_sizes_off_the_weights() -> None:
     assert cost_model.call_shape(x, proj) == (8, 4, 4, 16, 4)
     # minGRU/minLSTM have no recurrent matrix: no shape, so 'auto' keeps its preference order
     assert cost_model.call_shape(x, LayerWeights(torch.zeros(24, 5), None)) is None
+
+
+def test_by_default_auto_uses_a_calibration_that_exists_and_never_makes_one(
+        monkeypatch, tmp_path) -> None:
+    """Unset RNNKIT_COST_MODEL: no calibration on disk -> numba-first and nothing timed; one
+    made with `rnnkit bench --calibrate` (here: synthetic) -> its verdicts."""
+    monkeypatch.delenv("RNNKIT_COST_MODEL", raising=False)
+    monkeypatch.setenv("RNNKIT_CACHE_DIR", str(tmp_path))
+    cost_model.use(None)
+
+    def no_timing(*args):
+        raise AssertionError("auto must not calibrate unless RNNKIT_COST_MODEL=on")
+
+    monkeypatch.setattr(cost_model, "recalibrate", no_timing)
+    tiny = _call(mode="gru", shape=(2, 1, 8, 16, 16), requires_grad=True, has_lengths=True)
+    try:
+        assert select_backend(tiny).name == "numba"
+        assert not any(tmp_path.iterdir())
+        assert "auto is numba-first until one exists" in "\n".join(cost_model.describe(None))
+        monkeypatch.undo()  # the real recalibrate back, to make the file
+        monkeypatch.setenv("RNNKIT_COST_MODEL", "on")
+        monkeypatch.setenv("RNNKIT_CACHE_DIR", str(tmp_path))
+        cost_model.recalibrate(synthetic_timer)
+        monkeypatch.delenv("RNNKIT_COST_MODEL")
+        cost_model.use(None)  # forget it in memory: auto must read the file
+        assert select_backend(tiny).name == "torch"  # the synthetic verdict for a tiny call
+    finally:
+        cost_model.use(None)

@@ -34,11 +34,14 @@ promise of ``auto`` is never to be slower than torch, and a near tie is within t
 Shapes reach the registry bucketed (:func:`bucket_shape`, each size rounded to a power of two
 in log space), so calls of similar shape share one entry of the registry's selection cache.
 
-Calibration runs once per machine, lazily, at the first CPU call where the choice matters
-(:data:`CALIBRATION_SHAPES` × 12 keys × 2 backends, 2–3 rounds each: 17–38 s measured on the
-shared 2-core development machine at load 5–6.5, where torch's OpenMP team stalls; logged at
-INFO level; it leaves the caller's RNG state and grad mode alone), or explicitly with ``rnnkit
-bench --calibrate``. It is cached on disk as JSON (never pickle) in ``$RNNKIT_CACHE_DIR``
+Calibration runs once per machine, explicitly with ``rnnkit bench --calibrate``
+(:data:`CALIBRATION_SHAPES` × 12 keys × 2 backends, 2–3 rounds each: 9 s on the 2-core
+development machine at load 1.3, 17–38 s at load 5–6.5, where torch's OpenMP team stalls),
+or with ``RNNKIT_COST_MODEL=on`` lazily at the first CPU call where the choice matters (logged
+at INFO level; it leaves the caller's RNG state and grad mode alone). Without a calibration
+``auto`` is numba-first: timings taken while other work runs give verdicts that cost more than
+they save (docs/performance.md), so the user picks the quiet moment.
+It is cached on disk as JSON (never pickle) in ``$RNNKIT_CACHE_DIR``
 (default ``$XDG_CACHE_HOME/rnnkit``, else ``~/.cache/rnnkit``), one file per *machine key*: CPU
 model, torch's thread count and the torch, numba and rnnkit versions. A file whose format, key
 or values do not check out is ignored and replaced; the write is a temporary file renamed over
@@ -161,9 +164,22 @@ def model_key(mode: str, training: bool, lengths: bool) -> str:
                      "lengths" if lengths else "dense"))
 
 
+def _switch() -> str:
+    return os.environ.get(SWITCH, "").strip().lower()
+
+
 def enabled() -> bool:
     """False when ``RNNKIT_COST_MODEL`` says off (then ``auto`` is numba-first on the CPU)."""
-    return os.environ.get(SWITCH, "").strip().lower() not in ("off", "0", "false", "no")
+    return _switch() not in ("off", "0", "false", "no")
+
+
+def calibrates_lazily() -> bool:
+    """Whether ``auto`` may calibrate at the first call that needs a verdict: only when
+    ``RNNKIT_COST_MODEL`` says on. By default it uses a calibration that already exists
+    (``rnnkit bench --calibrate``) and is numba-first without one: measured on a shared machine,
+    a calibration taken at a busy moment gave verdicts that cost more than they saved
+    (docs/performance.md), so when to calibrate is the user's choice."""
+    return _switch() in ("on", "1", "true", "yes")
 
 
 def fit(rows: np.ndarray, times: np.ndarray) -> list[float]:
@@ -271,8 +287,11 @@ def describe(model: CostModel | None, path: Path | None = None) -> list[str]:
         return [f"cost model: off ({SWITCH}={os.environ.get(SWITCH)}); auto is numba-first"]
     path = cache_path() if path is None else path
     if model is None:
-        return [f"cost model: no calibration for this machine yet ({path}); it runs at the "
-                "first CPU call where it matters, or now with `rnnkit bench --calibrate`"]
+        when = ("it runs at the first CPU call where it matters" if calibrates_lazily() else
+                f"auto is numba-first until one exists (or set {SWITCH}=on to calibrate at the "
+                "first CPU call where it matters)")
+        return [f"cost model: no calibration for this machine yet ({path}); {when}; make one "
+                "now, on a quiet machine, with `rnnkit bench --calibrate`"]
     lines = [f"cost model: calibrated in {model.seconds:.1f} s ({path})",
              "  verdicts (predicted ms numba / torch):"]
     for mode, training, lengths, (t, b, f, h) in EXAMPLES:

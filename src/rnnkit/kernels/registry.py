@@ -6,8 +6,10 @@ lengths, zero outputs past each length). Backends are registered in order of pre
 ``backend="auto"`` the first one that serves the call wins, and every backend that declined says
 why (logged at DEBUG level on the ``rnnkit.kernels`` logger and shown by ``rnnkit info``). On
 the CPU, when both ``numba`` and ``torch`` serve a call whose shape is known, ``auto`` asks the
-cost model measured on this machine which is faster (:mod:`rnnkit.kernels.cost_model`;
-``RNNKIT_COST_MODEL=off`` turns that off). Requesting a backend by name that cannot serve a call
+cost model measured on this machine which is faster, once a calibration exists
+(:mod:`rnnkit.kernels.cost_model`; ``RNNKIT_COST_MODEL=off`` turns that off). When torch serves
+the first call of a stack it runs the whole stack in one call (``TorchBackend.run_stack``).
+Requesting a backend by name that cannot serve a call
 raises :class:`BackendUnavailableError` with its reason: a call is never run by something that
 does not support it.
 
@@ -243,7 +245,7 @@ def _weigh(call: LayerCall, first: Backend) -> Backend:
     other = next((b for b in _BACKENDS if b.name == "torch"), None)
     if other is None or _reason(other, call) is not None:
         return first
-    model = cost_model.current()
+    model = cost_model.current(measure=cost_model.calibrates_lazily())
     verdict = None if model is None else model.choose(
         call.mode, call.requires_grad, call.has_lengths, cost_model.Shape.of(call.shape))
     return other if verdict == "torch" else first
