@@ -334,18 +334,31 @@ class LSTMFunction(torch.autograd.Function):
              _np(d_c0), _np(d_first), _np(d_bias))
         work = steps * batch * 4 * hidden * (out_size + (hidden if w_hr is not None else 0))
         run_slices(lambda b0, b1: kernels.backward(*a, b0, b1, *o), batch_slices(batch, work))
-        need = ctx.needs_input_grad
-        dx, dw_ih = _input_grads(d_gates, x, w_ih, (need[0], need[3]))
-        dw_hh = _recurrent_weight_grad(d_gates, out, h0, d_first, ctx.reverse) if need[4] else None
-        db = products.column_sums(d_bias) if need[5] or need[6] else None
-        db_ih = db if ctx.has_bias[0] and need[5] else None
-        db_hh = db if ctx.has_bias[1] and need[6] else None
-        dw_hr = None
-        if w_hr is not None and need[7]:
-            dw_hr = products.matmul(d_proj.reshape(-1, out_size), saved_m.reshape(-1, hidden),
-                                    trans_a=True)
-        return dx, d_h0, d_c0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, None, None
+        return (*_lstm_grads(ctx, d_gates, d_bias, d_proj, d_first, d_h0, d_c0, x, w_ih, w_hr,
+                             out, h0, saved_m), None, None)
 
+
+def _lstm_grads(ctx, d_gates, d_bias, d_proj, d_first, d_h0, d_c0, x, w_ih, w_hr, reads, h0,
+                saved_m):
+    """The gradients (x, h0, c0, W_ih, W_hh, b_ih, b_hh, W_hr) of an LSTM layer's Function.
+
+    After the BPTT loop (which gave δ, d_h0, d_c0): dX = δ·W_ih, dW_ih = δᵀ·X,
+    dW_hh = δᵀ·[h0; reads] (the h_{t−1} the recurrent product read, aligned by
+    :func:`_recurrent_weight_grad`), db = Σ δ and, with a projection, dW_hr = δ_projᵀ·m.
+    Shapes: δ (T, B, 4H), reads (T, B, H_out).
+    """
+    need = ctx.needs_input_grad
+    dx, dw_ih = _input_grads(d_gates, x, w_ih, (need[0], need[3]))
+    dw_hh = _recurrent_weight_grad(d_gates, reads, h0, d_first, ctx.reverse) if need[4] else None
+    db = products.column_sums(d_bias) if need[5] or need[6] else None
+    db_ih = db if ctx.has_bias[0] and need[5] else None
+    db_hh = db if ctx.has_bias[1] and need[6] else None
+    dw_hr = None
+    if w_hr is not None and need[7]:
+        out_size, hidden = w_hr.shape
+        dw_hr = products.matmul(d_proj.reshape(-1, out_size), saved_m.reshape(-1, hidden),
+                                trans_a=True)
+    return dx, d_h0, d_c0, dw_ih, dw_hh, db_ih, db_hh, dw_hr
 
 def _run_lstm(x, state, w, lens, reverse, grad):
     h0, c0 = state
@@ -448,20 +461,10 @@ class RegularisedLSTMFunction(torch.autograd.Function):
         work = steps * batch * 4 * hidden * (out_size + (hidden if w_hr is not None else 0))
         run_slices(lambda b0, b1: kernels.lstm_backward(*a, b0, b1, *o),
                    batch_slices(batch, work))
-        need = ctx.needs_input_grad
-        dx, dw_ih = _input_grads(d_gates, x, w_ih, (need[0], need[3]))
-        dw_hh = None
-        if need[4]:
-            dw_hh = _recurrent_weight_grad(d_gates, _masked_reads(out, h_mask),
-                                           _masked_reads(h0, h_mask), d_first, ctx.reverse)
-        db = products.column_sums(d_bias) if need[5] or need[6] else None
-        db_ih = db if ctx.has_bias[0] and need[5] else None
-        db_hh = db if ctx.has_bias[1] and need[6] else None
-        dw_hr = None
-        if w_hr is not None and need[7]:
-            dw_hr = products.matmul(d_proj.reshape(-1, out_size), saved_m.reshape(-1, hidden),
-                                    trans_a=True)
-        return (dx, d_h0, d_c0, dw_ih, dw_hh, db_ih, db_hh, dw_hr) + (None,) * 6
+        # W_hh multiplied the masked reads m ⊙ h_{t−1}: its gradient pairs δ with those.
+        return (*_lstm_grads(ctx, d_gates, d_bias, d_proj, d_first, d_h0, d_c0, x, w_ih, w_hr,
+                             _masked_reads(out, h_mask), _masked_reads(h0, h_mask), saved_m),
+                *(None,) * 6)
 
 
 def _run_lstm_regularised(x, state, w, lens, reverse, grad, masks):
