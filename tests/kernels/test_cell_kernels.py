@@ -10,7 +10,6 @@ import pytest
 import torch
 
 import rnnkit.nn as rnn
-from rnnkit.functional import LN_CELLS
 from rnnkit.functional.cell_table import (
     CellSpec,
     cell_names,
@@ -47,10 +46,6 @@ def test_every_built_in_cell_has_a_numba_kernel_with_a_step() -> None:
         kernel = cell_kernel(name)
         assert kernel is not None, name
         assert dict(explain(_call(name)))["numba"] is None, name
-        if name in LN_CELLS:
-            # A fused sequence kernel but no compiled step: layer.step runs forward (T = 1).
-            assert kernel.step is None, name
-            continue
         assert kernel.step is not None, name
 
 

@@ -164,23 +164,32 @@ def test_auto_picks_numba_and_regularised_calls_stay_on_the_reference(mode) -> N
     torch.testing.assert_close(layer(x)[0], ref(x)[0], rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("mode", sorted(LAYERS))
-def test_step_runs_the_fused_forward_on_one_step(mode) -> None:
-    """No compiled step for these cells: layer.step runs forward on a length-1 sequence, which
-    the fused kernel serves, and equals the sequence call step by step."""
-    call = LayerCall(mode, "cpu", torch.float64, True, False, False, False, False)
-    assert dict(explain_step(call))["numba"] == f"has no compiled step for mode {mode!r}"
-    assert select_backend(call).name == "numba"
+def test_the_compiled_step_streams_the_sequence_call(mode, bias, dtype) -> None:
+    """layer.step and layer.stream() run the compiled step of these cells (both
+    normalisations, the cell state's for the LSTM, shifts or none) and equal the sequence call
+    step by step, two layers deep."""
+    call = LayerCall(mode, "cpu", dtype, bias, False, False, False, False)
+    assert dict(explain_step(call))["numba"] is None
     torch.manual_seed(4)
-    layer = LAYERS[mode](3, 6, num_layers=2, layer_norm=True, dtype=torch.float64).eval()
+    layer = LAYERS[mode](3, 6, num_layers=2, layer_norm=True, bias=bias, dtype=dtype).eval()
     _randomise(layer, seed=5)
-    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    x = torch.randn(5, 2, 3, dtype=dtype)
+    tol = dict(rtol=0, atol=1e-12) if dtype == torch.float64 else dict(rtol=0, atol=2e-5)
     with torch.no_grad():
-        out, _ = layer(x)
+        out, final = layer(x)
+        stream = layer.stream(batch=2)
         state = None
         for t in range(5):
             y, state = layer.step(x[t], state)
-            torch.testing.assert_close(y, out[t], rtol=0, atol=1e-12)
+            torch.testing.assert_close(y, out[t], **tol)
+            torch.testing.assert_close(stream.step(x[t]), out[t], **tol)
+    assert layer.__dict__.get("_rnnkit_step_runner") is not None  # the compiled step ran
+    for got, want in zip(state if isinstance(state, tuple) else (state,),
+                         final if isinstance(final, tuple) else (final,), strict=True):
+        torch.testing.assert_close(got, want, **tol)
 
 
 @pytest.mark.parametrize("mode", sorted(LAYERS))

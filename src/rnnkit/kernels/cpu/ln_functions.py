@@ -16,8 +16,9 @@ backward
 Projections (``proj_size``) are not offered: the layers refuse ``proj_size`` with
 ``layer_norm=True`` because the reference cell has no projection, so there is no math to match.
 
-Streaming has no compiled step for these cells: ``layer.step`` runs this forward on a length-1
-sequence. Double backward is not implemented (``once_differentiable``).
+Streaming (``layer.step``, ``layer.stream()``) runs the compiled step of :mod:`.step` (its
+``LSTM_LN`` and ``GRU_LN`` variants). Double backward is not implemented
+(``once_differentiable``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
 from rnnkit.kernels.cpu import compile as compiled
-from rnnkit.kernels.cpu import products
+from rnnkit.kernels.cpu import products, step
 from rnnkit.kernels.cpu.backend import CellKernel, register_cell_kernel
 from rnnkit.kernels.cpu.functions import (
     _input_grads,
@@ -220,5 +221,5 @@ def _run_gru_ln(x, state, w, lens, reverse, grad):
 
 
 # No compiled streaming step (step.py serves the plain cells): layer.step runs forward.
-register_cell_kernel("lstm_ln", CellKernel(_run_lstm_ln))
-register_cell_kernel("gru_ln", CellKernel(_run_gru_ln))
+register_cell_kernel("lstm_ln", CellKernel(_run_lstm_ln, step=(step.LSTM_LN, 0)))
+register_cell_kernel("gru_ln", CellKernel(_run_gru_ln, step=(step.GRU_LN, 0)))

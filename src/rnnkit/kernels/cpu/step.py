@@ -31,10 +31,15 @@ from rnnkit.kernels.cpu.activations import exp, sigmoid, tanh
 # The cell updates this kernel has, chosen per call by ``variant`` (a compiled kernel needs the
 # choice as a value). Each cell's kernel registration names its variant and activation code
 # (:mod:`rnnkit.kernels.cpu.functions`); nothing here knows the cells' names.
-ELMAN, GRU, LSTM, MINGRU, MINLSTM = range(5)
-_GATES = (1, 3, 4, 2, 3)  # gate blocks of each variant
-# Columns of the per-layer layout table (offsets into the flat buffer; -1 when absent).
-IN, HIDDEN, OUT, W_IH, W_HH, BIAS, B_HN, W_HR = range(8)
+ELMAN, GRU, LSTM, MINGRU, MINLSTM, LSTM_LN, GRU_LN = range(7)
+_GATES = (1, 3, 4, 2, 3, 4, 3)  # gate blocks of each variant
+# Columns of the per-layer layout table (offsets into the flat buffer; -1 when absent). The
+# layer-normalised variants keep their two shifts apart (BIAS = b_ih, SHIFT_HH = b_hh: each
+# belongs to its own normalisation) and add the gains and the cell-state normalisation.
+IN, HIDDEN, OUT, W_IH, W_HH, BIAS, B_HN, W_HR, SHIFT_HH, GAIN_IH, GAIN_HH, GAIN_C, SHIFT_C = (
+    range(13))
+#: ε of every layer normalisation (:data:`rnnkit.functional.normalised.LN_EPS`).
+LN_EPS = 1e-5
 
 
 @njit(inline="always", **KERNEL_OPTIONS)
@@ -58,16 +63,42 @@ def _add_product(g, w, v):
         k += 1
 
 
+@njit(inline="always", **KERNEL_OPTIONS)
+def _layer_norm(v, params, gain, shift):
+    """v ← LN(v; α, β) in place over its whole length (α = params[gain:], β = params[shift:],
+    no β when shift < 0): (v − mean) / sqrt(var + ε) · α + β, the variance biased as torch's."""
+    n = v.shape[0]
+    mean = v.dtype.type(0.0)
+    for j in range(n):
+        mean += v[j]
+    mean /= n
+    var = v.dtype.type(0.0)
+    for j in range(n):
+        d = v[j] - mean
+        var += d * d
+    inv = v.dtype.type(1.0) / np.sqrt(var / n + v.dtype.type(LN_EPS))
+    alpha = params[gain:gain + n]
+    if shift >= 0:
+        beta = params[shift:shift + n]
+        for j in range(n):
+            v[j] = (v[j] - mean) * inv * alpha[j] + beta[j]
+    else:
+        for j in range(n):
+            v[j] = (v[j] - mean) * inv * alpha[j]
+
+
 @njit(**KERNEL_OPTIONS)
 def stack_step(variant, act, layout, params, batch, x_addr, h_addr, c_addr, y_addr, h_new_addr,
                c_new_addr):
     """Advance every layer by one step, reading and writing tensors through their addresses.
 
     Args:
-        variant: :data:`ELMAN`, :data:`GRU`, :data:`LSTM`, :data:`MINGRU` or :data:`MINLSTM`
-            (the minimal cells have no recurrent product: their ``W_HH`` column is -1).
+        variant: :data:`ELMAN`, :data:`GRU`, :data:`LSTM`, :data:`MINGRU`, :data:`MINLSTM`,
+            :data:`LSTM_LN` or :data:`GRU_LN` (the minimal cells have no recurrent product:
+            their ``W_HH`` column is -1; the layer-normalised ones normalise the input and the
+            recurrent part of the gates separately, :mod:`rnnkit.functional.normalised`).
         act: Elman activation code (:data:`rnnkit.kernels.cpu.elman.ACTIVATIONS`).
-        layout: (L, 8) int64 table of sizes and offsets (columns IN … W_HR).
+        layout: (L, 13) int64 table of sizes and offsets (columns IN … SHIFT_C).
         params: the flat buffer of transposed weights and summed biases.
         batch: B.  x_addr: x (B, F).  h_addr, c_addr: state (L, B, H_out), (L, B, H) (c only
             for LSTM); 0 means zeros.  y_addr: output (B, H_out), may equal ``h_new_addr`` when
@@ -85,7 +116,8 @@ def stack_step(variant, act, layout, params, batch, x_addr, h_addr, c_addr, y_ad
         h = np.zeros((layers, batch, out_size), params.dtype)
     else:
         h = carray(pointer_from_address(h_addr, params), (layers, batch, out_size))
-    if variant == LSTM:
+    two_states = variant == LSTM or variant == LSTM_LN
+    if two_states:
         c_new = carray(pointer_from_address(c_new_addr, params), (layers, batch, hidden))
         if c_addr == 0:
             c = np.zeros((layers, batch, hidden), params.dtype)
@@ -94,7 +126,7 @@ def stack_step(variant, act, layout, params, batch, x_addr, h_addr, c_addr, y_ad
     else:
         c, c_new = h, h_new  # unused
     g = np.empty(gates, params.dtype)  # input part (Elman, LSTM: everything) of the gates
-    gh = np.empty(gates, params.dtype)  # GRU: recurrent part, kept apart for r ⊙ (·)
+    gh = np.empty(gates, params.dtype)  # GRU, LN: recurrent part, kept apart (r ⊙ (·), LN)
     m = np.empty(hidden, params.dtype)  # LSTM: o ⊙ tanh(c) before the projection
     for layer in range(layers):
         n_in = layout[layer, IN]
@@ -107,19 +139,23 @@ def stack_step(variant, act, layout, params, batch, x_addr, h_addr, c_addr, y_ad
             wh = params[w_hh : w_hh + out_size * gates].reshape((out_size, gates))
         else:
             wh = params[0:0].reshape((0, gates))  # the minimal cells: gates read x_t only
+        normalised = variant == LSTM_LN or variant == GRU_LN
         for b in range(batch):
-            if bias >= 0:
+            if bias >= 0 and not normalised:
                 g[:] = params[bias:bias + gates]
             else:
-                g[:] = zero
+                g[:] = zero  # the LN variants' shifts come after their normalisations
             _add_product(g, wi, x[b] if layer == 0 else h_new[layer - 1, b])
-            if variant == GRU:
+            if variant == GRU or normalised:
                 gh[:] = zero
                 target = gh
             else:
                 target = g
             if recurrent:
                 _add_product(target, wh, h[layer, b])
+            if normalised:
+                _layer_norm(g, params, layout[layer, GAIN_IH], bias)
+                _layer_norm(gh, params, layout[layer, GAIN_HH], layout[layer, SHIFT_HH])
             hn = h_new[layer, b]
             if variant == ELMAN:
                 if act == 0:
@@ -131,6 +167,27 @@ def stack_step(variant, act, layout, params, batch, x_addr, h_addr, c_addr, y_ad
                 else:
                     for j in range(hidden):
                         hn[j] = sigmoid(g[j])
+            elif variant == GRU_LN:
+                hp = h[layer, b]
+                for j in range(hidden):
+                    r = sigmoid(g[j] + gh[j])
+                    z = sigmoid(g[hidden + j] + gh[hidden + j])
+                    n = tanh(g[2 * hidden + j] + r * gh[2 * hidden + j])
+                    hn[j] = n + z * (hp[j] - n)
+            elif variant == LSTM_LN:
+                # a = LN(W_ih x) + LN(W_hh h); c_t = σ(f) c + σ(i) tanh(g);
+                # h_t = σ(o) tanh(LN(c_t)): m holds c_t, normalised in place, then h_t
+                cp, cn = c[layer, b], c_new[layer, b]
+                for j in range(hidden):
+                    i = sigmoid(g[j] + gh[j])
+                    f = sigmoid(g[hidden + j] + gh[hidden + j])
+                    gg = tanh(g[2 * hidden + j] + gh[2 * hidden + j])
+                    cc = f * cp[j] + i * gg
+                    cn[j] = cc
+                    m[j] = cc
+                _layer_norm(m, params, layout[layer, GAIN_C], layout[layer, SHIFT_C])
+                for j in range(hidden):
+                    hn[j] = sigmoid(g[3 * hidden + j] + gh[3 * hidden + j]) * tanh(m[j])
             elif variant == GRU:
                 b_hn = layout[layer, B_HN]
                 if b_hn >= 0:
@@ -188,7 +245,7 @@ class StepRunner:
     Attributes:
         variant, act: the cell update (:data:`ELMAN`, :data:`GRU`, :data:`LSTM`, :data:`MINGRU`,
             :data:`MINLSTM`) and the Elman activation.
-        layout: (L, 8) int64.  params: flat buffer.  dtype: the weights' torch dtype.
+        layout: (L, 13) int64.  params: flat buffer.  dtype: the weights' torch dtype.
         input_size, hidden_size, out_size, num_layers, num_states (1, or 2 for LSTM's (h, c)).
     """
 
@@ -205,7 +262,7 @@ class StepRunner:
         self.input_size = first.w_ih.shape[1]
         self.hidden_size, self.out_size = int(self.layout[0, HIDDEN]), int(self.layout[0, OUT])
         self.num_layers = len(weights)
-        self.num_states = 2 if variant == LSTM else 1
+        self.num_states = 2 if variant in (LSTM, LSTM_LN) else 1
         kernel = compiled.kernels("step", self.dtype).step
         self.run = functools.partial(_entry_point(kernel, self.dtype), variant, act, self.layout,
                                      self.params)
@@ -230,7 +287,7 @@ def _entry_point(dispatcher, dtype: torch.dtype):
 
 
 def _layout(variant: int, weights: Sequence[LayerWeights]) -> tuple[np.ndarray, np.ndarray]:
-    """(layout (L, 8) int64, flat params) of one direction's weights for :func:`stack_step`."""
+    """(layout (L, 13) int64, flat params) of one direction's weights for :func:`stack_step`."""
     chunks: list[np.ndarray] = []
     rows = []
     offset = 0
@@ -247,7 +304,12 @@ def _layout(variant: int, weights: Sequence[LayerWeights]) -> tuple[np.ndarray, 
     for w in weights:
         hidden = w.w_ih.shape[0] // _GATES[variant]
         out_size = hidden if w.w_hh is None else w.w_hh.shape[1]
-        if variant == GRU:
+        gains = [-1] * 4  # GAIN_IH, GAIN_HH, GAIN_C, SHIFT_C
+        if variant in (LSTM_LN, GRU_LN):
+            # The shifts stay apart, one per normalisation; extra = (α_ih, α_hh[, α_c, β_c]).
+            bias, shift_hh, b_hn = w.b_ih, w.b_hh, None
+            extra = tuple(w.extra or ())
+        elif variant == GRU:
             # b_hn stays apart (it is multiplied by r); the r, z blocks of b_hh fold into b_ih.
             b_hh = w.b_hh
             folded = (
@@ -255,14 +317,20 @@ def _layout(variant: int, weights: Sequence[LayerWeights]) -> tuple[np.ndarray, 
                 else torch.cat([b_hh[: 2 * hidden], b_hh.new_zeros(hidden)])
             )
             b_hn = None if b_hh is None else b_hh[2 * hidden :]
+            bias = w.b_ih if folded is None else (folded if w.b_ih is None else w.b_ih + folded)
+            shift_hh, extra = None, ()
         else:
             folded, b_hn = w.b_hh, None
-        bias = w.b_ih if folded is None else (folded if w.b_ih is None else w.b_ih + folded)
-        rows.append([
+            bias = w.b_ih if folded is None else (folded if w.b_ih is None else w.b_ih + folded)
+            shift_hh, extra = None, ()
+        row = [
             w.w_ih.shape[1], hidden, out_size,
             put(w.w_ih.t()), put(None if w.w_hh is None else w.w_hh.t()), put(bias), put(b_hn),
-            put(None if w.w_hr is None else w.w_hr.t()),
-        ])
+            put(None if w.w_hr is None else w.w_hr.t()), put(shift_hh),
+        ]
+        for k, t in enumerate(extra):
+            gains[k] = put(t)
+        rows.append(row + gains)
     return np.array(rows, dtype=np.int64), np.ascontiguousarray(np.concatenate(chunks))
 
 
