@@ -319,34 +319,48 @@ class LSTMFunction(torch.autograd.Function):
         kernels = compiled.kernels("lstm", x.dtype)
         steps, batch, out_size = out.shape
         hidden = c0.shape[1]
-        d_out, d_h_n, scratch = _upstream(d_out, d_h_n)
-        d_c_n = products.contiguous(d_c_n)
-        d_gates = torch.empty_like(gates)
-        empty = _empty3(x.dtype)
-        d_proj = scratch if w_hr is not None else empty
-        d_h0, d_c0 = torch.empty_like(h0), torch.empty_like(c0)
-        d_first = torch.empty(batch, 4 * hidden, dtype=x.dtype)
-        d_bias = torch.empty(batch, 4 * hidden, dtype=x.dtype)  # per-sample Σ_t δ
-        w_hr_arr = w_hr if w_hr is not None else torch.empty(0, hidden, dtype=x.dtype)
-        a = (_np(gates), _np(saved_c), _np(saved_m if saved_m is not None else empty), _np(c0),
-             _np(w_hh), _np(w_hr_arr), ctx.lengths, ctx.reverse)
-        o = (_np(d_out), _np(d_h_n), _np(d_c_n), _np(d_gates), _np(d_proj), _np(d_h0),
-             _np(d_c0), _np(d_first), _np(d_bias))
+        g = _LSTMGrads(d_out, d_h_n, d_c_n, gates, h0, c0, w_hr, saved_m)
+        a = (_np(gates), _np(saved_c), _np(g.saved_m), _np(c0), _np(w_hh), _np(g.w_hr),
+             ctx.lengths, ctx.reverse)
+        o = g.outputs
         work = steps * batch * 4 * hidden * (out_size + (hidden if w_hr is not None else 0))
         run_slices(lambda b0, b1: kernels.backward(*a, b0, b1, *o), batch_slices(batch, work))
-        return (*_lstm_grads(ctx, d_gates, d_bias, d_proj, d_first, d_h0, d_c0, x, w_ih, w_hr,
-                             out, h0, saved_m), None, None)
+        return (*_lstm_grads(ctx, g, x, w_ih, w_hr, out, h0, saved_m), None, None)
 
 
-def _lstm_grads(ctx, d_gates, d_bias, d_proj, d_first, d_h0, d_c0, x, w_ih, w_hr, reads, h0,
-                saved_m):
+class _LSTMGrads:
+    """The buffers an LSTM layer's backward kernel writes, and its optional inputs made arrays.
+
+    ``outputs`` is the kernel's output tuple (d_out, d_h_n, d_c_n, δ (T, B, 4H), δ_proj,
+    d_h0, d_c0, δ of the first step (B, 4H), per-sample Σ_t δ (B, 4H)) as numpy views; the
+    upstream gradients are made contiguous (a zero tensor where autograd passed none).
+    """
+
+    def __init__(self, d_out, d_h_n, d_c_n, gates, h0, c0, w_hr, saved_m) -> None:
+        dtype, (batch, hidden) = gates.dtype, c0.shape
+        d_out, d_h_n, scratch = _upstream(d_out, d_h_n)
+        empty = _empty3(dtype)
+        self.d_gates = torch.empty_like(gates)
+        self.d_proj = scratch if w_hr is not None else empty
+        self.d_h0, self.d_c0 = torch.empty_like(h0), torch.empty_like(c0)
+        self.d_first = torch.empty(batch, 4 * hidden, dtype=dtype)
+        self.d_bias = torch.empty(batch, 4 * hidden, dtype=dtype)
+        self.saved_m = saved_m if saved_m is not None else empty
+        self.w_hr = w_hr if w_hr is not None else torch.empty(0, hidden, dtype=dtype)
+        self.outputs = tuple(_np(t) for t in (
+            d_out, d_h_n, products.contiguous(d_c_n), self.d_gates, self.d_proj, self.d_h0,
+            self.d_c0, self.d_first, self.d_bias))
+
+
+def _lstm_grads(ctx, g: _LSTMGrads, x, w_ih, w_hr, reads, h0, saved_m):
     """The gradients (x, h0, c0, W_ih, W_hh, b_ih, b_hh, W_hr) of an LSTM layer's Function.
 
-    After the BPTT loop (which gave δ, d_h0, d_c0): dX = δ·W_ih, dW_ih = δᵀ·X,
+    After the BPTT loop (which filled ``g``: δ, d_h0, d_c0): dX = δ·W_ih, dW_ih = δᵀ·X,
     dW_hh = δᵀ·[h0; reads] (the h_{t−1} the recurrent product read, aligned by
     :func:`_recurrent_weight_grad`), db = Σ δ and, with a projection, dW_hr = δ_projᵀ·m.
     Shapes: δ (T, B, 4H), reads (T, B, H_out).
     """
+    d_gates, d_bias, d_proj, d_first = g.d_gates, g.d_bias, g.d_proj, g.d_first
     need = ctx.needs_input_grad
     dx, dw_ih = _input_grads(d_gates, x, w_ih, (need[0], need[3]))
     dw_hh = _recurrent_weight_grad(d_gates, reads, h0, d_first, ctx.reverse) if need[4] else None
@@ -358,7 +372,7 @@ def _lstm_grads(ctx, d_gates, d_bias, d_proj, d_first, d_h0, d_c0, x, w_ih, w_hr
         out_size, hidden = w_hr.shape
         dw_hr = products.matmul(d_proj.reshape(-1, out_size), saved_m.reshape(-1, hidden),
                                 trans_a=True)
-    return dx, d_h0, d_c0, dw_ih, dw_hh, db_ih, db_hh, dw_hr
+    return dx, g.d_h0, g.d_c0, dw_ih, dw_hh, db_ih, db_hh, dw_hr
 
 def _run_lstm(x, state, w, lens, reverse, grad):
     h0, c0 = state
@@ -444,27 +458,16 @@ class RegularisedLSTMFunction(torch.autograd.Function):
         kernels = compiled.kernels("regularised", x.dtype)
         steps, batch, out_size = out.shape
         hidden = c0.shape[1]
-        d_out, d_h_n, scratch = _upstream(d_out, d_h_n)
-        d_c_n = products.contiguous(d_c_n)
-        d_gates = torch.empty_like(gates)
-        empty = _empty3(x.dtype)
-        d_proj = scratch if w_hr is not None else empty
-        d_h0, d_c0 = torch.empty_like(h0), torch.empty_like(c0)
-        d_first = torch.empty(batch, 4 * hidden, dtype=x.dtype)
-        d_bias = torch.empty(batch, 4 * hidden, dtype=x.dtype)  # per-sample Σ_t δ
-        w_hr_arr = w_hr if w_hr is not None else torch.empty(0, hidden, dtype=x.dtype)
-        a = (_np(gates), _np(saved_c), _np(saved_ct),
-             _np(saved_m if saved_m is not None else empty), _np(c0), _np(w_hh), _np(w_hr_arr),
-             _np(h_mask), _np(zone_h), _np(zone_c), ctx.p, ctx.lengths, ctx.reverse)
-        o = (_np(d_out), _np(d_h_n), _np(d_c_n), _np(d_gates), _np(d_proj), _np(d_h0),
-             _np(d_c0), _np(d_first), _np(d_bias))
+        g = _LSTMGrads(d_out, d_h_n, d_c_n, gates, h0, c0, w_hr, saved_m)
+        a = (_np(gates), _np(saved_c), _np(saved_ct), _np(g.saved_m), _np(c0), _np(w_hh),
+             _np(g.w_hr), _np(h_mask), _np(zone_h), _np(zone_c), ctx.p, ctx.lengths, ctx.reverse)
+        o = g.outputs
         work = steps * batch * 4 * hidden * (out_size + (hidden if w_hr is not None else 0))
         run_slices(lambda b0, b1: kernels.lstm_backward(*a, b0, b1, *o),
                    batch_slices(batch, work))
         # W_hh multiplied the masked reads m ⊙ h_{t−1}: its gradient pairs δ with those.
-        return (*_lstm_grads(ctx, d_gates, d_bias, d_proj, d_first, d_h0, d_c0, x, w_ih, w_hr,
-                             _masked_reads(out, h_mask), _masked_reads(h0, h_mask), saved_m),
-                *(None,) * 6)
+        return (*_lstm_grads(ctx, g, x, w_ih, w_hr, _masked_reads(out, h_mask),
+                             _masked_reads(h0, h_mask), saved_m), *(None,) * 6)
 
 
 def _run_lstm_regularised(x, state, w, lens, reverse, grad, masks):
