@@ -38,7 +38,7 @@ import numpy as np
 
 from rnnkit.data.registry import DatasetUnavailableError
 from rnnkit.eval.backtest import backtest
-from rnnkit.eval.conformal import ADOPTED_RULE, RULES, calibrate_online
+from rnnkit.eval.conformal import ACI_GAMMA, ADOPTED_RULE, RULES, calibrate_online
 from rnnkit.suite.datasets import series_frame, suite_entries
 from rnnkit.tasks import forecast
 from rnnkit.tasks.forecast_config import ForecastConfig
@@ -62,20 +62,30 @@ def n_test_values(run, dataset) -> int:
     return run.metrics["windows"]["test"] * dataset.horizon
 
 
-def _rules(loaded, csv: Path, seed: int) -> dict[str, tuple[float, object]]:
-    """rule → (test backtest coverage with each origin's Q̂, final calibration)."""
+def rule_specs(gammas: str) -> dict[str, tuple[str, float]]:
+    """Column name → (rule, ACI step): every rule of :mod:`rnnkit.eval.conformal` at the
+    shipped step, plus 'aci@<γ>' for each step in ``gammas`` (commas; '' for none)."""
+    specs = {rule: (rule, ACI_GAMMA) for rule in RULES}
+    for g in filter(None, (t.strip() for t in gammas.split(","))):
+        specs[f"aci@{float(g):g}"] = ("aci", float(g))
+    return specs
+
+
+def _rules(loaded, csv: Path, seed: int,
+           specs: dict[str, tuple[str, float]]) -> dict[str, tuple[float, object]]:
+    """column → (test backtest coverage with each origin's Q̂, final calibration)."""
     table = forecast._read_for(loaded, str(csv))
     pre, split, c = loaded.preprocessor, loaded.split, loaded.config
     val = pre.windows(table, split, "val")
     test = pre.windows(table, split, "test", stride=c.backtest_stride)
     out = {}
-    for rule in RULES:
+    for name, (rule, gamma) in specs.items():
         online, final = calibrate_online(loaded.model, val, test, c.interval, seed=seed,
-                                         rule=rule)
+                                         rule=rule, gamma=gamma)
         result = backtest(loaded.model, pre, table, split, part="test",
                           season=c.season_length, stride=c.backtest_stride, seed=seed,
                           scales=loaded.mase_scale, calibration=online)
-        out[rule] = (result.metrics["model"]["coverage"], final)
+        out[name] = (result.metrics["model"]["coverage"], final)
     return out
 
 
@@ -86,11 +96,14 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="JSON file for the per-dataset numbers")
     p.add_argument("--only", default="", help="dataset names joined by commas")
+    p.add_argument("--gammas", default="",
+                   help="more ACI step sizes to score as columns 'aci@<γ>' (commas)")
     args = p.parse_args()
+    specs = rule_specs(args.gammas)
     rows = []
     pooled = {"holdout_before": [0, 0], "holdout_after": [0, 0],
               "backtest_before": [0.0, 0], "backtest_after": [0.0, 0]}
-    for rule in RULES:
+    for rule in specs:
         pooled[f"holdout_{rule}"] = [0, 0]
         pooled[f"backtest_{rule}"] = [0.0, 0]
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,7 +151,7 @@ def main() -> None:
                                                                     seed=args.seed))
                 before = _holdout_coverage(dataset, forecast.predict(plain, frame,
                                                                      seed=args.seed))
-                rules = _rules(loaded, csv, args.seed)
+                rules = _rules(loaded, csv, args.seed, specs)
                 conf = run.metrics["conformal"]
                 # the recomputed windows and scores must be the run's own
                 extra["matches_run"] = bool(

@@ -315,6 +315,7 @@ def calibrate_online(
     *,
     seed: int = 0,
     rule: str = ADOPTED_RULE,
+    gamma: float = ACI_GAMMA,
 ) -> tuple[ConformalCalibration, ConformalCalibration]:
     """Calibrate ``model``'s interval of coverage ``level`` online over the validation
     windows ``val`` then the backtest windows ``test`` (WindowSets, targets known).
@@ -322,13 +323,14 @@ def calibrate_online(
     Returns the per-window calibration of ``test`` (widen (B, h, C), each window's Q̂ from
     the targets observed at its origin) for scoring the backtest, and the final calibration
     (widen (h, C), every window) for the artifact. With a backtest stride above 1 only the
-    backtest's own windows join the calibration.
+    backtest's own windows join the calibration. ``gamma`` is ACI's step (rule 'aci').
     """
     s_val, (lo, hi) = window_scores(model, val, level, seed=seed)
     s_test, _ = window_scores(model, test, level, seed=seed)
     times = sortable_times(np.concatenate([val.times, test.times]))
     scores = np.concatenate([s_val, s_test])
-    per_window, final = online_widths(scores, times, level, start=len(val), rule=rule)
+    per_window, final = online_widths(scores, times, level, start=len(val), rule=rule,
+                                      gamma=gamma)
     used = len(val) if rule in ("split", "recent") else len(scores)
     return (
         ConformalCalibration(level, lo, hi, per_window, used, rule),
