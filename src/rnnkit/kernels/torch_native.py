@@ -66,31 +66,12 @@ class TorchBackend:
         call costs on top of torch's kernels (a few tenths of a millisecond per packed call).
         ``state`` is a tuple of (L·D, B, S); returns output (T, B, D·H_out) and the final state.
         """
-        fn = _FUNCTIONS[recurrence.mode]
         has_bias = any(w.b_ih is not None or w.b_hh is not None for w in weights)
-        params: list[Tensor] = []
-        for w in weights:
-            params += [w.w_ih, w.w_hh]
-            if has_bias:
-                params += [b if b is not None else torch.zeros_like(w.w_ih[:, 0])
-                           for b in (w.b_ih, w.b_hh)]
-            if w.w_hr is not None:
-                params.append(w.w_hr)
+        params = [p for w in weights for p in _flat_params(w, has_bias)]
         hx: Tensor | tuple[Tensor, ...] = state if len(state) > 1 else state[0]
-        p = dropout if training else 0.0
-        if lengths is None:
-            out, *final = fn(x, hx, params, has_bias, num_layers, p, training, bidirectional,
-                             False)
-            return out, tuple(final)
-        packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
-        order = packed.sorted_indices
-        hx = tuple(h.index_select(1, order) for h in hx) if isinstance(hx, tuple) else (
-            hx.index_select(1, order)
-        )
-        data, *final = fn(packed.data, packed.batch_sizes, hx, params, has_bias, num_layers, p,
-                          training, bidirectional)
-        out, _ = pad_packed_sequence(packed._replace(data=data), total_length=x.shape[0])
-        return out, tuple(f.index_select(1, packed.unsorted_indices) for f in final)
+        return _run_vf(_FUNCTIONS[recurrence.mode], x, hx, params, lengths, has_bias=has_bias,
+                       num_layers=num_layers, dropout=dropout if training else 0.0,
+                       train=training, bidirectional=bidirectional)
 
     def run_layer(
         self,
@@ -101,15 +82,8 @@ class TorchBackend:
         lengths: Tensor | None,
         reverse: bool,
     ) -> tuple[Tensor, State]:
-        fn = _FUNCTIONS[recurrence.mode]
-        w_ih, w_hh, b_ih, b_hh, w_hr = weights[:5]  # torch has no cell of its own parameters
-        has_bias = b_ih is not None or b_hh is not None
-        params = [w_ih, w_hh]
-        if has_bias:
-            # torch wants both biases; a missing one (ElmanRNN has only b_ih) is a constant zero.
-            params += [b if b is not None else torch.zeros_like(w_ih[:, 0]) for b in (b_ih, b_hh)]
-        if w_hr is not None:
-            params.append(w_hr)
+        has_bias = weights.b_ih is not None or weights.b_hh is not None
+        params = _flat_params(weights, has_bias)
         # cuDNN keeps the buffers backward needs only in training mode.
         train = torch.is_grad_enabled() and any(
             t.requires_grad for t in (x, *state, *params)
@@ -122,21 +96,45 @@ class TorchBackend:
             lengths = None  # an empty batch has nothing to pack (torch cannot pack it)
         if reverse:
             x = reverse_padded(x, lengths)
-        if lengths is None:
-            out, *final = fn(x, hx, params, has_bias, 1, 0.0, train, False, False)
-        else:
-            packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
-            order = packed.sorted_indices
-            hx = tuple(h.index_select(1, order) for h in hx) if isinstance(hx, tuple) else (
-                hx.index_select(1, order)
-            )
-            data, *final = fn(
-                packed.data, packed.batch_sizes, hx, params, has_bias, 1, 0.0, train, False
-            )
-            out, _ = pad_packed_sequence(
-                packed._replace(data=data), total_length=x.shape[0]
-            )  # (T, B, H_out), original batch order, zero past each length
-            final = [f.index_select(1, packed.unsorted_indices) for f in final]
+        out, final = _run_vf(_FUNCTIONS[recurrence.mode], x, hx, params, lengths,
+                             has_bias=has_bias, num_layers=1, dropout=0.0, train=train,
+                             bidirectional=False)
         if reverse:
             out = reverse_padded(out, lengths)
         return out, tuple(f.squeeze(0) for f in final)
+
+
+def _flat_params(w: LayerWeights, has_bias: bool) -> list[Tensor]:
+    """One (layer, direction)'s weights in torch's flat order: W_ih, W_hh[, b_ih, b_hh][, W_hr].
+
+    torch wants both biases; a missing one (ElmanRNN has only b_ih) is a constant zero.
+    """
+    params = [w.w_ih, w.w_hh]
+    if has_bias:
+        params += [b if b is not None else torch.zeros_like(w.w_ih[:, 0]) for b in (w.b_ih, w.b_hh)]
+    if w.w_hr is not None:
+        params.append(w.w_hr)
+    return params
+
+
+def _run_vf(fn, x: Tensor, hx, params: list[Tensor], lengths: Tensor | None, *, has_bias: bool,
+            num_layers: int, dropout: float, train: bool,
+            bidirectional: bool) -> tuple[Tensor, State]:
+    """One ``_VF`` call over x (T, B, F), dense or (with ``lengths``) packed once.
+
+    hx is (L·D, B, S), a tuple for a two-state cell; returns output (T, B, D·H_out) in the
+    original batch order, zero past each length, and the final state at each length.
+    """
+    if lengths is None:
+        out, *final = fn(x, hx, params, has_bias, num_layers, dropout, train, bidirectional,
+                         False)
+        return out, tuple(final)
+    packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+    order = packed.sorted_indices
+    hx = tuple(h.index_select(1, order) for h in hx) if isinstance(hx, tuple) else (
+        hx.index_select(1, order)
+    )
+    data, *final = fn(packed.data, packed.batch_sizes, hx, params, has_bias, num_layers, dropout,
+                      train, bidirectional)
+    out, _ = pad_packed_sequence(packed._replace(data=data), total_length=x.shape[0])
+    return out, tuple(f.index_select(1, packed.unsorted_indices) for f in final)
