@@ -194,12 +194,13 @@ def _gru_biases(b_ih, b_hh, hidden, dtype) -> tuple[Tensor | None, Tensor]:
     return _add(b_ih, folded), b_hh[2 * hidden :].contiguous()
 
 
-def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, store):
+def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, store, regularised=None):
     """GRU layer: x (T, B, F), h0 (B, H) -> (out (T, B, H), h_n (B, H), saved or None).
 
-    With ``store`` also returns (T, B, 4H) = (r, z, n, n̂) per step for backward.
+    With ``store`` also returns (T, B, 4H) = (r, z, n, n̂) per step for backward. With
+    ``regularised`` = (h_mask, zone_h, p) the loop of :mod:`..regularised` runs instead, with
+    recurrent dropout and zoneout.
     """
-    kernels = compiled.kernels("gru", x.dtype)
     steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
     bias, b_hn = _gru_biases(b_ih, b_hh, hidden, x.dtype)
@@ -207,9 +208,16 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, store):
     out = torch.empty(steps, batch, hidden, dtype=x.dtype)
     h_n = torch.empty(batch, hidden, dtype=x.dtype)
     saved = torch.empty(steps, batch, 4 * hidden, dtype=x.dtype) if store else _empty3(x.dtype)
-    a = (_np(gx), _np(h0), _np(w_hh), _np(b_hn), lengths, reverse)
+    if regularised is None:
+        forward = compiled.kernels("gru", x.dtype).forward
+        masks = ()
+    else:
+        forward = compiled.kernels("regularised", x.dtype).gru_forward
+        h_mask, zone_h, p = regularised
+        masks = (_np(h_mask), _np(zone_h), p)
+    a = (_np(gx), _np(h0), _np(w_hh), _np(b_hn), *masks, lengths, reverse)
     o = (_np(out), _np(h_n), store, _np(saved))
-    run_slices(lambda b0, b1: kernels.forward(*a, b0, b1, *o),
+    run_slices(lambda b0, b1: forward(*a, b0, b1, *o),
                batch_slices(batch, steps * batch * 3 * hidden * hidden))
     return out, h_n, (saved if store else None)
 
@@ -485,19 +493,8 @@ def _run_lstm_regularised(x, state, w, lens, reverse, grad, masks):
 def gru_regularised_forward(x, h0, w_ih, w_hh, b_ih, b_hh, h_mask, zone_h, p, lengths, reverse,
                             store):
     """Regularised GRU layer: x (T, B, F), h0 (B, H) -> (out, h_n, saved (T, B, 4H) or None)."""
-    kernels = compiled.kernels("regularised", x.dtype)
-    steps, batch = x.shape[0], x.shape[1]
-    hidden = w_hh.shape[1]
-    bias, b_hn = _gru_biases(b_ih, b_hh, hidden, x.dtype)
-    gx = _input_projection(x, w_ih, bias)
-    out = torch.empty(steps, batch, hidden, dtype=x.dtype)
-    h_n = torch.empty(batch, hidden, dtype=x.dtype)
-    saved = torch.empty(steps, batch, 4 * hidden, dtype=x.dtype) if store else _empty3(x.dtype)
-    a = (_np(gx), _np(h0), _np(w_hh), _np(b_hn), _np(h_mask), _np(zone_h), p, lengths, reverse)
-    o = (_np(out), _np(h_n), store, _np(saved))
-    run_slices(lambda b0, b1: kernels.gru_forward(*a, b0, b1, *o),
-               batch_slices(batch, steps * batch * 3 * hidden * hidden))
-    return out, h_n, (saved if store else None)
+    return gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, store,
+                       regularised=(h_mask, zone_h, p))
 
 
 class RegularisedGRUFunction(torch.autograd.Function):
